@@ -1,0 +1,82 @@
+"""Crash-safe file writing: a reader sees the old file or the new one, never a partial one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_name_for(path: Path) -> Path:
+    """A fresh hidden temporary name beside ``path`` (same folder, so rename is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for names made by :func:`temp_name_for`: leftovers of an interrupted write."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    temp = temp_name_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    os.close(fd)
+    return temp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync folder.
+
+    A crash at any point leaves either the old content or the new content at ``path``; at worst
+    a hidden ``.NAME.PID.XXXX.tmp`` file stays behind, which readers ignore.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = _write_temp(path, data)
+    try:
+        temp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` only if nothing exists there; return whether it did.
+
+    The file appears complete or not at all (written to a temp name, then hard-linked), so a
+    reader never sees it empty or half-written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = _write_temp(path, data)
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    _fsync_dir(path.parent)
+    return True

@@ -1,0 +1,224 @@
+"""Where everything lives under a project's ``.tapps-agents/`` folder.
+
+One :class:`LayoutProfile` describes each on-disk layout (the runbook's, and the real
+tapps-agents 3.7 package's); :class:`Layout` binds a profile to a project root. Every place where
+a user-supplied name (workflow id, worktree name, library id) becomes a path goes through
+:func:`safe_name`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_tapps.core._errors import UnsafeNameError
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def safe_name(name: str, *, what: str = "name") -> str:
+    """Return ``name`` unchanged if it is safe as one path component, else raise.
+
+    Refused: empty, ``.``, anything containing ``/``, ``\\``, ``..`` or NUL, and absolute paths
+    (including Windows drive prefixes such as ``C:``). ``what`` names the thing in the message
+    ("worktree name", "library id").
+    """
+    problem = None
+    if not isinstance(name, str):
+        problem = f"must be a string, not {type(name).__name__}"
+    elif name in ("", "."):
+        problem = "must not be empty or '.'"
+    elif "\0" in name:
+        problem = "must not contain a NUL byte"
+    elif name.startswith(("/", "\\")) or _DRIVE.match(name):
+        problem = "must not be an absolute path"
+    elif "/" in name or "\\" in name:
+        problem = "must not contain '/' or '\\' (it names one folder or file, not a path)"
+    elif ".." in name:
+        problem = "must not contain '..'"
+    if problem is not None:
+        message = f"{what} {name!r} {problem}"
+        raise UnsafeNameError(message)
+    return name
+
+
+@dataclass(frozen=True)
+class LayoutProfile:
+    """Relative locations of one on-disk layout. Paths are relative to ``.tapps-agents/``
+    unless the field name says ``project``."""
+
+    name: str
+    state_dir: str
+    current_state: str | None
+    history_dir: str
+    backups_dir: str
+    worktrees_dir: str
+    context7_cache_dir: str
+    tiered_cache_dir: str | None
+    project_profile: str
+    analytics_history_dir: str
+    application_logs_dir: str
+    structured_logs_dir: str
+    debug_logs_dir: str
+    workflow_artifacts_dir: str
+    test_results_dir: str
+    documentation_artifacts_dir: str
+    performance_metrics_dir: str
+    confidence_metrics_dir: str
+    project_quality_reports_dir: str
+
+
+RUNBOOK = LayoutProfile(
+    name="runbook",
+    state_dir="workflow-state",
+    current_state="workflow-state/current_state.json",
+    history_dir="workflow-state/history",
+    backups_dir="workflow-state/backups",
+    worktrees_dir="worktrees",
+    context7_cache_dir="context7/cache",
+    tiered_cache_dir="cache/tiered-context",
+    project_profile="project-profile.yaml",
+    analytics_history_dir="analytics/history",
+    application_logs_dir="logs/application",
+    structured_logs_dir="logs/structured",
+    debug_logs_dir="logs/debug",
+    workflow_artifacts_dir="artifacts/workflows",
+    test_results_dir="artifacts/test-results",
+    documentation_artifacts_dir="artifacts/documentation",
+    performance_metrics_dir="metrics/performance",
+    confidence_metrics_dir="metrics/confidence",
+    project_quality_reports_dir="reports/quality",
+)
+
+TAPPS_AGENTS_3_7 = LayoutProfile(
+    name="tapps-agents-3.7",
+    state_dir="workflow-state",
+    current_state=None,  # the real package points at its newest state through last.json
+    history_dir="workflow-state/history",
+    backups_dir="workflow-state/backups",
+    worktrees_dir="worktrees",
+    context7_cache_dir="kb/context7-cache/libraries",
+    tiered_cache_dir=None,  # in memory only in the real package
+    project_profile="project-profile.yaml",
+    analytics_history_dir="analytics/history",
+    application_logs_dir="logs",
+    structured_logs_dir="logs",
+    debug_logs_dir="logs",
+    workflow_artifacts_dir="artifacts",
+    test_results_dir="artifacts/test-results",
+    documentation_artifacts_dir="artifacts/documentation",
+    performance_metrics_dir="metrics",
+    confidence_metrics_dir="metrics",
+    project_quality_reports_dir="reports/quality",
+)
+
+PROFILES = {profile.name: profile for profile in (RUNBOOK, TAPPS_AGENTS_3_7)}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of a project's ``.tapps-agents/`` tree, for one layout profile."""
+
+    project_root: Path
+    profile: LayoutProfile = RUNBOOK
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "project_root", Path(self.project_root))
+
+    def _in(self, relative: str) -> Path:
+        return self.tapps_dir / relative
+
+    @property
+    def tapps_dir(self) -> Path:
+        return self.project_root / ".tapps-agents"
+
+    @property
+    def config_file(self) -> Path:
+        return self.tapps_dir / "config.yaml"
+
+    @property
+    def state_dir(self) -> Path:
+        return self._in(self.profile.state_dir)
+
+    @property
+    def current_state_file(self) -> Path | None:
+        current = self.profile.current_state
+        return None if current is None else self._in(current)
+
+    @property
+    def history_dir(self) -> Path:
+        return self._in(self.profile.history_dir)
+
+    def history_file(self, workflow_id: str) -> Path:
+        return self.history_dir / f"{safe_name(workflow_id, what='workflow id')}.json"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self._in(self.profile.backups_dir)
+
+    def lock_file(self, workflow_id: str) -> Path:
+        return self.state_dir / f"{safe_name(workflow_id, what='workflow id')}.lock"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self._in(self.profile.worktrees_dir)
+
+    def worktree(self, name: str) -> Path:
+        return self.worktrees_dir / safe_name(name, what="worktree name")
+
+    @property
+    def context7_cache_dir(self) -> Path:
+        return self._in(self.profile.context7_cache_dir)
+
+    def context7_entry(self, library_id: str) -> Path:
+        return self.context7_cache_dir / safe_name(library_id, what="library id")
+
+    @property
+    def tiered_cache_dir(self) -> Path | None:
+        tiered = self.profile.tiered_cache_dir
+        return None if tiered is None else self._in(tiered)
+
+    @property
+    def project_profile(self) -> Path:
+        return self._in(self.profile.project_profile)
+
+    @property
+    def analytics_history_dir(self) -> Path:
+        return self._in(self.profile.analytics_history_dir)
+
+    @property
+    def application_logs_dir(self) -> Path:
+        return self._in(self.profile.application_logs_dir)
+
+    @property
+    def structured_logs_dir(self) -> Path:
+        return self._in(self.profile.structured_logs_dir)
+
+    @property
+    def debug_logs_dir(self) -> Path:
+        return self._in(self.profile.debug_logs_dir)
+
+    @property
+    def workflow_artifacts_dir(self) -> Path:
+        return self._in(self.profile.workflow_artifacts_dir)
+
+    @property
+    def test_results_dir(self) -> Path:
+        return self._in(self.profile.test_results_dir)
+
+    @property
+    def documentation_artifacts_dir(self) -> Path:
+        return self._in(self.profile.documentation_artifacts_dir)
+
+    @property
+    def performance_metrics_dir(self) -> Path:
+        return self._in(self.profile.performance_metrics_dir)
+
+    @property
+    def confidence_metrics_dir(self) -> Path:
+        return self._in(self.profile.confidence_metrics_dir)
+
+    @property
+    def quality_reports_dir(self) -> Path:
+        return self.project_root / self.profile.project_quality_reports_dir

@@ -1,0 +1,95 @@
+"""The workflow state in the runbook's form (PRODUCT.md "State JSON")."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from pytest_tapps.core._envelope import ErrorEnvelope
+from pytest_tapps.core._timeutil import to_iso
+
+
+class WorkflowStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+#: Step statuses after which a step needs nothing more on resume.
+DONE_STATUSES = frozenset({StepStatus.COMPLETED, StepStatus.SKIPPED})
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(lambda moment: moment.astimezone(UTC)),
+    PlainSerializer(to_iso, return_type=str),
+]
+
+
+class StepExecution(BaseModel):
+    """One attempt of one step (a retry appends another execution of the same step)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    step_id: str = Field(min_length=1)
+    agent: str | None = None
+    action: str | None = None
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = Field(default=1, ge=1)
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    duration_seconds: float | None = Field(default=None, ge=0)
+    error: ErrorEnvelope | None = None
+    worktree: str | None = None
+
+
+class WorkflowState(BaseModel):
+    """A workflow's recorded state: what ran, how often, and how it ended."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    workflow_id: str = Field(min_length=1)
+    status: WorkflowStatus
+    current_step: str | None = None
+    started_at: Timestamp | None = None
+    updated_at: Timestamp | None = None
+    step_executions: list[StepExecution] = Field(default_factory=list)
+
+    def step_ids(self) -> list[str]:
+        """Step ids in the order they first appear."""
+        return list(dict.fromkeys(execution.step_id for execution in self.step_executions))
+
+    def executions_of(self, step_id: str) -> list[StepExecution]:
+        """Every recorded execution of one step, oldest first."""
+        return [ex for ex in self.step_executions if ex.step_id == step_id]
+
+    def latest(self) -> dict[str, StepExecution]:
+        """The newest execution of each step, in step order."""
+        newest: dict[str, StepExecution] = {}
+        for execution in self.step_executions:
+            newest[execution.step_id] = execution
+        return newest
+
+    def attempts(self, step_id: str) -> int:
+        """How many times a step was actually tried (pending placeholders do not count)."""
+        return sum(1 for ex in self.executions_of(step_id) if ex.status is not StepStatus.PENDING)
+
+    def failed(self) -> list[StepExecution]:
+        """The steps whose newest execution failed: the workflow's dead letter queue."""
+        return [ex for ex in self.latest().values() if ex.status is StepStatus.FAILED]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The state as the JSON object written to disk."""
+        return self.model_dump(mode="json", exclude_none=False)
