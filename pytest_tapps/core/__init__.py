@@ -5,7 +5,7 @@ It imports no test library (pytest, Hypothesis, pyfakefs, freezegun) and reads t
 system under test of the pytest plugin alike.
 """
 
-from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, utcnow
+from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
 from pytest_tapps.core._envelope import (
     ADVICE,
     DEFAULT_CODES,
@@ -100,6 +100,7 @@ __all__ = [
     "SystemClock",
     "TappsError",
     "UnsafeNameError",
+    "VirtualClock",
     "WorkflowLock",
     "WorkflowLogger",
     "WorkflowNotFoundError",

@@ -61,3 +61,46 @@ def utcnow(clock: Clock) -> datetime:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+class VirtualClock:
+    """A clock that only moves when told to: ``sleep`` advances it at once and is recorded.
+
+    Wall time starts at ``start`` (epoch seconds, default 2026-01-15T10:30:00Z, the runbook's
+    example); monotonic time starts at 0 and moves with it.
+    """
+
+    def __init__(self, start: float = 1768473000.0) -> None:
+        self._wall = float(start)
+        self._monotonic = 0.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        """Move wall and monotonic time forward by ``seconds`` (never backwards)."""
+        if not seconds >= 0:
+            message = f"a clock only moves forward: advance({seconds!r}) needs seconds >= 0"
+            raise ValueError(message)
+        self._wall += seconds
+        self._monotonic += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(max(0.0, seconds))
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+        await asyncio.sleep(0)  # clock: yield to the loop without waiting
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of monotonic time since the clock was made."""
+        return self._monotonic
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(time={self._wall!r}, elapsed={self._monotonic!r})"

@@ -106,6 +106,7 @@ class WorkflowLogger:
         self,
         level: int,
         msg: str,
+        /,
         *args: object,
         exc_info: Any = None,
         stack_info: bool = False,
@@ -137,22 +138,22 @@ class WorkflowLogger:
             extra={RECORD_ATTRIBUTE: payload},
         )
 
-    def debug(self, msg: str, *args: object, **fields: Any) -> None:
+    def debug(self, msg: str, /, *args: object, **fields: Any) -> None:
         self.log(logging.DEBUG, msg, *args, **fields)
 
-    def info(self, msg: str, *args: object, **fields: Any) -> None:
+    def info(self, msg: str, /, *args: object, **fields: Any) -> None:
         self.log(logging.INFO, msg, *args, **fields)
 
-    def warning(self, msg: str, *args: object, **fields: Any) -> None:
+    def warning(self, msg: str, /, *args: object, **fields: Any) -> None:
         self.log(logging.WARNING, msg, *args, **fields)
 
-    def error(self, msg: str, *args: object, **fields: Any) -> None:
+    def error(self, msg: str, /, *args: object, **fields: Any) -> None:
         self.log(logging.ERROR, msg, *args, **fields)
 
-    def critical(self, msg: str, *args: object, **fields: Any) -> None:
+    def critical(self, msg: str, /, *args: object, **fields: Any) -> None:
         self.log(logging.CRITICAL, msg, *args, **fields)
 
-    def exception(self, msg: str, *args: object, **fields: Any) -> None:
+    def exception(self, msg: str, /, *args: object, **fields: Any) -> None:
         """Log at ERROR with the exception being handled."""
         fields.setdefault("exc_info", True)
         self.log(logging.ERROR, msg, *args, **fields)

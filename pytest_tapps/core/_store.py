@@ -55,7 +55,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = " (truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        hint = "" if text.rstrip().endswith(("}", "]")) else " (truncated?)"
         reason = f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         raise StateFileError(path, reason) from None
     if not isinstance(data, dict):

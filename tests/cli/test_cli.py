@@ -1,0 +1,276 @@
+"""End-to-end tests of the installed ``tapps`` console script, run in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pytest_tapps.core import Layout
+from tests.helpers import envelope, execution, run_cli, state, write_current, write_json
+
+
+def _failed_project(root: Path) -> None:
+    """A current workflow with one timeout in the DLQ and a history workflow with a bug."""
+    write_current(
+        root,
+        state(
+            "workflow-123",
+            "failed",
+            execution("plan", "completed", agent="planner", duration_seconds=12.5),
+            execution("critical-step", "failed", 1, duration_seconds=300, error=envelope()),
+            execution(
+                "critical-step",
+                "failed",
+                2,
+                duration_seconds=300,
+                error=envelope(trace_id="trace-456", workflow_id="workflow-123"),
+            ),
+        ),
+    )
+    write_json(
+        Layout(root).history_file("workflow-7"),
+        state(
+            "workflow-7",
+            "failed",
+            execution(
+                "review",
+                "failed",
+                agent="reviewer",
+                error=envelope("execution", recoverable=False, message="KeyError: 'x'"),
+            ),
+        ),
+    )
+
+
+def test_status_prints_the_steps_table(tmp_path: Path) -> None:
+    """workflow status shows each step's status, attempts, duration and error category."""
+    _failed_project(tmp_path)
+    done = run_cli("workflow", "status", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "workflow workflow-123: failed"
+    table = lines[lines.index("") + 1 :]
+    assert table[0].split() == [
+        "STEP",
+        "AGENT",
+        "ACTION",
+        "STATUS",
+        "ATTEMPTS",
+        "DURATION",
+        "ERROR",
+    ]
+    assert table[1].split() == ["plan", "planner", "generate-code", "completed", "1", "12.5s", "-"]
+    assert table[2].split() == [
+        "critical-step",
+        "implementer",
+        "generate-code",
+        "failed",
+        "2",
+        "10m",
+        "0s",
+        "timeout",
+        "(recoverable)",
+    ]
+
+
+def test_status_json_for_a_named_workflow(tmp_path: Path) -> None:
+    """--workflow-id picks a history workflow; --json gives machine-readable steps."""
+    _failed_project(tmp_path)
+    done = run_cli("workflow", "status", "--workflow-id", "workflow-7", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["workflow_id"] == "workflow-7"
+    assert data["steps"] == [
+        {
+            "step_id": "review",
+            "agent": "reviewer",
+            "action": "generate-code",
+            "status": "failed",
+            "attempts": 1,
+            "duration_seconds": None,
+            "error_code": "execution_error",
+            "error_category": "execution",
+            "recoverable": False,
+            "worktree": None,
+        }
+    ]
+
+
+def test_project_root_option_replaces_the_working_directory(tmp_path: Path) -> None:
+    """--project-root reads another project's tree."""
+    _failed_project(tmp_path / "proj")
+    done = run_cli("workflow", "status", "--project-root", "proj", "--json", cwd=tmp_path)
+    assert json.loads(done.stdout)["workflow_id"] == "workflow-123"
+
+
+def test_dlq_list_json_has_the_envelope_fields_and_advice(tmp_path: Path) -> None:
+    """Every failed step of every workflow, with envelope, correlation ids and advice."""
+    _failed_project(tmp_path)
+    done = run_cli("dlq", "list", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    entries = json.loads(done.stdout)
+    by_step = {e["step_id"]: e for e in entries}
+    assert set(by_step) == {"critical-step", "review"}
+    timeout = by_step["critical-step"]
+    for field in (
+        "code",
+        "category",
+        "recoverable",
+        "message",
+        "workflow_id",
+        "step_id",
+        "agent",
+        "trace_id",
+    ):
+        assert field in timeout
+    assert (timeout["category"], timeout["recoverable"], timeout["trace_id"]) == (
+        "timeout",
+        True,
+        "trace-456",
+    )
+    assert timeout["attempts"] == 2
+    assert timeout["advice"][0] == "Increase the timeout in the workflow step metadata"
+    assert by_step["review"]["advice"][0] == "Review the error message and details"
+
+
+def test_dlq_filters_and_grouping(tmp_path: Path) -> None:
+    """--recoverable/--non-recoverable filter; --group-by category prints headed groups."""
+    _failed_project(tmp_path)
+    only = json.loads(run_cli("dlq", "list", "--non-recoverable", "--json", cwd=tmp_path).stdout)
+    assert [e["step_id"] for e in only] == ["review"]
+    grouped = run_cli("dlq", "list", "--group-by", "category", cwd=tmp_path).stdout.splitlines()
+    headers = [line for line in grouped if not line.startswith((" ", "-"))]
+    assert headers == [
+        "execution (1): May require code changes",
+        "timeout (1): Increase timeout or optimize operation",
+    ]
+
+
+def test_dlq_reports_a_corrupt_state_and_exits_1(tmp_path: Path) -> None:
+    """A corrupt state file is named on stderr, kept, and turns the exit code to 1."""
+    _failed_project(tmp_path)
+    bad = write_json(Layout(tmp_path).history_file("broken"), {})
+    bad.write_text('{"workflow_id": "broken", "sta')
+    done = run_cli("dlq", "list", "--json", cwd=tmp_path)
+    assert done.returncode == 1
+    assert len(json.loads(done.stdout)) == 2
+    assert "broken.json: not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert bad.read_text() == '{"workflow_id": "broken", "sta'
+
+
+def test_bad_input_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
+    """Unknown ids, unsafe ids, missing state and unknown options exit 2 with one clear line."""
+    cases = [
+        (("workflow", "status"), "tapps: error: no workflow state in"),
+        (
+            ("workflow", "status", "--workflow-id", "../x"),
+            "tapps: error: workflow id '../x' must not contain",
+        ),
+        (("dlq", "list", "--group-by", "agent"), "invalid choice: 'agent'"),
+        (("workflow", "frobnicate"), "invalid choice: 'frobnicate'"),
+    ]
+    for args, message in cases:
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 2, args
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    _failed_project(tmp_path)
+    done = run_cli("workflow", "status", "--workflow-id", "nope", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip().splitlines()[-1][:60]) == (
+        2,
+        "tapps: error: no workflow state for workflow id 'nope' in .t",
+    )
+
+
+def test_corrupt_current_state_is_reported_and_kept(tmp_path: Path) -> None:
+    """workflow status on a truncated file exits 1 naming the file, which stays as it was."""
+    path = write_current(tmp_path, {})
+    path.write_text('{"workflow_id": "wf", "status": "runn')
+    done = run_cli("workflow", "status", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "tapps: error: .tapps-agents/workflow-state/current_state.json: not valid JSON"
+    )
+    assert path.read_text() == '{"workflow_id": "wf", "status": "runn'
+
+
+def test_logs_lint_prints_file_line_problems_and_exits_1(tmp_path: Path) -> None:
+    """logs lint prints FILE:LINE: problem for each break and exits 1; a clean file exits 0."""
+    good = {
+        "timestamp": "2026-01-15T10:30:00Z",
+        "level": "INFO",
+        "logger": "l",
+        "message": "m",
+        "workflow_id": "w",
+    }
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps(good) + "\n")
+    dirty = tmp_path / "dirty.jsonl"
+    dirty.write_text(json.dumps(good) + "\n" + json.dumps({**good, "duration": 3}) + "\n")
+    assert run_cli("logs", "lint", "clean.jsonl", cwd=tmp_path).returncode == 0
+    done = run_cli("logs", "lint", "clean.jsonl", "dirty.jsonl", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        "dirty.jsonl:2: field 'duration' is a number without a unit in its name; "
+        "name the unit, e.g. 'duration_seconds'"
+    ]
+    missing = run_cli("logs", "lint", "nope.jsonl", cwd=tmp_path)
+    assert (missing.returncode, missing.stderr.splitlines()[0]) == (
+        2,
+        "tapps: error: nope.jsonl: no such file",
+    )
+
+
+def test_logs_grep_filters_by_workflow_and_step(tmp_path: Path) -> None:
+    """logs grep prints matching lines of JSON and text logs; no match exits 1."""
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps({"workflow_id": "workflow-123", "step_id": "s1", "message": "json"})
+        + "\n"
+        + json.dumps({"workflow_id": "workflow-1234", "step_id": "s1", "message": "other"})
+        + "\n"
+    )
+    (tmp_path / "b.log").write_text("T INFO l text workflow_id=workflow-123 step_id=s2\n")
+    done = run_cli(
+        "logs", "grep", "--workflow-id", "workflow-123", "a.jsonl", "b.log", cwd=tmp_path
+    )
+    assert done.returncode == 0
+    assert [line.split(":", 1)[0] for line in done.stdout.splitlines()] == ["a.jsonl", "b.log"]
+    step = run_cli(
+        "logs",
+        "grep",
+        "--workflow-id",
+        "workflow-123",
+        "--step-id",
+        "s2",
+        "--json",
+        "b.log",
+        cwd=tmp_path,
+    )
+    assert [m["fields"]["step_id"] for m in json.loads(step.stdout)] == ["s2"]
+    none = run_cli("logs", "grep", "--workflow-id", "workflow-9", "a.jsonl", cwd=tmp_path)
+    assert (none.returncode, none.stdout) == (1, "")
+
+
+def test_python_m_runs_the_same_cli(tmp_path: Path) -> None:
+    """python -m pytest_tapps is the tapps command."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_tapps", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout.split()[0]) == (0, "tapps")
+
+
+def test_help_documents_exit_codes(tmp_path: Path) -> None:
+    """tapps --help says what the exit codes mean."""
+    done = run_cli("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert (
+        "Exit codes: 0 success, 1 problems found or operation failed, 2 bad usage or" in done.stdout
+    )

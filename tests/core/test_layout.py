@@ -1,0 +1,100 @@
+"""Tests for pytest_tapps.core._layout: paths of the tree, and refusing unsafe names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_tapps.core import RUNBOOK, TAPPS_AGENTS_3_7, Layout, UnsafeNameError, safe_name
+
+
+def test_runbook_paths_match_the_product_table(tmp_path: Path) -> None:
+    """Every area of PRODUCT.md's on-disk table sits where the runbook's commands look."""
+    layout = Layout(tmp_path)
+    tapps = tmp_path / ".tapps-agents"
+    assert layout.config_file == tapps / "config.yaml"
+    assert layout.current_state_file == tapps / "workflow-state" / "current_state.json"
+    assert layout.history_file("wf-1") == tapps / "workflow-state" / "history" / "wf-1.json"
+    assert layout.lock_file("wf-1") == tapps / "workflow-state" / "wf-1.lock"
+    assert layout.backups_dir == tapps / "workflow-state" / "backups"
+    assert layout.worktree("wt-a") == tapps / "worktrees" / "wt-a"
+    assert layout.context7_entry("react") == tapps / "context7" / "cache" / "react"
+    assert layout.tiered_cache_dir == tapps / "cache" / "tiered-context"
+    assert layout.project_profile == tapps / "project-profile.yaml"
+    assert layout.analytics_history_dir == tapps / "analytics" / "history"
+    assert layout.quality_reports_dir == tmp_path / "reports" / "quality"
+
+
+def test_every_runbook_area_is_inside_the_project(tmp_path: Path) -> None:
+    """No directory of the runbook layout points outside the project root."""
+    layout = Layout(tmp_path)
+    for name in dir(layout):
+        if name.endswith("_dir") and getattr(layout, name) is not None:
+            path: Path = getattr(layout, name)
+            assert path.is_relative_to(tmp_path), name
+
+
+def test_real_profile_moves_context7_and_drops_current_state(tmp_path: Path) -> None:
+    """The tapps-agents 3.7 profile uses kb/context7-cache and has no current_state.json."""
+    layout = Layout(tmp_path, TAPPS_AGENTS_3_7)
+    assert layout.context7_entry("react") == (
+        tmp_path / ".tapps-agents" / "kb" / "context7-cache" / "libraries" / "react"
+    )
+    assert layout.current_state_file is None
+    assert layout.tiered_cache_dir is None
+    assert Layout(tmp_path).profile is RUNBOOK
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "must not be empty or '.'"),
+        (".", "must not be empty or '.'"),
+        ("..", "must not contain '..'"),
+        ("a..b", "must not contain '..'"),
+        ("a/b", "must not contain '/' or '\\' (it names one folder or file, not a path)"),
+        ("a\\b", "must not contain '/' or '\\' (it names one folder or file, not a path)"),
+        ("/etc", "must not be an absolute path"),
+        ("\\share", "must not be an absolute path"),
+        ("C:evil", "must not be an absolute path"),
+        ("a\0b", "must not contain a NUL byte"),
+    ],
+)
+def test_unsafe_names_are_refused_with_the_reason(name: str, problem: str) -> None:
+    """Each unsafe form is refused with a message naming the value and the rule."""
+    with pytest.raises(UnsafeNameError) as info:
+        safe_name(name, what="worktree name")
+    assert str(info.value) == f"worktree name {name!r} {problem}"
+    assert info.value.exit_code == 2
+
+
+def test_every_name_taking_path_method_refuses_traversal(tmp_path: Path) -> None:
+    """Worktree names, library ids and workflow ids all go through safe_name."""
+    layout = Layout(tmp_path)
+    for build in (layout.worktree, layout.context7_entry, layout.history_file, layout.lock_file):
+        with pytest.raises(UnsafeNameError):
+            build("../outside")
+
+
+@given(st.text(min_size=1).filter(lambda s: s != "." and not {"/", "\\", "\0"} & set(s)))
+def test_accepted_names_stay_one_level_inside(name: str) -> None:
+    """A name safe_name accepts always makes a path directly inside its folder."""
+    try:
+        safe_name(name)
+    except UnsafeNameError:
+        assert ".." in name or name[1:2] == ":"
+        return
+    base = Path("/project/.tapps-agents/worktrees")
+    built = Layout(Path("/project")).worktree(name)
+    assert built.parent == base
+    assert built.name == name
+
+
+@given(st.text(), st.sampled_from(["/", "\\", "..", "\0"]), st.text())
+def test_names_containing_a_separator_are_always_refused(head: str, bad: str, tail: str) -> None:
+    """Whatever surrounds it, a separator, '..' or NUL makes a name unsafe."""
+    with pytest.raises(UnsafeNameError):
+        safe_name(head + bad + tail)

@@ -1,0 +1,270 @@
+"""Tests for pytest_tapps.core._locks with real lock files and real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_tapps.core import (
+    Layout,
+    LockHeldError,
+    LockLostError,
+    VirtualClock,
+    WorkflowLock,
+    break_stale_lock,
+    inspect_lock,
+    list_locks,
+    pid_alive,
+)
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from pytest_tapps.core import Layout, WorkflowLock, LockHeldError
+
+    root, go = Path(sys.argv[1]), Path(sys.argv[2])
+    while not go.exists():
+        time.sleep(0.001)
+    lock = WorkflowLock(Layout(root), "wf")
+    try:
+        lock.acquire()
+    except LockHeldError:
+        print("lost", flush=True)
+        sys.exit(0)
+    print("won", flush=True)
+    sys.stdin.read()  # hold until the test closes our stdin
+    lock.release()
+    """
+)
+
+
+def _spawn_holder(root: Path, go: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(root), str(go)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def live_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A real child process holding the lock of workflow 'wf' until the test ends."""
+    go = tmp_path / "go"
+    go.touch()
+    child = _spawn_holder(tmp_path, go)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "won"
+    yield child
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            stream.close()
+
+
+def test_acquire_writes_the_runbook_lock_record(tmp_path: Path) -> None:
+    """The lock file holds pid, host, UTC Z timestamps and the TTL."""
+    clock = VirtualClock()
+    with WorkflowLock(Layout(tmp_path), "wf", ttl_seconds=120, clock=clock) as lock:
+        data = json.loads(lock.path.read_text())
+        assert lock.path == tmp_path / ".tapps-agents" / "workflow-state" / "wf.lock"
+        assert data["pid"] == os.getpid()
+        assert data["host"] == socket.gethostname()
+        assert data["created_at"] == data["heartbeat_at"] == "2026-01-15T10:30:00Z"
+        assert data["ttl_seconds"] == 120
+    assert not lock.path.exists()
+
+
+def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> None:
+    """Acquiring a live lock fails with the holder's pid and host in the message."""
+    layout = Layout(tmp_path)
+    with WorkflowLock(layout, "wf"), pytest.raises(LockHeldError) as info:
+        WorkflowLock(layout, "wf", break_stale=True).acquire()
+    assert f"pid {os.getpid()} on {socket.gethostname()}" in str(info.value)
+    assert "(running, heartbeat" in str(info.value)
+
+
+def test_live_child_lock_is_not_stale_and_never_broken(
+    tmp_path: Path, live_holder: subprocess.Popen[str]
+) -> None:
+    """A lock held by a running process is reported held and survives break attempts."""
+    path = Layout(tmp_path).lock_file("wf")
+    inspection = inspect_lock(path)
+    assert not inspection.stale
+    assert inspection.holder_alive is True
+    assert inspection.record is not None
+    assert inspection.record.pid == live_holder.pid
+    assert break_stale_lock(path) is None
+    assert path.exists()
+    with pytest.raises(LockHeldError):
+        WorkflowLock(Layout(tmp_path), "wf", break_stale=True).acquire()
+
+
+def test_lock_of_a_killed_holder_is_stale_and_broken_with_reason(
+    tmp_path: Path, live_holder: subprocess.Popen[str]
+) -> None:
+    """Once its holder is killed, the lock is stale, removable, and the reason says so."""
+    layout = Layout(tmp_path)
+    live_holder.send_signal(signal.SIGKILL)
+    live_holder.wait()
+    path = layout.lock_file("wf")
+    inspection = inspect_lock(path)
+    assert inspection.stale
+    assert inspection.holder_alive is False
+    assert inspection.reason.startswith(
+        f"holder pid {live_holder.pid} on {socket.gethostname()} is not running"
+    )
+    lock = WorkflowLock(layout, "wf", break_stale=True).acquire()
+    assert lock.broken is not None
+    assert lock.broken.record is not None
+    assert lock.broken.record.pid == live_holder.pid
+    lock.release()
+
+
+def test_an_unreaped_zombie_counts_as_dead() -> None:
+    """A killed child not yet waited for is a zombie: its pid exists but it holds nothing."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert pid_alive(child.pid)
+        child.send_signal(signal.SIGKILL)
+        for _ in range(500):  # the kernel needs a moment to turn it into a zombie
+            if not pid_alive(child.pid):
+                break
+            time.sleep(0.01)
+        assert not pid_alive(child.pid)
+        assert Path(f"/proc/{child.pid}").exists()  # still there, as a zombie
+    finally:
+        child.wait()
+
+
+def test_heartbeat_older_than_ttl_is_stale_even_if_holder_lives(tmp_path: Path) -> None:
+    """An alive holder that stopped heartbeating past its TTL no longer owns the lock."""
+    clock = VirtualClock()
+    layout = Layout(tmp_path)
+    lock = WorkflowLock(layout, "wf", ttl_seconds=300, clock=clock).acquire()
+    clock.advance(300)
+    assert not inspect_lock(lock.path, clock=clock).stale  # exactly the TTL: still held
+    clock.advance(1)
+    inspection = inspect_lock(lock.path, clock=clock)
+    assert inspection.stale
+    assert inspection.reason == (
+        f"heartbeat of pid {os.getpid()} on {socket.gethostname()} is 301 s old, "
+        "older than its TTL of 300 s"
+    )
+
+
+def test_heartbeat_keeps_a_lock_fresh(tmp_path: Path) -> None:
+    """Heartbeating moves heartbeat_at forward, so the TTL counts from the last beat."""
+    clock = VirtualClock()
+    lock = WorkflowLock(Layout(tmp_path), "wf", ttl_seconds=300, clock=clock).acquire()
+    clock.advance(200)
+    lock.heartbeat()
+    clock.advance(200)
+    assert not inspect_lock(lock.path, clock=clock).stale
+    assert json.loads(lock.path.read_text())["heartbeat_at"] == "2026-01-15T10:33:20Z"
+
+
+def test_a_broken_holder_cannot_heartbeat_or_remove_its_successor(tmp_path: Path) -> None:
+    """After its stale lock was broken and retaken, the old holder loses it for good."""
+    clock = VirtualClock()
+    layout = Layout(tmp_path)
+    old = WorkflowLock(layout, "wf", ttl_seconds=10, clock=clock).acquire()
+    clock.advance(11)
+    new = WorkflowLock(layout, "wf", clock=clock, break_stale=True).acquire()
+    with pytest.raises(LockLostError):
+        old.heartbeat()
+    old.release()
+    assert new.path.exists()
+    assert json.loads(new.path.read_text())["ttl_seconds"] == 300
+    new.release()
+    assert not new.path.exists()
+
+
+def test_lock_on_another_host_is_judged_by_heartbeat_only(tmp_path: Path) -> None:
+    """A pid on another host cannot be checked: only its heartbeat decides."""
+    clock = VirtualClock()
+    lock = WorkflowLock(Layout(tmp_path), "wf", ttl_seconds=60, clock=clock).acquire()
+    fresh = inspect_lock(lock.path, clock=clock, host="elsewhere")
+    assert (fresh.stale, fresh.holder_alive) == (False, None)
+    assert "on another host" in fresh.reason
+    clock.advance(61)
+    assert inspect_lock(lock.path, clock=clock, host="elsewhere").stale
+
+
+def test_unreadable_lock_file_is_stale_with_the_parse_error(tmp_path: Path) -> None:
+    """A lock no correct writer could leave (empty, garbage) is stale and says why."""
+    path = Layout(tmp_path).lock_file("wf")
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    inspection = inspect_lock(path)
+    assert inspection.stale
+    assert inspection.reason.startswith("unreadable lock file: not valid JSON")
+    assert inspection.holder == "an unknown holder (unreadable lock file)"
+
+
+def test_racing_processes_get_the_lock_exactly_once(tmp_path: Path) -> None:
+    """Six processes released at once: one wins, five are refused."""
+    go = tmp_path / "go"
+    children = [_spawn_holder(tmp_path, go) for _ in range(6)]
+    go.touch()
+    results = []
+    for child in children:
+        assert child.stdout is not None
+        results.append(child.stdout.readline().strip())
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+        assert child.stdout is not None
+        child.stdout.close()
+    assert sorted(results) == ["lost"] * 5 + ["won"]
+
+
+def test_list_locks_reports_every_lock_of_the_project(tmp_path: Path) -> None:
+    """list_locks finds each workflow's lock with its inspection."""
+    layout = Layout(tmp_path)
+    with WorkflowLock(layout, "wf-a"), WorkflowLock(layout, "wf-b"):
+        found = list_locks(layout)
+        assert [i.path.name for i in found] == ["wf-a.lock", "wf-b.lock"]
+        assert not any(i.stale for i in found)
+    assert list_locks(layout) == []
+
+
+def test_ttl_must_be_positive(tmp_path: Path) -> None:
+    """A zero TTL would make every lock stale at once: it is refused."""
+    with pytest.raises(ValueError, match=r"ttl_seconds must be > 0, got 0"):
+        WorkflowLock(Layout(tmp_path), "wf", ttl_seconds=0)
+
+
+@given(
+    ttl=st.floats(min_value=1e-3, max_value=1e7),
+    age=st.floats(min_value=0, max_value=2e7),
+)
+def test_staleness_boundary_is_strictly_older_than_ttl(ttl: float, age: float) -> None:
+    """A live holder's lock is stale exactly when its heartbeat age exceeds the TTL."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        start = datetime(2026, 1, 15, tzinfo=UTC).timestamp()
+        clock = VirtualClock(start)
+        lock = WorkflowLock(Layout(Path(folder)), "wf", ttl_seconds=ttl, clock=clock).acquire()
+        clock.advance(age)
+        measured = clock.time() - start
+        assert inspect_lock(lock.path, clock=clock).stale == (measured > ttl)
+        lock.release()

@@ -1,0 +1,94 @@
+"""Builders and runners shared by the tests (no fixtures here: plain functions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.core import Layout
+
+CLI = Path(sys.executable).with_name("tapps")
+
+
+def envelope(
+    category: str = "timeout",
+    *,
+    recoverable: bool = True,
+    code: str | None = None,
+    message: str = "step timed out after 300s",
+    **ids: Any,
+) -> dict[str, Any]:
+    """An error envelope as written in a runbook-form state file."""
+    return {
+        "code": code or f"{category}_error",
+        "category": category,
+        "recoverable": recoverable,
+        "message": message,
+        "details": {},
+        **ids,
+    }
+
+
+def execution(
+    step_id: str, status: str = "completed", attempt: int = 1, **extra: Any
+) -> dict[str, Any]:
+    """One step execution entry."""
+    return {
+        "step_id": step_id,
+        "agent": extra.pop("agent", "implementer"),
+        "action": extra.pop("action", "generate-code"),
+        "status": status,
+        "attempt": attempt,
+        **extra,
+    }
+
+
+def state(
+    workflow_id: str = "workflow-123",
+    status: str = "running",
+    *executions: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A runbook-form workflow state object."""
+    return {
+        "workflow_id": workflow_id,
+        "status": status,
+        "current_step": executions[-1]["step_id"] if executions else None,
+        "started_at": "2026-01-15T10:30:00Z",
+        "updated_at": "2026-01-15T10:45:00Z",
+        "step_executions": list(executions),
+        **extra,
+    }
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write ``data`` as JSON at ``path``, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def write_current(root: Path, data: dict[str, Any]) -> Path:
+    """Write the project's current_state.json."""
+    current = Layout(root).current_state_file
+    assert current is not None
+    return write_json(current, data)
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``tapps`` console script in a subprocess."""
+    return subprocess.run(
+        [str(CLI), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
