@@ -43,6 +43,7 @@ from pytest_tapps.core._locks import (
     WorkflowLock,
     break_stale_lock,
     inspect_lock,
+    is_stale,
     list_locks,
     pid_alive,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "create_exclusive",
     "grep_file",
     "inspect_lock",
+    "is_stale",
     "lint_file",
     "list_locks",
     "parse_fields",

@@ -128,6 +128,12 @@ def inspect_lock(
     return LockInspection(path, record, False, alive, age, reason)
 
 
+def is_stale(path: Path, *, clock: Clock = SYSTEM_CLOCK, host: str | None = None) -> bool:
+    """Whether the lock at ``path`` is stale: its holder is dead on this host, or its heartbeat
+    is older than its TTL. Raises ``FileNotFoundError`` when there is no lock."""
+    return inspect_lock(path, clock=clock, host=host).stale
+
+
 @contextlib.contextmanager
 def _break_guard(path: Path) -> Any:
     """Serialise stale-lock removal between processes (flock on a sibling guard file)."""

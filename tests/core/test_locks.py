@@ -26,6 +26,7 @@ from pytest_tapps.core import (
     WorkflowLock,
     break_stale_lock,
     inspect_lock,
+    is_stale,
     list_locks,
     pid_alive,
 )
@@ -107,6 +108,7 @@ def test_live_child_lock_is_not_stale_and_never_broken(
     path = Layout(tmp_path).lock_file("wf")
     inspection = inspect_lock(path)
     assert not inspection.stale
+    assert not is_stale(path)
     assert inspection.holder_alive is True
     assert inspection.record is not None
     assert inspection.record.pid == live_holder.pid
@@ -126,6 +128,7 @@ def test_lock_of_a_killed_holder_is_stale_and_broken_with_reason(
     path = layout.lock_file("wf")
     inspection = inspect_lock(path)
     assert inspection.stale
+    assert is_stale(path)
     assert inspection.holder_alive is False
     assert inspection.reason.startswith(
         f"holder pid {live_holder.pid} on {socket.gethostname()} is not running"
