@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_tapps import __version__
-from pytest_tapps.core import Layout, TappsError
+from pytest_tapps.core import Layout, TappsError, configure_logging
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,6 +42,12 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the project whose .tapps-agents/ folder to use (default: the current directory)",
     )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every step on stderr (JSON when TAPPS_AGENTS_STRUCTURED_LOGGING=true)",
+    )
     return common
 
 
@@ -69,6 +76,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
+    configure_logging(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     try:
         return handler(args)
     except TappsError as exc:

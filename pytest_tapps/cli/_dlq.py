@@ -16,6 +16,7 @@ from pytest_tapps.core import (
     WorkflowState,
     advice_for,
 )
+from pytest_tapps.core._recovery import dlq_retry, skip_step
 
 #: The JSON fields of one DLQ entry, in order.
 ENTRY_FIELDS = (
@@ -54,6 +55,30 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print a JSON list of entries")
     listing.set_defaults(handler=cmd_list)
+
+    retry = actions.add_parser(
+        "retry",
+        parents=[common],
+        help="mark every recoverable failed step of a category for retry",
+        description=(
+            "The runbook's batch processing: mark every recoverable failed step of one error "
+            "category, in every workflow, to run again on the next resume. Non-recoverable "
+            "failures are listed and left alone."
+        ),
+    )
+    retry.add_argument("--category", required=True, choices=[c.value for c in Category])
+    retry.add_argument("--dry-run", action="store_true", help="show what would be marked")
+    retry.add_argument("--json", action="store_true", help="print JSON")
+    retry.set_defaults(handler=cmd_retry)
+
+    skip = actions.add_parser(
+        "skip", parents=[common], help="skip one failed step; resume continues with the next"
+    )
+    skip.add_argument("--workflow-id", required=True, metavar="ID")
+    skip.add_argument("--step-id", required=True, metavar="STEP")
+    skip.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    skip.add_argument("--json", action="store_true", help="print the change as JSON")
+    skip.set_defaults(handler=cmd_skip)
 
 
 def entries_of(state: WorkflowState) -> Iterator[dict[str, Any]]:
@@ -139,3 +164,47 @@ def cmd_list(args: argparse.Namespace) -> int:
         for entry in entries:
             _print_entry(entry)
     return EXIT_PROBLEMS if problems else EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    outcome = dlq_retry(layout_of(args), args.category, dry_run=args.dry_run)
+    for problem in outcome.unreadable:
+        warn(f"{problem} (skipped; the file was left untouched)")
+    if args.json:
+        print_json(
+            {
+                "category": args.category,
+                "dry_run": args.dry_run,
+                "marked": [
+                    {
+                        "workflow_id": e.workflow_id,
+                        "changes": list(e.changes),
+                        "backup": str(e.backup) if e.backup else None,
+                    }
+                    for e in outcome.marked
+                ],
+                "left": outcome.left,
+            }
+        )
+    else:
+        verb = "would mark" if args.dry_run else "marked"
+        for edit in outcome.marked:
+            for change in edit.changes[:1]:
+                print(f"{verb} for retry: {edit.workflow_id}: {change}")
+        for line in outcome.left:
+            print(f"left: {line}")
+        if not outcome.marked:
+            print(f"no recoverable failed step of category {args.category}")
+        elif not args.dry_run:
+            print("resume each workflow to run the marked steps: tapps workflow resume ...")
+    return EXIT_PROBLEMS if outcome.unreadable else EXIT_OK
+
+
+def cmd_skip(args: argparse.Namespace) -> int:
+    from pytest_tapps.cli._workflow import print_edit
+
+    edit = skip_step(
+        layout_of(args), args.workflow_id, args.step_id, dry_run=args.dry_run, failed_only=True
+    )
+    print_edit(edit, as_json=args.json)
+    return EXIT_OK

@@ -1,27 +1,130 @@
-"""``tapps workflow ...``: inspect (and, with the recovery engine, repair) workflow state."""
+"""``tapps workflow ...``: inspect, run, resume and repair workflow state."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from pytest_tapps.cli._app import EXIT_OK, layout_of
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
 from pytest_tapps.cli._output import duration, format_table, print_json
-from pytest_tapps.core import StateStore, WorkflowState, to_iso
+from pytest_tapps.cli._runner import RUNNER_HELP, load_runner
+from pytest_tapps.core import (
+    ConfigurationError,
+    WorkflowState,
+    WorkflowStatus,
+    to_iso,
+)
+from pytest_tapps.core._definition import WorkflowDefinition
+from pytest_tapps.core._executor import WorkflowExecutor
+from pytest_tapps.core._recovery import (
+    DEFAULT_STUCK_SECONDS,
+    Diagnosis,
+    Edit,
+    diagnose,
+    force_cleanup,
+    reset,
+    retry_step,
+    skip_step,
+)
+
+
+def _id_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--workflow-id",
+        metavar="ID",
+        required=required,
+        help=None if required else "default: the current workflow",
+    )
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    workflow = commands.add_parser("workflow", help="inspect workflow state")
+    workflow = commands.add_parser("workflow", help="inspect, run, resume and repair workflows")
     actions = workflow.add_subparsers(dest="action", metavar="ACTION", required=True)
+
     status = actions.add_parser(
         "status",
         parents=[common],
         help="a workflow's status and a table of its steps",
-        description="Show a workflow's status and its steps (status, attempts, duration, error).",
+        description=(
+            "Show a workflow's status and its steps (status, attempts, duration, error); a "
+            "running workflow with a dead or missing lock holder, or no heartbeat or progress "
+            "for longer than --stuck-after, is reported stuck with the evidence."
+        ),
     )
-    status.add_argument("--workflow-id", metavar="ID", help="default: the current workflow")
+    _id_option(status, required=False)
+    status.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_SECONDS,
+        metavar="SECONDS",
+        help="report a running workflow stuck after this many silent seconds (default %(default)s)",
+    )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=cmd_status)
+
+    run = actions.add_parser(
+        "run",
+        parents=[common],
+        help="run a workflow definition (the runbook's step YAML)",
+    )
+    run.add_argument("definition", type=Path, metavar="FILE", help="workflow definition YAML")
+    run.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
+    run.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
+    run.add_argument("--json", action="store_true", help="print the final state as JSON")
+    run.set_defaults(handler=cmd_run)
+
+    resume = actions.add_parser(
+        "resume",
+        parents=[common],
+        help="continue a workflow from its first incomplete step",
+        description=(
+            "Continue the same workflow (same id) from its first incomplete step after a "
+            "failure, a pause or a crash; completed steps are not run again."
+        ),
+    )
+    _id_option(resume)
+    resume.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
+    resume.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
+    resume.add_argument("--json", action="store_true", help="print the final state as JSON")
+    resume.set_defaults(handler=cmd_resume)
+
+    for name, helptext, handler in (
+        ("retry-step", "mark a step to run again on the next resume", cmd_retry_step),
+        ("skip-step", "mark a step skipped; resume continues with the next", cmd_skip_step),
+    ):
+        edit = actions.add_parser(name, parents=[common], help=helptext)
+        _id_option(edit)
+        edit.add_argument("--step", required=True, metavar="STEP")
+        _edit_options(edit)
+        edit.set_defaults(handler=handler)
+
+    reset_parser = actions.add_parser(
+        "reset", parents=[common], help="set steps back to pending (from --to-step on)"
+    )
+    _id_option(reset_parser)
+    reset_parser.add_argument("--to-step", metavar="STEP", help="default: the first step")
+    _edit_options(reset_parser)
+    reset_parser.set_defaults(handler=cmd_reset)
+
+    cleanup = actions.add_parser(
+        "force-cleanup",
+        parents=[common],
+        help="remove the workflow's stale lock; report its stuck worktrees",
+        description=(
+            "Remove the workflow's lock only if it is stale (holder dead or heartbeat expired); "
+            "a live holder's lock is never removed. Lists the workflow's unfinished worktrees."
+        ),
+    )
+    _id_option(cleanup)
+    cleanup.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    cleanup.add_argument("--json", action="store_true", help="print JSON")
+    cleanup.set_defaults(handler=cmd_force_cleanup)
+
+
+def _edit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
+    parser.add_argument("--json", action="store_true", help="print the change as JSON")
 
 
 def step_rows(state: WorkflowState) -> list[dict[str, Any]]:
@@ -55,11 +158,46 @@ def _error_cell(row: dict[str, Any]) -> str | None:
     return f"{row['error_category']} ({flag})"
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    store = StateStore(layout_of(args))
-    path = store.locate(args.workflow_id)
-    state = store.read(path)
+def _print_steps(state: WorkflowState) -> None:
     rows = step_rows(state)
+    if not rows:
+        print("no step has run yet")
+        return
+    table = [
+        (
+            r["step_id"],
+            r["agent"],
+            r["action"],
+            r["status"],
+            r["attempts"],
+            duration(r["duration_seconds"]),
+            _error_cell(r),
+        )
+        for r in rows
+    ]
+    headers = ("step", "agent", "action", "status", "attempts", "duration", "error")
+    print(format_table(headers, table))
+
+
+def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
+    lock = diagnosis.lock
+    if lock is None:
+        return None
+    record = lock.record
+    return {
+        "file": str(lock.path),
+        "pid": record.pid if record else None,
+        "host": record.host if record else None,
+        "holder_alive": lock.holder_alive,
+        "heartbeat_at": to_iso(record.heartbeat_at) if record else None,
+        "stale": lock.stale,
+        "reason": lock.reason,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    diagnosis = diagnose(layout_of(args), args.workflow_id, threshold_seconds=args.stuck_after)
+    state = diagnosis.state
     if args.json:
         print_json(
             {
@@ -68,32 +206,154 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "current_step": state.current_step,
                 "started_at": to_iso(state.started_at) if state.started_at else None,
                 "updated_at": to_iso(state.updated_at) if state.updated_at else None,
-                "file": str(path),
-                "steps": rows,
+                "file": str(diagnosis.path),
+                "stuck": diagnosis.stuck,
+                "stuck_reasons": list(diagnosis.reasons),
+                "running_step": diagnosis.running_step,
+                "last_progress_age_seconds": diagnosis.last_progress_age_seconds,
+                "lock": _lock_json(diagnosis),
+                "error": state.error.model_dump(mode="json") if state.error else None,
+                "steps": step_rows(state),
             }
         )
         return EXIT_OK
-    print(f"workflow {state.workflow_id}: {state.status.value}")
+    headline = state.status.value + (" (STUCK)" if diagnosis.stuck else "")
+    print(f"workflow {state.workflow_id}: {headline}")
     print(f"  current step: {state.current_step or '-'}")
     print(f"  started:      {to_iso(state.started_at) if state.started_at else '-'}")
     print(f"  updated:      {to_iso(state.updated_at) if state.updated_at else '-'}")
-    print(f"  state file:   {path}")
-    print()
-    if not rows:
-        print("no step has run yet")
-        return EXIT_OK
-    table = [
-        (
-            row["step_id"],
-            row["agent"],
-            row["action"],
-            row["status"],
-            row["attempts"],
-            duration(row["duration_seconds"]),
-            _error_cell(row),
+    print(f"  state file:   {diagnosis.path}")
+    if diagnosis.lock is not None:
+        print(f"  lock:         {diagnosis.lock.reason}")
+    if state.error is not None:
+        print(f"  error:        {state.error.category.value}: {state.error.message}")
+    for reason in diagnosis.reasons:
+        print(f"  stuck:        {reason}")
+    if diagnosis.stuck:
+        print(f"  running step: {diagnosis.running_step or '-'}")
+        print(
+            f"  next:         tapps workflow force-cleanup --workflow-id {state.workflow_id}, "
+            f"then tapps workflow resume --workflow-id {state.workflow_id} --runner ..."
         )
-        for row in rows
-    ]
-    headers = ("step", "agent", "action", "status", "attempts", "duration", "error")
-    print(format_table(headers, table))
+    print()
+    _print_steps(state)
     return EXIT_OK
+
+
+def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
+    if not args.runner:
+        message = (
+            f"{command} needs a step runner to execute steps: name one with "
+            "--runner module:attr (a callable taking (step, context)), e.g. "
+            "--runner my_project.steps:run_step"
+        )
+        raise ConfigurationError(message)
+    return WorkflowExecutor(layout_of(args), load_runner(args.runner), seed=args.seed)
+
+
+def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
+    if args.json:
+        print_json(state.to_json_dict())
+    else:
+        print(f"workflow {state.workflow_id}: {state.status.value}")
+        if state.error is not None:
+            print(f"  error: {state.error.category.value}: {state.error.message}")
+        print()
+        _print_steps(state)
+    return EXIT_OK if state.status is WorkflowStatus.COMPLETED else EXIT_PROBLEMS
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    executor = _executor(args, "workflow run")
+    definition = WorkflowDefinition.from_yaml_file(args.definition)
+    return _report_run(args, executor.run(definition))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    executor = _executor(args, "workflow resume")
+    return _report_run(args, executor.resume(args.workflow_id))
+
+
+def print_edit(edit: Edit, *, as_json: bool) -> None:
+    """Show what a state edit changed, or would change in a dry run."""
+    if as_json:
+        print_json(
+            {
+                "workflow_id": edit.workflow_id,
+                "file": str(edit.path),
+                "dry_run": edit.dry_run,
+                "changes": list(edit.changes),
+                "backup": str(edit.backup) if edit.backup else None,
+                "removed_stale_lock": edit.broken_lock.reason if edit.broken_lock else None,
+            }
+        )
+        return
+    if not edit.changes:
+        print(f"workflow {edit.workflow_id}: nothing to change")
+        return
+    verb = "would change" if edit.dry_run else "changed"
+    print(f"workflow {edit.workflow_id} ({edit.path}): {verb}")
+    for change in edit.changes:
+        print(f"  - {change}")
+    if edit.broken_lock is not None:
+        print(f"  removed a stale lock: {edit.broken_lock.reason}")
+    if edit.backup is not None:
+        print(f"  backup: {edit.backup}")
+    if edit.dry_run:
+        print("dry run: nothing was written")
+
+
+def cmd_retry_step(args: argparse.Namespace) -> int:
+    edit = retry_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
+    print_edit(edit, as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_skip_step(args: argparse.Namespace) -> int:
+    edit = skip_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
+    print_edit(edit, as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    edit = reset(layout_of(args), args.workflow_id, args.to_step, dry_run=args.dry_run)
+    print_edit(edit, as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_force_cleanup(args: argparse.Namespace) -> int:
+    report = force_cleanup(layout_of(args), args.workflow_id, dry_run=args.dry_run)
+    if args.json:
+        print_json(
+            {
+                "workflow_id": report.workflow_id,
+                "dry_run": report.dry_run,
+                "removed_locks": [
+                    {"file": str(i.path), "reason": i.reason} for i in report.removed_locks
+                ],
+                "live_lock": (
+                    {
+                        "file": str(report.live_lock.path),
+                        "holder": report.live_lock.holder,
+                        "reason": report.live_lock.reason,
+                    }
+                    if report.live_lock
+                    else None
+                ),
+                "stuck_worktrees": [str(p) for p in report.stuck_worktrees],
+            }
+        )
+    else:
+        verb = "would remove" if report.dry_run else "removed"
+        for inspection in report.removed_locks:
+            print(f"{verb} stale lock {inspection.path}: {inspection.reason}")
+        if report.live_lock is not None:
+            print(
+                f"kept lock {report.live_lock.path}: held by {report.live_lock.holder} "
+                f"({report.live_lock.reason}); stop that process first"
+            )
+        if not report.removed_locks and report.live_lock is None:
+            print(f"workflow {report.workflow_id}: no lock file")
+        for path in report.stuck_worktrees:
+            print(f"unfinished worktree {path}: remove it with 'tapps worktree remove'")
+    return EXIT_PROBLEMS if report.live_lock is not None else EXIT_OK

@@ -30,6 +30,10 @@ class StepStatus(StrEnum):
 
 #: Step statuses after which a step needs nothing more on resume.
 DONE_STATUSES = frozenset({StepStatus.COMPLETED, StepStatus.SKIPPED})
+#: Statuses of an execution entry that stands for a real try of the step.
+TRIED_STATUSES = frozenset(
+    {StepStatus.RUNNING, StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.CANCELLED}
+)
 
 Timestamp = Annotated[
     AwareDatetime,
@@ -66,6 +70,10 @@ class WorkflowState(BaseModel):
     started_at: Timestamp | None = None
     updated_at: Timestamp | None = None
     step_executions: list[StepExecution] = Field(default_factory=list)
+    #: A workflow-level failure (a workflow timeout); step failures live on their executions.
+    error: ErrorEnvelope | None = None
+    #: The definition the executor ran (steps, retry and timeout), so resume can continue.
+    definition: dict[str, Any] | None = None
 
     def step_ids(self) -> list[str]:
         """Step ids in the order they first appear."""
@@ -83,8 +91,12 @@ class WorkflowState(BaseModel):
         return newest
 
     def attempts(self, step_id: str) -> int:
-        """How many times a step was actually tried (pending placeholders do not count)."""
-        return sum(1 for ex in self.executions_of(step_id) if ex.status is not StepStatus.PENDING)
+        """How many times a step was actually tried (pending and skipped entries do not count)."""
+        return sum(1 for ex in self.executions_of(step_id) if ex.status in TRIED_STATUSES)
+
+    def next_attempt(self, step_id: str) -> int:
+        """The attempt number the step's next try gets (numbers continue across resumes)."""
+        return max((ex.attempt for ex in self.executions_of(step_id)), default=0) + 1
 
     def failed(self) -> list[StepExecution]:
         """The steps whose newest execution failed: the workflow's dead letter queue."""

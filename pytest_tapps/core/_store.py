@@ -27,7 +27,7 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for problem in error.errors(include_url=False):
         where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"{where}: {problem['msg']}")
+        lines.append(f"{where}: {problem['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 

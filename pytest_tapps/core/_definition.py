@@ -1,0 +1,152 @@
+"""Workflow definitions: the steps a workflow runs, with their retry and timeout policies.
+
+The runbook's YAML parses as written there::
+
+    steps:
+      - id: critical-step
+        agent: implementer
+        action: generate-code
+        retry: {max_attempts: 3, backoff_strategy: exponential, initial_delay: 5, max_delay: 60}
+        timeout: 300  # 5 minutes
+
+A step's timeout may also sit in its ``metadata`` ("Increase timeout in workflow step metadata");
+durations may carry units (``5m``). A workflow-level ``timeout`` bounds the whole run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from pytest_tapps.core._errors import ConfigurationError
+from pytest_tapps.core._layout import safe_name
+from pytest_tapps.core._policy import NO_RETRY, RetryPolicy, parse_timeout
+from pytest_tapps.core._store import describe_validation_error
+
+
+def _retry(value: Any) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
+    if value is None:
+        return NO_RETRY
+    if not isinstance(value, dict):
+        message = f"expected a mapping such as {{max_attempts: 3}}, got {value!r}"
+        raise ValueError(message)
+    return RetryPolicy.from_mapping(value)
+
+
+def _dump_retry(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "max_attempts": policy.max_attempts,
+        "backoff_strategy": str(policy.backoff_strategy),
+        "initial_delay": policy.initial_delay,
+        "max_delay": policy.max_delay,
+        "jitter": str(policy.jitter),
+    }
+
+
+def _timeout(value: Any) -> float | None:
+    return None if value is None else parse_timeout(value)
+
+
+Retry = Annotated[RetryPolicy, BeforeValidator(_retry), PlainSerializer(_dump_retry)]
+Timeout = Annotated[float | None, BeforeValidator(_timeout)]
+
+
+class StepDefinition(BaseModel):
+    """One step of a workflow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    id: str = Field(min_length=1)
+    agent: str | None = None
+    action: str | None = None
+    retry: Retry = NO_RETRY
+    timeout: Timeout = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeout_from_metadata(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+            meta = data["metadata"]
+            if "timeout" in meta:
+                if data.get("timeout") not in (None, meta["timeout"]):
+                    message = "timeout is set both on the step and in its metadata; keep one"
+                    raise ValueError(message)
+                data = {**data, "timeout": meta["timeout"]}
+        return data
+
+    def timeout_seconds(self, default: float) -> float:
+        """This step's timeout, or ``default`` when it sets none."""
+        return self.timeout if self.timeout is not None else default
+
+
+class WorkflowDefinition(BaseModel):
+    """A workflow: an id, ordered steps and an optional timeout for the whole run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: str = Field(min_length=1, alias="workflow_id")
+    steps: list[StepDefinition] = Field(min_length=1)
+    timeout: Timeout = None
+
+    @model_validator(mode="after")
+    def _check_ids(self) -> WorkflowDefinition:
+        safe_name(self.id, what="workflow id")
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                message = f"step id {step.id!r} appears twice; step ids must be unique"
+                raise ValueError(message)
+            seen.add(step.id)
+        return self
+
+    def step(self, step_id: str) -> StepDefinition:
+        """The step with this id (``KeyError`` naming the known ids if absent)."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        message = (
+            f"no step {step_id!r} in workflow {self.id!r}; steps: {[s.id for s in self.steps]}"
+        )
+        raise KeyError(message)
+
+    def index(self, step_id: str) -> int:
+        """The position of a step in the workflow."""
+        return self.steps.index(self.step(step_id))
+
+    @classmethod
+    def parse(cls, data: Any, *, source: str = "workflow definition") -> WorkflowDefinition:
+        """Validate ``data``; errors become one :class:`ConfigurationError` naming each field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            message = f"{source}: {describe_validation_error(exc)}"
+            raise ConfigurationError(message) from None
+
+    @classmethod
+    def from_yaml_file(cls, path: Path) -> WorkflowDefinition:
+        """Read a definition from a YAML file (YAML 1.2, duplicate keys refused)."""
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            message = f"{path}: cannot read the workflow definition ({exc.strerror})"
+            raise ConfigurationError(message) from None
+        except YAMLError as exc:
+            message = f"{path}: not valid YAML: {exc}".replace("\n", " ")
+            raise ConfigurationError(message) from None
+        return cls.parse(data, source=str(path))

@@ -1,0 +1,50 @@
+"""Durations as people write them: ``300`` (seconds), ``5s``, ``15m``, ``12h``, ``30d``.
+
+Strict on purpose (LESSONS.md "Bad YAML"): a boolean, a negative or non-finite number, an empty
+value, a sexagesimal ``1:30`` or an unknown unit is an error that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_EXAMPLES = "a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'"
+
+
+def parse_duration(value: object, *, field: str = "duration", allow_zero: bool = True) -> float:
+    """Seconds from a number or a ``<number><unit>`` string; ``ValueError`` names ``field``."""
+    seconds: float
+    if isinstance(value, bool) or value is None:
+        message = f"{field}: expected {_EXAMPLES}, got {value!r}"
+        raise ValueError(message)
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _PATTERN.match(value)
+        if match is None:
+            message = f"{field}: {value!r} is not a duration; write {_EXAMPLES}"
+            raise ValueError(message)
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        message = f"{field}: expected {_EXAMPLES}, got {type(value).__name__} {value!r}"
+        raise ValueError(message)
+    if not math.isfinite(seconds):
+        message = f"{field}: must be a finite duration, got {value!r}"
+        raise ValueError(message)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        message = f"{field}: must be {bound} seconds, got {value!r}"
+        raise ValueError(message)
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact unit form: ``5s``, ``15m``, ``1.5h``, ``30d``; fractions of a second
+    in seconds (``0.25s``)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and (seconds / size) * 4 == int((seconds / size) * 4):
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"

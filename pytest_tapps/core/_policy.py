@@ -1,0 +1,161 @@
+"""Retry and timeout policies (runbook "Retry/Timeout Handling"; PRODUCT.md "Retry", "Timeout").
+
+``max_attempts`` counts every attempt including the first (1 = no retry; 0 is refused). The delay
+before retry ``n`` (``n = 1`` is the second attempt) is ``initial_delay * 2**(n-1)`` for
+``exponential``, ``initial_delay * n`` for ``linear`` and ``initial_delay`` for ``fixed``, capped at
+``max_delay``. Jitter follows the AWS architecture blog's "Exponential Backoff And Jitter": ``full``
+draws from ``[0, d]``, ``equal`` from ``[d/2, d]``, ``decorrelated`` from
+``[initial_delay, 3 * previous]`` capped at ``max_delay``; a seed reproduces a schedule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pytest_tapps.core._durations import parse_duration
+
+#: The runbook's default step timeout: 900 seconds (15 minutes).
+DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
+#: Exponents past this make any positive delay exceed any finite cap: stop multiplying.
+_MAX_EXPONENT = 1100
+
+
+class BackoffStrategy(StrEnum):
+    EXPONENTIAL = "exponential"
+    LINEAR = "linear"
+    FIXED = "fixed"
+
+
+class Jitter(StrEnum):
+    NONE = "none"
+    FULL = "full"
+    EQUAL = "equal"
+    DECORRELATED = "decorrelated"
+
+
+def _choice(enum: type[StrEnum], value: object, field: str) -> Any:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str) and value in {member.value for member in enum}:
+        return enum(value)
+    allowed = ", ".join(repr(member.value) for member in enum)
+    message = f"{field}: {value!r} is not one of {allowed}"
+    raise ValueError(message)
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        message = f"{field}: expected a number of seconds, got {value!r}"
+        raise ValueError(message)
+    if not math.isfinite(value):
+        message = f"{field}: must be finite, got {value!r}"
+        raise ValueError(message)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long apart a failed step is tried again.
+
+    Validated when built: a bad field raises ``ValueError`` naming the field, the value and the
+    rule (``max_attempts: must be >= 1 (it counts the first attempt), got 0``).
+    """
+
+    max_attempts: int = 1
+    backoff_strategy: BackoffStrategy | str = BackoffStrategy.EXPONENTIAL
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    jitter: Jitter | str = Jitter.NONE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            message = f"max_attempts: expected a whole number, got {self.max_attempts!r}"
+            raise ValueError(message)
+        if self.max_attempts < 1:
+            message = (
+                f"max_attempts: must be >= 1 (it counts the first attempt; 1 means no retry), "
+                f"got {self.max_attempts!r}"
+            )
+            raise ValueError(message)
+        strategy = _choice(BackoffStrategy, self.backoff_strategy, "backoff_strategy")
+        jitter = _choice(Jitter, self.jitter, "jitter")
+        initial = _number(self.initial_delay, "initial_delay")
+        cap = _number(self.max_delay, "max_delay")
+        if initial < 0:
+            message = f"initial_delay: must be >= 0 seconds, got {self.initial_delay!r}"
+            raise ValueError(message)
+        if cap < initial:
+            message = (
+                f"max_delay: must be >= initial_delay ({self.initial_delay!r}), "
+                f"got {self.max_delay!r}"
+            )
+            raise ValueError(message)
+        object.__setattr__(self, "backoff_strategy", strategy)
+        object.__setattr__(self, "jitter", jitter)
+        object.__setattr__(self, "initial_delay", initial)
+        object.__setattr__(self, "max_delay", cap)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RetryPolicy:
+        """Build from the runbook's ``retry:`` block; delays may carry units (``5s``, ``1m``)."""
+        known = {"max_attempts", "backoff_strategy", "initial_delay", "max_delay", "jitter"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            message = f"{unknown[0]}: unknown retry field; expected one of {sorted(known)}"
+            raise ValueError(message)
+        values = dict(data)
+        for name in ("initial_delay", "max_delay"):
+            if name in values:
+                values[name] = parse_duration(values[name], field=name)
+        return cls(**values)
+
+    def base_delay(self, retry: int) -> float:
+        """The un-jittered wait before retry ``retry`` (1 = the second attempt), capped."""
+        if retry < 1:
+            message = f"retry number must be >= 1, got {retry!r}"
+            raise ValueError(message)
+        if self.backoff_strategy is BackoffStrategy.FIXED:
+            delay = self.initial_delay
+        elif self.backoff_strategy is BackoffStrategy.LINEAR:
+            delay = self.initial_delay * retry
+        elif retry - 1 > _MAX_EXPONENT:
+            delay = math.inf if self.initial_delay > 0 else 0.0
+        else:
+            delay = self.initial_delay * 2.0 ** (retry - 1)
+        return min(delay, self.max_delay)
+
+    def iter_delays(self, seed: int | str | None = None) -> Iterator[float]:
+        """The waits between attempts, lazily (``max_attempts - 1`` of them)."""
+        rng = random.Random(seed)  # noqa: S311 -- backoff jitter, not cryptography
+        previous = self.initial_delay
+        for retry in range(1, self.max_attempts):
+            base = self.base_delay(retry)
+            if self.jitter is Jitter.FULL:
+                delay = rng.uniform(0.0, base)
+            elif self.jitter is Jitter.EQUAL:
+                delay = base / 2 + rng.uniform(0.0, base / 2)
+            elif self.jitter is Jitter.DECORRELATED:
+                upper = min(self.max_delay, max(self.initial_delay, previous * 3))
+                delay = min(self.max_delay, rng.uniform(self.initial_delay, upper))
+            else:
+                delay = base
+            previous = delay
+            yield delay
+
+    def delays(self, seed: int | str | None = None, *, limit: int | None = None) -> list[float]:
+        """The waits between attempts as a list (at most ``limit`` of them, if given)."""
+        return list(itertools.islice(self.iter_delays(seed), limit))
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def parse_timeout(value: object, *, field: str = "timeout") -> float:
+    """A step or workflow timeout in seconds: a positive number or a duration with a unit."""
+    return parse_duration(value, field=field, allow_zero=False)
