@@ -117,9 +117,8 @@ class WorkflowDefinition(BaseModel):
         for step in self.steps:
             if step.id == step_id:
                 return step
-        message = (
-            f"no step {step_id!r} in workflow {self.id!r}; steps: {[s.id for s in self.steps]}"
-        )
+        known = [s.id for s in self.steps]
+        message = f"no step {step_id!r} in workflow {self.id!r}; its steps are {known}"
         raise KeyError(message)
 
     def index(self, step_id: str) -> int:

@@ -46,5 +46,11 @@ def format_duration(seconds: float) -> str:
     in seconds (``0.25s``)."""
     for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
         if seconds >= size and (seconds / size) * 4 == int((seconds / size) * 4):
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
+            return f"{_plain(seconds / size)}{unit}"
+    return f"{_plain(seconds)}s"
+
+
+def _plain(number: float) -> str:
+    """A number without exponent notation, trailing zeros dropped (what the parser reads)."""
+    text = f"{number:f}".rstrip("0").rstrip(".")
+    return text or "0"

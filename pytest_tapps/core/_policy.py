@@ -23,7 +23,7 @@ from pytest_tapps.core._durations import parse_duration
 #: The runbook's default step timeout: 900 seconds (15 minutes).
 DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
 #: Exponents past this make any positive delay exceed any finite cap: stop multiplying.
-_MAX_EXPONENT = 1100
+_MAX_EXPONENT = 1023  # 2.0 ** 1024 overflows
 
 
 class BackoffStrategy(StrEnum):

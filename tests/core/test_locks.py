@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,53 +29,14 @@ from pytest_tapps.core import (
     list_locks,
     pid_alive,
 )
-
-_HOLDER = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from pytest_tapps.core import Layout, WorkflowLock, LockHeldError
-
-    root, go = Path(sys.argv[1]), Path(sys.argv[2])
-    while not go.exists():
-        time.sleep(0.001)
-    lock = WorkflowLock(Layout(root), "wf")
-    try:
-        lock.acquire()
-    except LockHeldError:
-        print("lost", flush=True)
-        sys.exit(0)
-    print("won", flush=True)
-    sys.stdin.read()  # hold until the test closes our stdin
-    lock.release()
-    """
-)
-
-
-def _spawn_holder(root: Path, go: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(root), str(go)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+from tests.helpers import live_lock, spawn_lock_holder
 
 
 @pytest.fixture
 def live_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """A real child process holding the lock of workflow 'wf' until the test ends."""
-    go = tmp_path / "go"
-    go.touch()
-    child = _spawn_holder(tmp_path, go)
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "won"
-    yield child
-    if child.poll() is None:
-        child.kill()
-    child.wait()
-    for stream in (child.stdin, child.stdout):
-        if stream is not None:
-            stream.close()
+    with live_lock(tmp_path, "wf") as child:
+        yield child
 
 
 def test_acquire_writes_the_runbook_lock_record(tmp_path: Path) -> None:
@@ -224,7 +184,7 @@ def test_unreadable_lock_file_is_stale_with_the_parse_error(tmp_path: Path) -> N
 def test_racing_processes_get_the_lock_exactly_once(tmp_path: Path) -> None:
     """Six processes released at once: one wins, five are refused."""
     go = tmp_path / "go"
-    children = [_spawn_holder(tmp_path, go) for _ in range(6)]
+    children = [spawn_lock_holder(tmp_path, "wf", go) for _ in range(6)]
     go.touch()
     results = []
     for child in children:
