@@ -298,11 +298,14 @@ class ForceCleanup:
 
 
 def workflow_worktrees(layout: Layout, state: WorkflowState) -> list[Path]:
-    """Worktree folders of a workflow's steps that did not finish, which still exist."""
+    """Existing worktree folders used by any attempt of a step that did not finish."""
+    unfinished = {
+        step_id
+        for step_id, newest in state.latest().items()
+        if newest.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED)
+    }
     names = {
-        ex.worktree
-        for ex in state.latest().values()
-        if ex.worktree and ex.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED)
+        ex.worktree for ex in state.step_executions if ex.worktree and ex.step_id in unfinished
     }
     found = []
     for name in sorted(names):

@@ -1,0 +1,309 @@
+"""Tests for pytest_tapps.core._recovery: retry/skip/reset, stuck diagnosis, force-cleanup, DLQ."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from pytest_tapps.core import (
+    Layout,
+    LockHeldError,
+    NotInDeadLetterQueueError,
+    StateStore,
+    StepContext,
+    StepDefinition,
+    StepError,
+    StepNotFoundError,
+    StepRunner,
+    StepStatus,
+    TappsError,
+    VirtualClock,
+    WorkflowDefinition,
+    WorkflowExecutor,
+    WorkflowLock,
+    WorkflowStatus,
+    configure_logging,
+    diagnose,
+    dlq_retry,
+    force_cleanup,
+    reset,
+    retry_step,
+    skip_step,
+)
+from tests.core.test_real_state import default_writer_state, write_default_writer_files
+from tests.helpers import live_lock
+
+STEPS = [{"id": "a"}, {"id": "b", "agent": "implementer"}, {"id": "c"}]
+
+
+def failing_at_b(category: str, recoverable: bool) -> StepRunner:
+    """A runner whose step 'b' fails with the given category and flag."""
+
+    def runner(step: StepDefinition, context: StepContext) -> None:
+        if step.id == "b":
+            raise StepError("b broke", category=category, recoverable=recoverable)
+
+    return runner
+
+
+def run_failing(
+    root: Path,
+    *,
+    workflow_id: str = "workflow-123",
+    category: str = "timeout",
+    recoverable: bool = True,
+) -> None:
+    """Run a three-step workflow whose middle step fails."""
+    definition = WorkflowDefinition.parse({"id": workflow_id, "steps": STEPS})
+    runner = failing_at_b(category, recoverable)
+    WorkflowExecutor(root, runner, clock=VirtualClock()).run(definition)
+
+
+def runs_of(root: Path, workflow_id: str = "workflow-123") -> list[str]:
+    """Resume with a healthy runner; return the steps it ran."""
+    ran: list[str] = []
+
+    def runner(step: StepDefinition, context: StepContext) -> None:
+        ran.append(step.id)
+
+    WorkflowExecutor(root, runner, clock=VirtualClock()).resume(workflow_id)
+    return ran
+
+
+def test_retry_step_keeps_history_and_resume_runs_it_again(tmp_path: Path) -> None:
+    """retry-step appends a pending entry; the failed attempt stays; resume runs b and c."""
+    run_failing(tmp_path, category="execution", recoverable=False)
+    edit = retry_step(Layout(tmp_path), "workflow-123", "b", clock=VirtualClock())
+    assert edit.changes == ("step 'b': failed -> pending", "workflow: failed -> paused")
+    assert edit.backup is not None
+    assert edit.backup.parent == Layout(tmp_path).backups_dir
+    state = StateStore(Layout(tmp_path)).load("workflow-123")
+    assert [(e.attempt, e.status) for e in state.executions_of("b")] == [
+        (1, StepStatus.FAILED),
+        (2, StepStatus.PENDING),
+    ]
+    assert runs_of(tmp_path) == ["b", "c"]
+
+
+def test_backup_holds_the_state_before_the_edit(tmp_path: Path) -> None:
+    """The backup is the file as it was: restoring it undoes the edit."""
+    run_failing(tmp_path)
+    path = Layout(tmp_path).current_state_file
+    assert path is not None
+    before = path.read_bytes()
+    edit = skip_step(Layout(tmp_path), "workflow-123", "b", clock=VirtualClock())
+    assert edit.backup is not None
+    assert edit.backup.read_bytes() == before
+    assert path.read_bytes() != before
+
+
+def test_skip_step_lets_resume_continue_with_the_next(tmp_path: Path) -> None:
+    """A skipped step is not run; resume goes on with c and completes the workflow."""
+    run_failing(tmp_path, category="validation", recoverable=False)
+    skip_step(Layout(tmp_path), "workflow-123", "b", clock=VirtualClock())
+    assert runs_of(tmp_path) == ["c"]
+    state = StateStore(Layout(tmp_path)).load("workflow-123")
+    assert state.status is WorkflowStatus.COMPLETED
+    assert state.latest()["b"].status is StepStatus.SKIPPED
+    assert state.attempts("b") == 1
+
+
+def test_reset_to_a_step_sets_it_and_the_rest_pending(tmp_path: Path) -> None:
+    """reset --to-step a re-runs a, b and c; earlier completed history is kept."""
+    run_failing(tmp_path)
+    edit = reset(Layout(tmp_path), "workflow-123", "a", clock=VirtualClock())
+    assert (
+        edit.changes[:3]
+        == (
+            "step 'a': completed -> pending",
+            "step 'b': failed -> pending",
+            "step 'c': pending -> pending",
+        )[:2]
+        + edit.changes[2:3]
+    )
+    assert runs_of(tmp_path) == ["a", "b", "c"]
+
+
+def test_reset_without_a_step_starts_from_the_beginning(tmp_path: Path) -> None:
+    """Without --to-step every step goes back to pending."""
+    run_failing(tmp_path)
+    reset(Layout(tmp_path), "workflow-123", clock=VirtualClock())
+    state = StateStore(Layout(tmp_path)).load("workflow-123")
+    assert {k: v.status for k, v in state.latest().items()} == dict.fromkeys(
+        "abc", StepStatus.PENDING
+    )
+    assert state.status is WorkflowStatus.PAUSED
+
+
+def test_dry_runs_report_and_write_nothing(tmp_path: Path) -> None:
+    """A dry run lists the change, takes no lock, writes no backup, leaves the file alone."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    assert layout.current_state_file is not None
+    before = layout.current_state_file.read_bytes()
+    edit = retry_step(layout, "workflow-123", "b", dry_run=True)
+    assert edit.dry_run
+    assert edit.changes == ("step 'b': failed -> pending", "workflow: failed -> paused")
+    assert layout.current_state_file.read_bytes() == before
+    assert not layout.backups_dir.exists()
+
+
+def test_edits_refuse_while_a_live_process_holds_the_lock(tmp_path: Path) -> None:
+    """A running executor's state is never edited under it, dry run or not."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    assert layout.current_state_file is not None
+    before = layout.current_state_file.read_bytes()
+    with live_lock(tmp_path, "workflow-123") as holder:
+        for dry_run in (False, True):
+            with pytest.raises(LockHeldError, match=f"locked by pid {holder.pid} on"):
+                retry_step(layout, "workflow-123", "b", dry_run=dry_run)
+    assert layout.current_state_file.read_bytes() == before
+
+
+def test_edits_break_a_stale_lock_and_say_so(tmp_path: Path) -> None:
+    """A dead holder's lock is removed, the removal logged with its reason."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    WorkflowLock(layout, "workflow-123", clock=clock, ttl_seconds=10).acquire()  # never released
+    clock.advance(11)
+    stream = io.StringIO()
+    configure_logging(structured=True, stream=stream, logger_name="tapps_agents.workflow.recovery")
+    try:
+        edit = retry_step(layout, "workflow-123", "b", clock=clock)
+    finally:
+        logging.getLogger("tapps_agents.workflow.recovery").handlers.clear()
+    assert edit.broken_lock is not None
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert records[0]["message"] == "Removed stale lock"
+    assert "older than its TTL of 10 s" in records[0]["reason"]
+    assert records[1]["message"] == "retry-step: step 'b': failed -> pending"
+
+
+def test_unknown_steps_and_workflows_are_named(tmp_path: Path) -> None:
+    """A typo in a step id lists the workflow's steps; exit code 2 for the CLI."""
+    run_failing(tmp_path)
+    with pytest.raises(
+        StepNotFoundError,
+        match=r"no step 'x' in workflow 'workflow-123'; its steps are \['a', 'b', 'c'\]",
+    ) as info:
+        retry_step(Layout(tmp_path), "workflow-123", "x")
+    assert info.value.exit_code == 2
+
+
+def test_real_package_state_files_are_not_edited(tmp_path: Path) -> None:
+    """A tapps-agents 3.x state is read-only here: an edit is refused, the file untouched."""
+    layout = Layout(tmp_path)
+    path = write_default_writer_files(layout.state_dir, default_writer_state())
+    before = path.read_bytes()
+    with pytest.raises(TappsError, match=r"is a tapps-agents-3\.7 state file"):
+        skip_step(layout, "full-sdlc-20260115-103000", "implement")
+    assert path.read_bytes() == before
+
+
+def test_a_healthy_running_workflow_is_not_stuck(tmp_path: Path) -> None:
+    """Status running, lock held by a live process, recent progress: not stuck."""
+    seen = {}
+    clock = VirtualClock()
+
+    def runner(step: StepDefinition, context: StepContext) -> None:
+        seen["diagnosis"] = diagnose(Layout(tmp_path), clock=clock)
+
+    WorkflowExecutor(tmp_path, runner, clock=clock).run(
+        WorkflowDefinition.parse({"id": "wf", "steps": [{"id": "s"}]})
+    )
+    diagnosis = seen["diagnosis"]
+    assert not diagnosis.stuck
+    assert diagnosis.running_step == "s"
+    assert diagnosis.lock is not None
+    assert diagnosis.lock.holder_alive
+
+
+def test_a_crashed_workflow_is_stuck_with_the_evidence(tmp_path: Path) -> None:
+    """running with no lock, or with silence past the threshold, is stuck, and says why."""
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    run_failing(tmp_path)
+    state = StateStore(layout).load()
+    state.status = WorkflowStatus.RUNNING
+    state.step_executions[-2].status = StepStatus.RUNNING
+    StateStore(layout).save(state)
+    clock.advance(4000)
+    diagnosis = diagnose(layout, clock=clock, threshold_seconds=1800)
+    assert diagnosis.stuck
+    assert diagnosis.reasons == (
+        "status is running but no executor holds its lock (no lock file)",
+        "no heartbeat or progress for 4000 s (stuck threshold 1800 s)",
+    )
+    assert diagnosis.running_step == "b"
+
+
+def test_force_cleanup_removes_stale_locks_only(tmp_path: Path) -> None:
+    """A live holder's lock stays (and is named); a dead holder's lock goes."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    with live_lock(tmp_path, "workflow-123") as holder:
+        report = force_cleanup(layout, "workflow-123")
+        assert report.live_lock is not None
+        assert report.live_lock.holder.startswith(f"pid {holder.pid} on ")
+        assert report.removed_locks == ()
+        assert layout.lock_file("workflow-123").exists()
+        holder.kill()
+        holder.wait()
+        dry = force_cleanup(layout, "workflow-123", dry_run=True)
+        assert len(dry.removed_locks) == 1
+        assert layout.lock_file("workflow-123").exists()
+        report = force_cleanup(layout, "workflow-123")
+    assert report.live_lock is None
+    assert "is not running" in report.removed_locks[0].reason
+    assert not layout.lock_file("workflow-123").exists()
+
+
+def test_force_cleanup_lists_the_unfinished_worktrees(tmp_path: Path) -> None:
+    """Worktrees of failed or running steps are reported for the cleanup engine."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    store = StateStore(layout)
+    state = store.load()
+    state.executions_of("b")[0].worktree = "wt-b"
+    state.executions_of("a")[0].worktree = "wt-a"
+    state.step_executions.append(
+        state.executions_of("b")[0].model_copy(update={"attempt": 2, "worktree": "../escape"})
+    )
+    store.save(state)
+    for name in ("wt-a", "wt-b"):
+        layout.worktree(name).mkdir(parents=True)
+    assert force_cleanup(layout, "workflow-123").stuck_worktrees == (layout.worktree("wt-b"),)
+
+
+def test_dlq_retry_marks_recoverable_failures_of_one_category(tmp_path: Path) -> None:
+    """Batch processing: every recoverable timeout is marked; non-recoverable ones are left."""
+    run_failing(tmp_path, workflow_id="wf-timeout", category="timeout", recoverable=True)
+    run_failing(tmp_path, workflow_id="wf-stuck", category="timeout", recoverable=False)
+    run_failing(tmp_path, workflow_id="wf-perm", category="permission", recoverable=True)
+    layout = Layout(tmp_path)
+    dry = dlq_retry(layout, "timeout", dry_run=True)
+    assert [e.workflow_id for e in dry.marked] == ["wf-timeout"]
+    assert StateStore(layout).load("wf-timeout").latest()["b"].status is StepStatus.FAILED
+    outcome = dlq_retry(layout, "timeout")
+    assert [e.workflow_id for e in outcome.marked] == ["wf-timeout"]
+    assert outcome.left == ["wf-stuck/b: not recoverable; fix the cause and use retry-step"]
+    assert StateStore(layout).load("wf-timeout").latest()["b"].status is StepStatus.PENDING
+    assert StateStore(layout).load("wf-perm").latest()["b"].status is StepStatus.FAILED
+
+
+def test_dlq_skip_only_takes_failed_steps(tmp_path: Path) -> None:
+    """Skipping from the DLQ refuses a step that has not failed."""
+    run_failing(tmp_path)
+    with pytest.raises(
+        NotInDeadLetterQueueError,
+        match=r"step 'a' of workflow 'workflow-123' is not in the dead letter queue \(its status is completed\)",
+    ):
+        skip_step(Layout(tmp_path), "workflow-123", "a", failed_only=True)
+    skip_step(Layout(tmp_path), "workflow-123", "b", failed_only=True)
+    assert StateStore(Layout(tmp_path)).load().latest()["b"].status is StepStatus.SKIPPED
