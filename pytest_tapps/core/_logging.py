@@ -32,6 +32,10 @@ DEFAULT_LOGGER_NAME = "tapps_agents.workflow"
 RECORD_ATTRIBUTE = "tapps"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
+# A library's loggers stay silent until the application configures logging (no "last resort"
+# warnings on stderr); configure_logging() or the application's own handlers turn them on.
+logging.getLogger("tapps_agents").addHandler(logging.NullHandler())
+
 
 def structured_logging_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``TAPPS_AGENTS_STRUCTURED_LOGGING`` asks for JSON lines (true/1/yes/on)."""

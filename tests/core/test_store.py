@@ -225,3 +225,13 @@ def test_write_atomic_replaces_content_whole(tmp_path: Path) -> None:
     write_atomic(target, b"{}")
     assert json.loads(target.read_bytes()) == {}
     assert [p.name for p in target.parent.iterdir()] == ["b.json"]
+
+
+def test_saved_files_use_the_project_json_form(tmp_path: Path) -> None:
+    """State files are 2-space indented UTF-8 JSON with a trailing newline (non-ASCII kept)."""
+    from pytest_tapps.core._store import dump_json
+
+    original = WorkflowState.model_validate(state("wf-é", "running", execution("s", "running")))
+    path = StateStore(Layout(tmp_path)).save(original)
+    assert path.read_bytes() == dump_json(original.to_json_dict())
+    assert "wf-é" in path.read_text(encoding="utf-8")
