@@ -1,0 +1,186 @@
+"""The runbook's "Data Retention Policies" as data: categories, where they live, how long.
+
+Each category names its folder in the layout, the runbook's default age, and whether a project
+may override it in ``.tapps-agents/config.yaml``::
+
+    retention:
+      analytics_history: 120d
+      debug_logs: 3d
+      application_logs: never
+
+Ages are strictly older-than: an item is expired when ``now - timestamp > age`` (exactly the age
+is kept), in UTC epoch seconds. Context7 cache, the project profile and stuck worktrees never
+expire automatically (the runbook: manual cleanup), and cannot be given an age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.core._durations import format_duration, parse_duration
+from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._yamlutil import Problem, YamlFileError, did_you_mean, load_yaml
+
+DAY = 86400.0
+NEVER = None
+
+
+@dataclass(frozen=True)
+class RetentionCategory:
+    """One row of the runbook's retention table, and where its items live."""
+
+    name: str
+    section: str
+    label: str
+    default: float | None
+    layout_attr: str
+    pattern: str = "*"
+    overridable: bool = True
+    worktrees: bool = False
+
+    def folder(self, layout: Layout) -> Path | None:
+        """The category's folder in ``layout`` (the project profile: its file)."""
+        found: Path | None = getattr(layout, self.layout_attr)
+        return found
+
+    def describe_default(self) -> str:
+        return "never" if self.default is None else format_duration(self.default)
+
+
+def _c(
+    name: str, section: str, label: str, days: float | None, layout_attr: str, **options: Any
+) -> RetentionCategory:
+    seconds = None if days is None else days * DAY
+    return RetentionCategory(name, section, label, seconds, layout_attr, **options)
+
+
+def _wt(
+    name: str, label: str, days: float | None, *, overridable: bool = True
+) -> RetentionCategory:
+    seconds = None if days is None else days * DAY
+    return RetentionCategory(
+        name, "Worktrees", label, seconds, "worktrees_dir", overridable=overridable, worktrees=True
+    )
+
+
+CATEGORIES: tuple[RetentionCategory, ...] = (
+    _c("workflow_artifacts", "Artifacts", "Workflow artifacts", 30, "workflow_artifacts_dir"),
+    _c("quality_reports", "Artifacts", "Quality reports", 90, "quality_reports_dir"),
+    _c("test_results", "Artifacts", "Test results", 30, "test_results_dir"),
+    _c(
+        "documentation_artifacts",
+        "Artifacts",
+        "Documentation artifacts",
+        90,
+        "documentation_artifacts_dir",
+    ),
+    _c("application_logs", "Logs", "Application logs", 30, "application_logs_dir"),
+    _c("structured_logs", "Logs", "Structured logs (JSON)", 90, "structured_logs_dir"),
+    _c("debug_logs", "Logs", "Debug logs", 7, "debug_logs_dir"),
+    _c(
+        "analytics_history",
+        "Metrics",
+        "Analytics history",
+        90,
+        "analytics_history_dir",
+        pattern="*.jsonl",
+    ),
+    _c("performance_metrics", "Metrics", "Performance metrics", 180, "performance_metrics_dir"),
+    _c("confidence_metrics", "Metrics", "Confidence metrics", 90, "confidence_metrics_dir"),
+    _c("context7_cache", "Cache", "Context7 cache", NEVER, "context7_cache_dir", overridable=False),
+    _c("tiered_context_cache", "Cache", "Tiered context cache", 30, "tiered_cache_dir"),
+    _c("project_profile", "Cache", "Project profile", NEVER, "project_profile", overridable=False),
+    _wt("completed_worktrees", "Completed worktrees", 0),
+    _wt("failed_worktrees", "Failed worktrees", 7),
+    _wt("orphan_worktrees", "Orphan worktrees (no workflow records them)", 7),
+    _wt("stuck_worktrees", "Stuck worktrees", NEVER, overridable=False),
+    _wt("active_worktrees", "Active worktrees (workflow running)", NEVER, overridable=False),
+)
+BY_NAME: dict[str, RetentionCategory] = {category.name: category for category in CATEGORIES}
+#: Categories whose items live directly in a folder of their own (not worktrees).
+FILE_CATEGORIES = tuple(c for c in CATEGORIES if not c.worktrees)
+WORKTREE_CATEGORIES = tuple(c for c in CATEGORIES if c.worktrees)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """The age after which each category's items expire (``None``: never)."""
+
+    ages: Mapping[str, float | None]
+    source: Path | None = None
+
+    @classmethod
+    def defaults(cls) -> RetentionPolicy:
+        return cls({category.name: category.default for category in CATEGORIES})
+
+    def age(self, category: str) -> float | None:
+        return self.ages[category]
+
+    def expired(self, category: str, age_seconds: float) -> bool:
+        """Strictly older than the category's age (exactly the age is kept)."""
+        limit = self.ages[category]
+        return limit is not None and age_seconds > limit
+
+
+def parse_retention(
+    section: Any, *, problem: Callable[[Sequence[str | int], str], Problem]
+) -> tuple[dict[str, float | None], list[Problem]]:
+    """Overrides from a ``retention:`` mapping, and every problem found in it."""
+    if not isinstance(section, Mapping):
+        return {}, [
+            problem(["retention"], "expected a mapping of category: age, e.g. 'debug_logs: 3d'")
+        ]
+    overrides: dict[str, float | None] = {}
+    problems = []
+    for key, value in section.items():
+        where: list[str | int] = ["retention", str(key)]
+        category = BY_NAME.get(str(key))
+        if category is None:
+            hint = did_you_mean(str(key), BY_NAME)
+            problems.append(problem(where, f"unknown retention category{hint}"))
+            continue
+        if not category.overridable:
+            message = (
+                f"{category.label} never expires automatically (the runbook: manual "
+                "cleanup); remove this line"
+            )
+            problems.append(problem(where, message))
+            continue
+        if isinstance(value, str) and value.strip().lower() == "never":
+            overrides[category.name] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, str):
+            example = category.describe_default()
+            message = f"write the age with a unit, e.g. '{example}' or 'never' (got {value!r})"
+            problems.append(problem(where, message))
+            continue
+        try:
+            overrides[category.name] = parse_duration(value, field="age", allow_zero=False)
+        except ValueError as exc:
+            problems.append(problem(where, str(exc).removeprefix("age: ")))
+    return overrides, problems
+
+
+def load_retention(layout: Layout) -> RetentionPolicy:
+    """The runbook's defaults, overridden by ``config.yaml``'s ``retention:`` section.
+
+    Raises :class:`YamlFileError` listing every problem with its line.
+    """
+    path = layout.config_file
+    if not path.is_file():
+        return RetentionPolicy.defaults()
+    document = load_yaml(path)
+    if not isinstance(document.data, Mapping) or "retention" not in document.data:
+        return RetentionPolicy.defaults()
+    overrides, problems = parse_retention(
+        document.data["retention"],
+        problem=document.problem,
+    )
+    if problems:
+        raise YamlFileError(problems)
+    ages: dict[str, float | None] = dict(RetentionPolicy.defaults().ages)
+    ages.update(overrides)
+    return RetentionPolicy(ages, source=path)

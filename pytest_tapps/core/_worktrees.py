@@ -1,0 +1,257 @@
+"""Worktrees under ``.tapps-agents/worktrees/``: what they belong to, and removing them safely.
+
+A worktree's status comes from the workflow state that records it (``step_executions[].worktree``):
+
+- ``completed``: its workflow completed: removed at once by retention;
+- ``failed``: its workflow failed or is paused: kept 7 days (by the newest file inside);
+- ``active`` / ``stuck``: its workflow is running (stuck: see :func:`diagnose`): never removed
+  automatically, only listed;
+- ``orphan``: no workflow state records it: kept 7 days.
+
+A branch is deleted with its worktree only when it was made for the workflow, which is known by its
+name: ``workflow/<worktree name>``, the convention the real tapps-agents package uses (and the
+harness's fabricator follows). Any other branch is the user's and is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
+from pytest_tapps.core._errors import StateFileError, TappsError
+from pytest_tapps.core._git import (
+    GitError,
+    GitWorktree,
+    delete_branch,
+    is_dirty,
+    is_repository,
+    list_worktrees,
+    prune,
+    remove_worktree,
+)
+from pytest_tapps.core._layout import Layout, safe_name
+from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS, diagnose
+from pytest_tapps.core._safedelete import (
+    TOMBSTONE_PREFIX,
+    Removal,
+    locked_inodes,
+    remove_path,
+    resolves_inside,
+    walk_stats,
+)
+from pytest_tapps.core._state import WorkflowState, WorkflowStatus
+from pytest_tapps.core._store import StateStore
+
+BRANCH_PREFIX = "workflow/"
+
+
+class WorktreeRefused(TappsError):
+    """A worktree removal that needs ``--force`` (or is never allowed)."""
+
+
+@dataclass
+class WorktreeInfo:
+    """Everything ``tapps worktree list`` shows about one worktree."""
+
+    name: str
+    path: Path
+    status: str
+    workflow_id: str | None = None
+    step_id: str | None = None
+    newest_mtime: float | None = None
+    completed_at: float | None = None
+    size: int = 0
+    exists: bool = True
+    is_symlink: bool = False
+    registered: bool = False
+    git_locked: bool = False
+    lock_reason: str = ""
+    dirty: bool | None = None
+    prunable: bool = False
+    branch: str | None = None
+    file_locked: bool = False
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def timestamp(self) -> float | None:
+        """The time the worktree is aged by: its newest file, or a later recorded completion."""
+        stamps = [t for t in (self.newest_mtime, self.completed_at) if t is not None]
+        return max(stamps) if stamps else None
+
+    @property
+    def made_for_workflow(self) -> bool:
+        return self.branch == f"{BRANCH_PREFIX}{self.name}"
+
+
+def _references(layout: Layout) -> dict[str, tuple[WorkflowState, str, float | None]]:
+    """worktree name -> (state, step id, completion time) from every readable workflow state."""
+    found: dict[str, tuple[WorkflowState, str, float | None]] = {}
+    for _path, state in StateStore(layout).iter_states():
+        if isinstance(state, StateFileError):
+            continue
+        for execution in state.step_executions:
+            if execution.worktree and execution.worktree not in found:
+                done = execution.completed_at.timestamp() if execution.completed_at else None
+                found[execution.worktree] = (state, execution.step_id, done)
+    return found
+
+
+def _status(
+    layout: Layout, state: WorkflowState | None, clock: Clock, stuck_after: float
+) -> tuple[str, list[str]]:
+    if state is None:
+        return "orphan", ["no workflow state records this worktree"]
+    if state.status is WorkflowStatus.COMPLETED:
+        return "completed", [f"workflow {state.workflow_id} completed"]
+    if state.status is WorkflowStatus.RUNNING:
+        try:
+            diagnosis = diagnose(
+                layout, state.workflow_id, clock=clock, threshold_seconds=stuck_after
+            )
+        except TappsError:
+            return "stuck", [f"workflow {state.workflow_id} is running; its state is unreadable"]
+        if diagnosis.stuck:
+            return "stuck", list(diagnosis.reasons)
+        return "active", [f"workflow {state.workflow_id} is running"]
+    return "failed", [f"workflow {state.workflow_id} is {state.status.value}"]
+
+
+def _git_entries(layout: Layout) -> dict[str, GitWorktree]:
+    """Registered git worktrees under the worktrees folder, by folder name."""
+    root = layout.project_root
+    if not is_repository(root):
+        return {}
+    try:
+        entries = list_worktrees(root)
+    except GitError:
+        return {}
+    base = Path(os.path.realpath(layout.worktrees_dir))
+    return {entry.path.name: entry for entry in entries if entry.path.parent == base}
+
+
+def inventory(
+    layout: Layout, *, clock: Clock = SYSTEM_CLOCK, stuck_after: float = DEFAULT_STUCK_SECONDS
+) -> list[WorktreeInfo]:
+    """Every worktree folder (and every registered worktree whose folder is gone), by name."""
+    folder = layout.worktrees_dir
+    refs = _references(layout)
+    git = _git_entries(layout)
+    locks = locked_inodes()
+    infos: dict[str, WorktreeInfo] = {}
+    names: set[str] = set(git)
+    if folder.is_dir() and not folder.is_symlink():
+        names |= {p.name for p in folder.iterdir() if not p.name.startswith(TOMBSTONE_PREFIX)}
+    device = folder.stat().st_dev if folder.is_dir() else 0
+    for name in sorted(names):
+        path = folder / name
+        state, step_id, completed_at = refs.get(name, (None, None, None))
+        status, evidence = _status(layout, state, clock, stuck_after)
+        info = WorktreeInfo(
+            name=name,
+            path=path,
+            status=status,
+            workflow_id=state.workflow_id if state else None,
+            step_id=step_id,
+            completed_at=completed_at,
+            evidence=evidence,
+        )
+        info.is_symlink = path.is_symlink()
+        info.exists = info.is_symlink or path.exists()
+        if info.exists and not info.is_symlink and path.is_dir():
+            stats = walk_stats(path, device, locks)
+            info.newest_mtime, info.size, info.file_locked = (
+                stats.newest_mtime,
+                stats.size,
+                stats.locked,
+            )
+            if stats.newest_mtime is None:
+                info.newest_mtime = path.lstat().st_mtime  # an empty folder: its own time
+        elif info.exists:
+            info.newest_mtime = path.lstat().st_mtime
+        entry = git.get(name)
+        if entry is not None:
+            info.registered = True
+            info.git_locked, info.lock_reason = entry.locked, entry.lock_reason
+            info.prunable = entry.prunable or not info.exists
+            info.branch = entry.branch
+            if info.exists and not info.is_symlink:
+                info.dirty = is_dirty(path)
+        infos[name] = info
+    return list(infos.values())
+
+
+@dataclass
+class WorktreeRemoval:
+    """What removing one worktree did."""
+
+    name: str
+    path: Path
+    removed_folder: bool = False
+    unregistered: bool = False
+    deleted_branch: str | None = None
+    removal: Removal | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.removal is None or self.removal.ok
+
+
+def remove(
+    layout: Layout,
+    name: str,
+    *,
+    force: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
+    info: WorktreeInfo | None = None,
+) -> WorktreeRemoval:
+    """Remove one worktree: folder, git registration, and its workflow branch.
+
+    An active, stuck or git-locked worktree needs ``force``. The folder is removed without
+    following links; a link in place of a worktree is removed as a link.
+    """
+    safe_name(name, what="worktree name")
+    path = layout.worktree(name)
+    if info is None:
+        found = {i.name: i for i in inventory(layout, clock=clock)}
+        info = found.get(name)
+    if info is None:
+        message = f"no worktree {name!r} in {layout.worktrees_dir}"
+        raise WorktreeRefused(message)
+    if not force:
+        if info.status in ("active", "stuck"):
+            message = (
+                f"worktree {name!r} belongs to workflow {info.workflow_id} which is "
+                f"{info.status} ({'; '.join(info.evidence)}); pass --force to remove it anyway"
+            )
+            raise WorktreeRefused(message)
+        if info.git_locked:
+            reason = f": {info.lock_reason}" if info.lock_reason else ""
+            message = f"worktree {name!r} is locked by 'git worktree lock'{reason}; pass --force"
+            raise WorktreeRefused(message)
+    if not resolves_inside(path, layout.tapps_dir):
+        message = f"{path}: the worktrees folder resolves outside {layout.tapps_dir}; refused"
+        raise WorktreeRefused(message)
+    result = WorktreeRemoval(name, path)
+    repo = layout.project_root
+    if info.registered and info.exists and not info.is_symlink:
+        try:
+            remove_worktree(repo, path, locked=info.git_locked)
+            result.unregistered = True
+        except GitError as exc:
+            result.notes.append(str(exc))
+    if path.exists() or path.is_symlink():
+        device = layout.worktrees_dir.stat().st_dev
+        result.removal = remove_path(path, device=device)
+    result.removed_folder = not (path.exists() or path.is_symlink())
+    if info.registered:
+        try:
+            prune(repo)
+            result.unregistered = True
+        except GitError as exc:
+            result.notes.append(str(exc))
+        if info.made_for_workflow and info.branch and delete_branch(repo, info.branch):
+            result.deleted_branch = info.branch
+    return result
