@@ -53,7 +53,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``tapps`` command tree."""
-    from pytest_tapps.cli import _dlq, _logs, _workflow
+    from pytest_tapps.cli import _cache, _cleanup, _dlq, _logs, _workflow, _worktree
 
     parser = argparse.ArgumentParser(
         prog="tapps",
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common_options()
-    for module in (_workflow, _dlq, _logs):
+    for module in (_workflow, _dlq, _cleanup, _worktree, _cache, _logs):
         module.register(commands, common)
     return parser
 

@@ -43,3 +43,37 @@ def duration(seconds: float | None) -> str | None:
         return f"{hours}h {minutes}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h"
+
+
+def human_bytes(count: int) -> str:
+    """``0 B``, ``512 B``, ``1.5 KiB``, ``3.2 MiB``."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # unreachable: the loop returns at GiB
+
+
+class Progress:
+    """``[n/total]`` on stderr, only on a terminal and only once a run has lasted a second."""
+
+    def __init__(self, label: str, *, clock: Any = None) -> None:
+        import time
+
+        self._time = time.monotonic
+        self._start = self._time()
+        self._label = label
+        self._shown = False
+        self._enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled or self._time() - self._start < 1.0:
+            return
+        sys.stderr.write(f"\r{self._label} [{done}/{total}]")
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")

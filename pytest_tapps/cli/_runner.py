@@ -15,11 +15,11 @@ RUNNER_HELP = (
 )
 
 
-def load_runner(spec: str) -> Any:
+def load_runner(spec: str, *, option: str = "--runner") -> Any:
     """Import ``module:attr`` and check that it is callable; errors say how to fix the name."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        message = f"--runner {spec!r}: write it as module:attr, e.g. --runner my_steps:run_step"
+        message = f"{option} {spec!r}: write it as module:attr, e.g. {option} my_steps:run_step"
         raise ConfigurationError(message)
     cwd = str(Path.cwd())
     if cwd not in sys.path:
@@ -27,15 +27,15 @@ def load_runner(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        message = f"--runner {spec!r}: cannot import module {module_name!r} ({exc})"
+        message = f"{option} {spec!r}: cannot import module {module_name!r} ({exc})"
         raise ConfigurationError(message) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            message = f"--runner {spec!r}: module {module_name!r} has no attribute {attr!r}"
+            message = f"{option} {spec!r}: module {module_name!r} has no attribute {attr!r}"
             raise ConfigurationError(message)
         target = getattr(target, part)
     if not callable(target):
-        message = f"--runner {spec!r}: {attr!r} is a {type(target).__name__}, not a callable"
+        message = f"{option} {spec!r}: {attr!r} is a {type(target).__name__}, not a callable"
         raise ConfigurationError(message)
     return target

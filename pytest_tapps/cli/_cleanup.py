@@ -1,0 +1,164 @@
+"""``tapps cleanup``: the runbook's retention table, applied safely (with a dry run)."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from typing import Any
+
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._output import Progress, format_table, human_bytes, print_json
+from pytest_tapps.core._cleanup import (
+    ApplyReport,
+    Decision,
+    Plan,
+    PlanItem,
+    apply_plan,
+    plan_cleanup,
+)
+from pytest_tapps.core._durations import format_duration
+from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._retention import BY_NAME, CATEGORIES
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    cleanup = commands.add_parser(
+        "cleanup",
+        parents=[common],
+        help="apply the runbook's retention policies (safely; --dry-run to preview)",
+        description=(
+            "Delete what the retention policies expire, per category (the runbook's table, "
+            "overridden by the retention: section of .tapps-agents/config.yaml). Never follows "
+            "links, never leaves .tapps-agents/ (or reports/quality/), skips locked files and "
+            "the worktrees of running workflows. Exit 1 if anything could not be deleted."
+        ),
+    )
+    cleanup.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    cleanup.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CATEGORY",
+        choices=[c.name for c in CATEGORIES],
+        help="only these categories (see docs/retention.md)",
+    )
+    cleanup.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_SECONDS,
+        metavar="SECONDS",
+        help="a running workflow silent this long is stuck (default %(default)s)",
+    )
+    cleanup.add_argument("--json", action="store_true", help="print JSON")
+    cleanup.set_defaults(handler=cmd_cleanup)
+
+
+def item_json(item: PlanItem) -> dict[str, Any]:
+    """One plan item as JSON."""
+    return {
+        "path": str(item.path),
+        "category": item.category,
+        "decision": item.decision.value,
+        "reason": item.reason,
+        "kind": item.kind,
+        "timestamp": item.timestamp,
+        "age_seconds": item.age_seconds,
+        "age": item.human_age,
+        "max_age_seconds": item.max_age_seconds,
+        "size_bytes": item.size_bytes,
+    }
+
+
+def _summary(items: list[PlanItem]) -> dict[str, Any]:
+    counts = {d.value: sum(1 for i in items if i.decision is d) for d in Decision}
+    freed = sum(i.size_bytes for i in items if i.decision is Decision.DELETE)
+    return {**counts, "bytes_to_free": freed}
+
+
+def print_plan(plan: Plan) -> None:
+    """The plan grouped by category: counts and bytes, then each item with its reason."""
+    groups: dict[str, list[PlanItem]] = defaultdict(list)
+    for item in plan.items:
+        groups[item.category].append(item)
+    rows = []
+    for name, items in groups.items():
+        deleting = [i for i in items if i.decision is Decision.DELETE]
+        rows.append(
+            (
+                name,
+                len(deleting),
+                sum(1 for i in items if i.decision is Decision.KEEP),
+                sum(1 for i in items if i.decision is Decision.SKIP),
+                human_bytes(sum(i.size_bytes for i in deleting)),
+            )
+        )
+    if not rows:
+        print("nothing to clean: no retained data found")
+        return
+    print(format_table(("category", "delete", "keep", "skip", "to free"), rows))
+    for name, items in groups.items():
+        category = BY_NAME.get(name)
+        if category is None:
+            title = f"{name}: not covered by any policy"
+        else:
+            age = plan.policy.age(name)
+            kept = "never expires" if age is None else f"kept {format_duration(age)}"
+            title = f"{name}: {category.label}, {kept}"
+        print(f"\n{title}")
+        for item in items:
+            size = human_bytes(item.size_bytes)
+            print(f"  {item.label:<34} {item.human_age:>6} {size:>10}  {item.path}")
+
+
+def print_report(report: ApplyReport) -> None:
+    for item in report.removed:
+        print(f"removed {item.path} ({item.category}: {item.reason})")
+    for item, why in report.skipped:
+        print(f"skipped {item.path}: {why}")
+    for path, why in report.failed:
+        print(f"could not remove {path}: {why}")
+    for note in report.notes:
+        print(f"note: {note}")
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    layout = layout_of(args)
+    plan = plan_cleanup(layout, only=args.only, stuck_after=args.stuck_after)
+    summary = _summary(plan.items)
+    if args.dry_run:
+        if args.json:
+            print_json(
+                {"dry_run": True, "items": [item_json(i) for i in plan.items], "summary": summary}
+            )
+        else:
+            print_plan(plan)
+            print(
+                f"\ndry run: would delete {summary['delete']} item(s) "
+                f"({human_bytes(summary['bytes_to_free'])}), keep {summary['keep']}, "
+                f"skip {summary['skip']}; nothing was changed"
+            )
+        return EXIT_OK
+    progress = Progress("tapps cleanup")
+    try:
+        report = apply_plan(layout, plan, progress=progress, stuck_after=args.stuck_after)
+    finally:
+        progress.close()
+    if args.json:
+        print_json(
+            {
+                "dry_run": False,
+                "removed": [item_json(i) for i in report.removed],
+                "skipped": [{**item_json(i), "why": why} for i, why in report.skipped],
+                "failed": [{"path": str(p), "why": why} for p, why in report.failed],
+                "vanished": [str(i.path) for i in report.vanished],
+                "kept": summary["keep"],
+                "notes": report.notes,
+            }
+        )
+    else:
+        print_report(report)
+        print(
+            f"removed {len(report.removed)} item(s) ({human_bytes(report.bytes_removed)}), "
+            f"kept {summary['keep']}, skipped {summary['skip'] + len(report.skipped)}, "
+            f"vanished {len(report.vanished)}, failed {len(report.failed)}"
+        )
+    return EXIT_OK if report.ok else EXIT_PROBLEMS

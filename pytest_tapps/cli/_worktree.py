@@ -1,0 +1,179 @@
+"""``tapps worktree ...``: list, remove and prune the worktrees under .tapps-agents/worktrees/."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._cleanup import item_json, print_report
+from pytest_tapps.cli._output import format_table, human_bytes, print_json
+from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
+from pytest_tapps.core._durations import format_duration
+from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._retention import WORKTREE_CATEGORIES
+from pytest_tapps.core._worktrees import WorktreeInfo, inventory, remove
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    worktree = commands.add_parser("worktree", help="list, remove and prune workflow worktrees")
+    actions = worktree.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser(
+        "list", parents=[common], help="every worktree with its workflow, status and git state"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_SECONDS,
+        metavar="SECONDS",
+        help="stuck threshold (default %(default)s)",
+    )
+    listing.set_defaults(handler=cmd_list)
+    rm = actions.add_parser(
+        "remove",
+        parents=[common],
+        help="remove a worktree: folder, git registration, and its workflow/NAME branch",
+    )
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument(
+        "--force", action="store_true", help="also remove an active, stuck or git-locked worktree"
+    )
+    rm.add_argument("--json", action="store_true", help="print JSON")
+    rm.set_defaults(handler=cmd_remove)
+    prune = actions.add_parser(
+        "prune",
+        parents=[common],
+        help="apply the worktree retention rules (completed now, failed/orphan after 7 days)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="show what would go")
+    prune.add_argument("--json", action="store_true", help="print JSON")
+    prune.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_SECONDS,
+        metavar="SECONDS",
+        help="stuck threshold (default %(default)s)",
+    )
+    prune.set_defaults(handler=cmd_prune)
+
+
+def info_json(info: WorktreeInfo, now: float) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "path": str(info.path),
+        "workflow_id": info.workflow_id,
+        "step_id": info.step_id,
+        "status": info.status,
+        "evidence": info.evidence,
+        "age_seconds": None if info.timestamp is None else max(0.0, now - info.timestamp),
+        "size_bytes": info.size,
+        "exists": info.exists,
+        "registered": info.registered,
+        "git_locked": info.git_locked,
+        "lock_reason": info.lock_reason,
+        "dirty": info.dirty,
+        "prunable": info.prunable,
+        "branch": info.branch,
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import time
+
+    now = time.time()
+    infos = inventory(layout_of(args), stuck_after=args.stuck_after)
+    if args.json:
+        print_json([info_json(i, now) for i in infos])
+        return EXIT_OK
+    if not infos:
+        print("no worktrees")
+        return EXIT_OK
+
+    def flags(info: WorktreeInfo) -> str:
+        marks = [
+            "registered" if info.registered else "not registered",
+            *(["locked"] if info.git_locked else []),
+            *(["dirty"] if info.dirty else []),
+            *(["prunable"] if info.prunable else []),
+            *(["folder gone"] if not info.exists else []),
+        ]
+        return ", ".join(marks)
+
+    rows = [
+        (
+            i.name,
+            i.workflow_id,
+            i.step_id,
+            i.status,
+            None if i.timestamp is None else format_duration(round(max(0.0, now - i.timestamp))),
+            human_bytes(i.size),
+            flags(i),
+        )
+        for i in infos
+    ]
+    print(format_table(("name", "workflow", "step", "status", "age", "size", "git"), rows))
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    done = remove(layout_of(args), args.name, force=args.force)
+    failures = done.removal.failures if done.removal is not None else []
+    if args.json:
+        print_json(
+            {
+                "name": done.name,
+                "path": str(done.path),
+                "removed_folder": done.removed_folder,
+                "unregistered": done.unregistered,
+                "deleted_branch": done.deleted_branch,
+                "failed": [{"path": str(p), "why": why} for p, why in failures],
+                "notes": done.notes,
+            }
+        )
+    else:
+        print(
+            f"removed worktree {done.name}"
+            if done.removed_folder
+            else f"worktree {done.name}: folder not fully removed"
+        )
+        if done.unregistered:
+            print("  git registration removed")
+        if done.deleted_branch:
+            print(f"  deleted branch {done.deleted_branch}")
+        for path, why in failures:
+            print(f"  could not remove {path}: {why}")
+        for note in done.notes:
+            print(f"  note: {note}")
+    return EXIT_OK if done.removed_folder and not failures else EXIT_PROBLEMS
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    layout = layout_of(args)
+    plan = plan_cleanup(
+        layout, only=[c.name for c in WORKTREE_CATEGORIES], stuck_after=args.stuck_after
+    )
+    if args.dry_run:
+        if args.json:
+            print_json({"dry_run": True, "items": [item_json(i) for i in plan.items]})
+        else:
+            for item in plan.items:
+                print(f"{item.label:<40} {item.human_age:>6}  {item.path}")
+            if not plan.items:
+                print("no worktrees")
+        return EXIT_OK
+    report = apply_plan(layout, plan, stuck_after=args.stuck_after)
+    if args.json:
+        print_json(
+            {
+                "removed": [item_json(i) for i in report.removed],
+                "skipped": [{**item_json(i), "why": w} for i, w in report.skipped],
+                "failed": [{"path": str(p), "why": w} for p, w in report.failed],
+            }
+        )
+    else:
+        print_report(report)
+        kept = [i for i in plan.items if i.decision.value != "delete"]
+        for item in kept:
+            print(f"kept {item.path} ({item.label})")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
