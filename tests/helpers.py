@@ -145,3 +145,31 @@ def live_lock(root: Path, workflow_id: str) -> Iterator[subprocess.Popen[str]]:
             if stream is not None:
                 stream.close()
         go.unlink(missing_ok=True)
+
+
+DAY = 86400.0
+
+
+def aged_file(path: Path, *, age: float, now: float, content: bytes = b"x") -> Path:
+    """A file whose mtime is ``age`` seconds before ``now`` (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    os.utime(path, (now - age, now - age))
+    return path
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int, bytes | str]]:
+    """Every path below ``root`` (links not followed) with its kind, mtime and content."""
+    found: dict[str, tuple[str, int, bytes | str]] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            st = path.lstat()
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                found[rel] = ("link", st.st_mtime_ns, str(path.readlink()))
+            elif path.is_dir():
+                found[rel] = ("dir", st.st_mtime_ns, b"")
+            else:
+                found[rel] = ("file", st.st_mtime_ns, path.read_bytes())
+    return found

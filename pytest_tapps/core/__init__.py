@@ -5,6 +5,28 @@ It imports no test library (pytest, Hypothesis, pyfakefs, freezegun) and reads t
 system under test of the pytest plugin alike.
 """
 
+from pytest_tapps.core._cache import (
+    EntryCheck,
+    WarmReport,
+    check_entry,
+    clear_profile,
+    clear_tiered,
+    invalidate,
+    invalidate_all,
+    recover,
+    verify_cache,
+    warm_from_folder,
+    warm_with,
+    write_entry,
+)
+from pytest_tapps.core._cleanup import (
+    ApplyReport,
+    Decision,
+    Plan,
+    PlanItem,
+    apply_plan,
+    plan_cleanup,
+)
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
 from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
 from pytest_tapps.core._durations import format_duration, parse_duration
@@ -90,6 +112,13 @@ from pytest_tapps.core._recovery import (
     retry_step,
     skip_step,
 )
+from pytest_tapps.core._retention import (
+    CATEGORIES,
+    RetentionCategory,
+    RetentionPolicy,
+    load_retention,
+)
+from pytest_tapps.core._safedelete import Removal, remove_path
 from pytest_tapps.core._state import (
     DONE_STATUSES,
     StepExecution,
@@ -99,9 +128,18 @@ from pytest_tapps.core._state import (
 )
 from pytest_tapps.core._store import StateStore
 from pytest_tapps.core._timeutil import parse_iso, to_iso
+from pytest_tapps.core._worktrees import (
+    WorktreeInfo,
+    WorktreeRefused,
+    WorktreeRemoval,
+    inventory,
+)
+from pytest_tapps.core._worktrees import remove as remove_worktree
+from pytest_tapps.core._yamlutil import Problem, YamlFileError
 
 __all__ = [
     "ADVICE",
+    "CATEGORIES",
     "CORRELATION_FIELDS",
     "DEFAULT_CODES",
     "DEFAULT_STEP_TIMEOUT_SECONDS",
@@ -116,13 +154,16 @@ __all__ = [
     "SYSTEM_CLOCK",
     "TAPPS_AGENTS_3_7",
     "Advice",
+    "ApplyReport",
     "BackoffStrategy",
     "Category",
     "Clock",
     "ConfigurationError",
+    "Decision",
     "Diagnosis",
     "DlqRetry",
     "Edit",
+    "EntryCheck",
     "ErrorEnvelope",
     "ForceCleanup",
     "Jitter",
@@ -136,7 +177,13 @@ __all__ = [
     "LockRecord",
     "LogProblem",
     "NotInDeadLetterQueueError",
+    "Plan",
+    "PlanItem",
+    "Problem",
+    "Removal",
     "ResumeRefused",
+    "RetentionCategory",
+    "RetentionPolicy",
     "RetryPolicy",
     "StateFileError",
     "StateStore",
@@ -152,6 +199,7 @@ __all__ = [
     "TappsError",
     "UnsafeNameError",
     "VirtualClock",
+    "WarmReport",
     "WorkflowDefinition",
     "WorkflowExecutor",
     "WorkflowLock",
@@ -159,10 +207,18 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowState",
     "WorkflowStatus",
+    "WorktreeInfo",
+    "WorktreeRefused",
+    "WorktreeRemoval",
+    "YamlFileError",
     "advice_for",
+    "apply_plan",
     "break_stale_lock",
     "categorize",
+    "check_entry",
     "classify",
+    "clear_profile",
+    "clear_tiered",
     "configure_logging",
     "create_exclusive",
     "diagnose",
@@ -172,14 +228,22 @@ __all__ = [
     "format_duration",
     "grep_file",
     "inspect_lock",
+    "invalidate",
+    "invalidate_all",
+    "inventory",
     "is_stale",
     "lint_file",
     "list_locks",
+    "load_retention",
     "parse_duration",
     "parse_fields",
     "parse_iso",
     "parse_timeout",
     "pid_alive",
+    "plan_cleanup",
+    "recover",
+    "remove_path",
+    "remove_worktree",
     "reset",
     "retry_step",
     "safe_name",
@@ -187,5 +251,9 @@ __all__ = [
     "structured_logging_enabled",
     "to_iso",
     "utcnow",
+    "verify_cache",
+    "warm_from_folder",
+    "warm_with",
     "write_atomic",
+    "write_entry",
 ]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_tapps.core._errors import TappsError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -31,7 +33,7 @@ class Problem:
         return f"{head}\n    {self.source}" if self.source else head
 
 
-class YamlFileError(ValueError):
+class YamlFileError(TappsError, ValueError):
     """A YAML file that cannot be used; ``problems`` lists every problem found."""
 
     exit_code = 2

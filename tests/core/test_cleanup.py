@@ -1,0 +1,452 @@
+"""Tests for pytest_tapps.core._cleanup: planning decisions, safe application, adversarial trees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_tapps.core import Layout, VirtualClock
+from pytest_tapps.core._cleanup import Decision, apply_plan, plan_cleanup
+from pytest_tapps.core._retention import DAY
+from tests.helpers import aged_file, snapshot
+
+NOW = 1768473000.0  # 2026-01-15T10:30:00Z
+
+
+def clock() -> VirtualClock:
+    return VirtualClock(NOW)
+
+
+def labels(root: Path, **kwargs: object) -> dict[str, str]:
+    plan = plan_cleanup(Layout(root), clock=clock(), **kwargs)  # type: ignore[arg-type]
+    return {str(item.path.relative_to(root)): item.label for item in plan.items}
+
+
+def test_each_category_expires_at_its_own_age(tmp_path: Path) -> None:
+    """Per-category ages, not one --days for everything (the runbook sample's bug)."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "analytics/history/a.jsonl", age=40 * DAY, now=NOW)
+    aged_file(t / "logs/debug/d.log", age=8 * DAY, now=NOW)
+    aged_file(t / "logs/application/app.log", age=31 * DAY, now=NOW)
+    aged_file(t / "metrics/performance/p.json", age=179 * DAY, now=NOW)
+    aged_file(tmp_path / "reports/quality/q.html", age=91 * DAY, now=NOW)
+    assert labels(tmp_path) == {
+        ".tapps-agents/analytics/history/a.jsonl": "keep: too new",
+        ".tapps-agents/logs/debug/d.log": "delete: older than 7d",
+        ".tapps-agents/logs/application/app.log": "delete: older than 30d",
+        ".tapps-agents/metrics/performance/p.json": "keep: too new",
+        "reports/quality/q.html": "delete: older than 90d",
+    }
+
+
+def test_analytics_survive_until_ninety_days(tmp_path: Path) -> None:
+    """The runbook's sample deletes analytics at 30 days; the policy keeps them 90."""
+    history = tmp_path / ".tapps-agents/analytics/history"
+    aged_file(history / "agents-2025-11-01.jsonl", age=75 * DAY, now=NOW)
+    aged_file(history / "agents-2025-10-01.jsonl", age=90 * DAY + 1, now=NOW)
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    assert [(i.path.name, i.decision) for i in plan.items] == [
+        ("agents-2025-10-01.jsonl", Decision.DELETE),
+        ("agents-2025-11-01.jsonl", Decision.KEEP),
+    ]
+
+
+def test_never_expiring_categories_are_kept(tmp_path: Path) -> None:
+    """Context7 cache and the project profile are never removed by retention."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "context7/cache/react/docs.md", age=3000 * DAY, now=NOW)
+    aged_file(t / "project-profile.yaml", age=3000 * DAY, now=NOW)
+    assert labels(tmp_path) == {
+        ".tapps-agents/context7/cache/react": "keep: never expires",
+        ".tapps-agents/project-profile.yaml": "keep: never expires",
+    }
+
+
+def test_a_folder_is_aged_by_its_newest_file(tmp_path: Path) -> None:
+    """Editing one deep file keeps a whole run folder alive; folder times do not count."""
+    runs = tmp_path / ".tapps-agents/artifacts/workflows"
+    aged_file(runs / "old/a/b/c.txt", age=40 * DAY, now=NOW)
+    aged_file(runs / "kept/a/b/c.txt", age=40 * DAY, now=NOW)
+    aged_file(runs / "kept/deep/edited.txt", age=1 * DAY, now=NOW)
+    os.utime(runs / "old", (NOW, NOW))  # a fresh folder time must not save an old folder
+    assert labels(tmp_path) == {
+        ".tapps-agents/artifacts/workflows/kept": "keep: too new",
+        ".tapps-agents/artifacts/workflows/old": "delete: older than 30d",
+    }
+
+
+def test_future_timestamps_are_reported_never_deleted(tmp_path: Path) -> None:
+    """Clock skew: a file from the future has age 0 and is skipped."""
+    aged_file(tmp_path / ".tapps-agents/logs/debug/skew.log", age=-3600, now=NOW)
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    (item,) = plan.items
+    assert (item.label, item.age_seconds) == ("skip: future timestamp", 0.0)
+
+
+def test_files_outside_a_category_pattern_and_tree_are_not_touched(tmp_path: Path) -> None:
+    """Analytics are *.jsonl only; unknown folders under .tapps-agents have no policy."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "analytics/history/notes.txt", age=400 * DAY, now=NOW)
+    aged_file(t / "mystery/data.bin", age=400 * DAY, now=NOW)
+    aged_file(t / "workflow-state/current_state.json", age=400 * DAY, now=NOW)
+    assert labels(tmp_path) == {
+        ".tapps-agents/analytics/history/notes.txt": "skip: no policy",
+        ".tapps-agents/mystery": "skip: no policy",
+    }
+
+
+def test_only_limits_the_categories(tmp_path: Path) -> None:
+    """--only plans just the named categories."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "analytics/history/a.jsonl", age=400 * DAY, now=NOW)
+    aged_file(t / "logs/debug/d.log", age=400 * DAY, now=NOW)
+    assert list(labels(tmp_path, only=["debug_logs"])) == [".tapps-agents/logs/debug/d.log"]
+
+
+def test_apply_deletes_exactly_the_plan(tmp_path: Path) -> None:
+    """What apply removes is what the plan said to delete; the rest stays byte for byte."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "logs/debug/old.log", age=8 * DAY, now=NOW)
+    aged_file(t / "logs/debug/new.log", age=6 * DAY, now=NOW)
+    aged_file(t / "artifacts/workflows/run-1/out/report.md", age=31 * DAY, now=NOW)
+    layout = Layout(tmp_path)
+    plan = plan_cleanup(layout, clock=clock())
+    report = apply_plan(layout, plan, clock=clock())
+    assert sorted(str(i.path.relative_to(tmp_path)) for i in report.removed) == [
+        ".tapps-agents/artifacts/workflows/run-1",
+        ".tapps-agents/logs/debug/old.log",
+    ]
+    assert report.ok
+    assert (t / "logs/debug/new.log").exists()
+    assert not (t / "artifacts/workflows/run-1").exists()
+    assert [p.name for p in (t / "artifacts/workflows").iterdir()] == []
+
+
+def test_apply_rechecks_items_changed_since_planning(tmp_path: Path) -> None:
+    """A file touched after planning is kept; one removed meanwhile is counted as vanished."""
+    t = tmp_path / ".tapps-agents"
+    touched = aged_file(t / "logs/debug/touched.log", age=8 * DAY, now=NOW)
+    gone = aged_file(t / "logs/debug/gone.log", age=8 * DAY, now=NOW)
+    layout = Layout(tmp_path)
+    plan = plan_cleanup(layout, clock=clock())
+    os.utime(touched, (NOW, NOW))
+    gone.unlink()
+    report = apply_plan(layout, plan, clock=clock())
+    assert [(i.path.name, why) for i, why in report.skipped] == [
+        ("touched.log", "changed since planning: now keep: too new")
+    ]
+    assert [i.path.name for i in report.vanished] == ["gone.log"]
+    assert touched.exists()
+
+
+def test_symlinks_pointing_outside_survive_with_their_targets(tmp_path: Path) -> None:
+    """Links out of the tree in analytics and worktrees are skipped; targets untouched."""
+    outside = tmp_path / "outside"
+    aged_file(outside / "precious.jsonl", age=400 * DAY, now=NOW)
+    t = tmp_path / "project/.tapps-agents"
+    (t / "analytics/history").mkdir(parents=True)
+    (t / "worktrees").mkdir(parents=True)
+    (t / "analytics/history/evil.jsonl").symlink_to(outside / "precious.jsonl")
+    (t / "worktrees/evil").symlink_to(outside)
+    layout = Layout(tmp_path / "project")
+    plan = plan_cleanup(layout, clock=clock())
+    assert {i.path.name: i.label for i in plan.items} == {
+        "evil.jsonl": "skip: symlink target outside",
+        "evil": "skip: symlink target outside",
+    }
+    apply_plan(layout, plan, clock=clock())
+    assert (outside / "precious.jsonl").read_bytes() == b"x"
+    assert (t / "analytics/history/evil.jsonl").is_symlink()
+
+
+def test_links_inside_an_expired_folder_are_removed_as_links(tmp_path: Path) -> None:
+    """A link inside a folder being deleted goes as a link: its target outside survives."""
+    outside = tmp_path / "outside"
+    aged_file(outside / "keep.txt", age=400 * DAY, now=NOW)
+    run = tmp_path / "project/.tapps-agents/artifacts/workflows/run-1"
+    aged_file(run / "log.txt", age=40 * DAY, now=NOW)
+    (run / "to-outside").symlink_to(outside)
+    (run / "loop").symlink_to(run)
+    os.utime(run / "to-outside", (NOW - 40 * DAY, NOW - 40 * DAY), follow_symlinks=False)
+    os.utime(run / "loop", (NOW - 40 * DAY, NOW - 40 * DAY), follow_symlinks=False)
+    layout = Layout(tmp_path / "project")
+    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    assert [i.path.name for i in report.removed] == ["run-1"]
+    assert not run.exists()
+    assert (outside / "keep.txt").exists()
+
+
+def test_a_category_folder_that_is_a_link_out_is_refused(tmp_path: Path) -> None:
+    """If analytics/history itself links outside, nothing in it is planned."""
+    outside = tmp_path / "outside"
+    aged_file(outside / "a.jsonl", age=400 * DAY, now=NOW)
+    (tmp_path / "p/.tapps-agents/analytics").mkdir(parents=True)
+    (tmp_path / "p/.tapps-agents/analytics/history").symlink_to(outside)
+    plan = plan_cleanup(Layout(tmp_path / "p"), clock=clock())
+    assert [(i.path.name, i.label) for i in plan.items] == [
+        ("history", "skip: symlink target outside")
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["a..b.jsonl", "with space.jsonl", "new\nline.jsonl", "-rf.jsonl", "ünïcödé.jsonl"]
+)
+def test_odd_names_are_planned_and_removed_like_any_other(tmp_path: Path, name: str) -> None:
+    """Dots, spaces, newlines, dashes and unicode in names change nothing."""
+    path = aged_file(tmp_path / ".tapps-agents/analytics/history" / name, age=91 * DAY, now=NOW)
+    layout = Layout(tmp_path)
+    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    assert [i.path for i in report.removed] == [path]
+
+
+def test_non_utf8_names_are_removed(tmp_path: Path) -> None:
+    """A file name that is not UTF-8 is handled (surrogate-escaped), not a crash."""
+    folder = tmp_path / ".tapps-agents/logs/debug"
+    folder.mkdir(parents=True)
+    raw = folder / os.fsdecode(b"bad-\xff.log")  # a surrogate-escaped name, as os gives it
+    raw.write_bytes(b"x")
+    os.utime(raw, (NOW - 8 * DAY, NOW - 8 * DAY))
+    assert os.fsencode(raw.name) == b"bad-\xff.log"
+    layout = Layout(tmp_path)
+    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    assert len(report.removed) == 1
+    assert list(folder.iterdir()) == []
+
+
+def test_read_only_files_and_folders_are_removed_when_expired(tmp_path: Path) -> None:
+    """Read-only modes do not stop an expired folder from going (the folder is ours)."""
+    run = tmp_path / ".tapps-agents/artifacts/workflows/run"
+    ro = aged_file(run / "ro.txt", age=40 * DAY, now=NOW)
+    ro.chmod(0o444)
+    layout = Layout(tmp_path)
+    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    assert report.ok
+    assert not run.exists()
+
+
+_LOCKER = textwrap.dedent(
+    """
+    import fcntl, sys
+    handle = open(sys.argv[1], "a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
+    """An expired file that a running process holds a lock on is not deleted."""
+    path = aged_file(tmp_path / ".tapps-agents/logs/debug/busy.log", age=30 * DAY, now=NOW)
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _LOCKER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        os.utime(path, (NOW - 30 * DAY, NOW - 30 * DAY))
+        layout = Layout(tmp_path)
+        plan = plan_cleanup(layout, clock=clock())
+        assert [i.label for i in plan.items] == ["skip: locked"]
+        apply_plan(layout, plan, clock=clock())
+        assert path.exists()
+    finally:
+        locker.kill()
+        locker.wait()
+        for stream in (locker.stdin, locker.stdout):
+            if stream is not None:
+                stream.close()
+    assert [i.label for i in plan_cleanup(Layout(tmp_path), clock=clock()).items] == [
+        "delete: older than 7d"
+    ]
+
+
+def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    """An immutable file (chattr +i) fails; the rest is removed; the report says what failed."""
+    debug = tmp_path / ".tapps-agents/logs/debug"
+    stuck = aged_file(debug / "a-immutable.log", age=30 * DAY, now=NOW)
+    other = aged_file(debug / "b-plain.log", age=30 * DAY, now=NOW)
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True, check=False).returncode:
+        pytest.skip("this filesystem does not support immutable files (chattr +i)")
+    try:
+        layout = Layout(tmp_path)
+        report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+        assert [(p.name, why) for p, why in report.failed] == [
+            ("a-immutable.log", "Operation not permitted")
+        ]
+        assert not report.ok
+        assert not other.exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+def test_a_killed_run_is_finished_by_the_next(tmp_path: Path) -> None:
+    """A folder renamed to a tombstone but not emptied is removed by the next run."""
+    run = tmp_path / ".tapps-agents/artifacts/workflows/.tapps-deleting-1234abcd-run"
+    aged_file(run / "half/deleted.txt", age=0, now=NOW)
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    assert [i.label for i in plan.items] == ["delete: unfinished deletion of an earlier run"]
+    apply_plan(Layout(tmp_path), plan, clock=clock())
+    assert not run.exists()
+
+
+_CLEANER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pytest_tapps.core import Layout
+    from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
+    layout = Layout(Path(sys.argv[1]))
+    report = apply_plan(layout, plan_cleanup(layout))
+    print(len(report.removed), len(report.failed), flush=True)
+    """
+)
+
+
+def _many_runs(root: Path, count: int, files: int) -> None:
+    now = time.time()
+    for index in range(count):
+        age = (40 if index % 2 else 10) * DAY
+        for number in range(files):
+            aged_file(
+                root / f".tapps-agents/artifacts/workflows/run-{index:03d}/f{number}",
+                age=age,
+                now=now,
+            )
+
+
+def test_two_cleanups_at_once_both_finish_within_policy(tmp_path: Path) -> None:
+    """Two processes racing over the same tree both succeed; only expired runs go."""
+    _many_runs(tmp_path, 60, 20)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLEANER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [r.communicate(timeout=120)[0].split() for r in runs]
+    assert all(r.returncode == 0 for r in runs)
+    assert all(failed == "0" for _, failed in outputs)
+    left = sorted(p.name for p in (tmp_path / ".tapps-agents/artifacts/workflows").iterdir())
+    assert left == [f"run-{i:03d}" for i in range(0, 60, 2)]
+
+
+def test_a_cleanup_killed_mid_run_completes_when_run_again(tmp_path: Path) -> None:
+    """SIGKILL while a folder is half deleted, then a second run: every expired run is gone."""
+    _many_runs(tmp_path, 6, 1500)
+    runs = tmp_path / ".tapps-agents/artifacts/workflows"
+    first = subprocess.Popen(
+        [sys.executable, "-c", _CLEANER, str(tmp_path)], stdout=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".tapps-deleting-") for p in runs.iterdir()):
+        assert first.poll() is None, "the first run finished before it could be killed"
+        assert time.monotonic() < deadline
+    first.kill()
+    first.wait()
+    assert first.stdout is not None
+    first.stdout.close()
+    assert any(p.name.startswith(".tapps-deleting-") for p in runs.iterdir())  # half done
+    second = subprocess.run(
+        [sys.executable, "-c", _CLEANER, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert second.stdout.split()[1] == "0"
+    assert sorted(p.name for p in runs.iterdir()) == ["run-000", "run-002", "run-004"]
+
+
+CATEGORY_FOLDERS = {
+    "analytics/history": ("analytics_history", 90, ".jsonl"),
+    "logs/debug": ("debug_logs", 7, ".log"),
+    "logs/application": ("application_logs", 30, ".log"),
+    "artifacts/test-results": ("test_results", 30, ".xml"),
+    "cache/tiered-context": ("tiered_context_cache", 30, ".json"),
+}
+offsets = st.sampled_from([-1.0, -1e-6, 0.0, 1e-6, 1.0]) | st.floats(
+    min_value=-5 * DAY, max_value=5 * DAY
+)
+
+
+@settings(max_examples=40)
+@given(folder=st.sampled_from(sorted(CATEGORY_FOLDERS)), offset=offsets)
+def test_boundary_ages_keep_exactly_n_days(folder: str, offset: float) -> None:
+    """Exactly N days is kept; N days and any positive amount more is deleted."""
+    _, days, suffix = CATEGORY_FOLDERS[folder]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        path = aged_file(root / ".tapps-agents" / folder / f"item{suffix}", age=0, now=NOW)
+        stamp = NOW - days * DAY - offset
+        os.utime(path, (stamp, stamp))
+        real_age = NOW - path.stat().st_mtime
+        (item,) = plan_cleanup(Layout(root), clock=clock()).items
+        assert (item.decision is Decision.DELETE) == (real_age > days * DAY)
+
+
+tree_entries = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(CATEGORY_FOLDERS)),
+        st.text(alphabet="abc xyz.-_", min_size=1, max_size=8).filter(
+            lambda s: s not in (".", "..")
+        ),
+        st.floats(min_value=-2 * DAY, max_value=400 * DAY),
+        st.booleans(),
+    ),
+    max_size=12,
+)
+
+
+def _build(root: Path, entries: list[tuple[str, str, float, bool]]) -> None:
+    for folder, name, age, nested in entries:
+        suffix = CATEGORY_FOLDERS[folder][2]
+        base = root / ".tapps-agents" / folder
+        path = base / name / f"inner{suffix}" if nested else base / f"{name}{suffix}"
+        if path.exists() or (base / name).is_file() or (base / f"{name}{suffix}").is_dir():
+            continue
+        aged_file(path, age=age, now=NOW)
+
+
+@settings(max_examples=30)
+@given(tree_entries)
+def test_a_dry_run_changes_nothing(entries: list[tuple[str, str, float, bool]]) -> None:
+    """Planning leaves contents, mtimes and listings exactly as they were."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _build(root, entries)
+        before = snapshot(root)
+        plan_cleanup(Layout(root), clock=clock())
+        assert snapshot(root) == before
+
+
+@settings(max_examples=30)
+@given(tree_entries)
+def test_plan_and_apply_agree_and_cleanup_is_idempotent(
+    entries: list[tuple[str, str, float, bool]],
+) -> None:
+    """Apply removes exactly the planned deletions; a second cleanup finds nothing to delete."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _build(root, entries)
+        layout = Layout(root)
+        plan = plan_cleanup(layout, clock=clock())
+        report = apply_plan(layout, plan, clock=clock())
+        assert {i.path for i in report.removed} == {
+            i.path for i in plan.by_decision(Decision.DELETE)
+        }
+        assert all(not i.path.exists() for i in report.removed)
+        assert all(i.path.exists() for i in plan.items if i.decision is not Decision.DELETE)
+        after_once = snapshot(root)
+        again = plan_cleanup(layout, clock=clock())
+        assert again.by_decision(Decision.DELETE) == []
+        apply_plan(layout, again, clock=clock())
+        assert snapshot(root) == after_once

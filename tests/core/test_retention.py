@@ -1,0 +1,130 @@
+"""Tests for pytest_tapps.core._retention: the runbook's table and config overrides."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_tapps.core import Layout
+from pytest_tapps.core._retention import BY_NAME, DAY, RetentionPolicy, load_retention
+from pytest_tapps.core._yamlutil import YamlFileError
+
+#: The runbook's "Data Retention Policies" table, row by row (None: never / manual).
+RUNBOOK_TABLE = {
+    "workflow_artifacts": 30,
+    "quality_reports": 90,
+    "test_results": 30,
+    "documentation_artifacts": 90,
+    "application_logs": 30,
+    "structured_logs": 90,
+    "debug_logs": 7,
+    "analytics_history": 90,
+    "performance_metrics": 180,
+    "confidence_metrics": 90,
+    "context7_cache": None,
+    "tiered_context_cache": 30,
+    "project_profile": None,
+    "completed_worktrees": 0,
+    "failed_worktrees": 7,
+    "stuck_worktrees": None,
+}
+
+
+@pytest.mark.parametrize(("category", "days"), RUNBOOK_TABLE.items())
+def test_defaults_are_the_runbook_table(category: str, days: int | None) -> None:
+    """Every row of the runbook's retention table is a category with its age."""
+    expected = None if days is None else days * DAY
+    assert RetentionPolicy.defaults().age(category) == expected
+
+
+def test_every_category_has_a_folder_inside_the_project(tmp_path: Path) -> None:
+    """Each category says where its files live, under .tapps-agents/ or reports/quality/."""
+    layout = Layout(tmp_path)
+    for category in BY_NAME.values():
+        folder = category.folder(layout)
+        assert folder is not None
+        assert folder.is_relative_to(layout.tapps_dir) or folder == layout.quality_reports_dir
+
+
+def test_exactly_the_age_is_kept() -> None:
+    """Expiry is strictly older-than: 30 days is kept, 30 days and a second is not."""
+    policy = RetentionPolicy.defaults()
+    assert not policy.expired("workflow_artifacts", 30 * DAY)
+    assert policy.expired("workflow_artifacts", 30 * DAY + 1)
+    assert not policy.expired("context7_cache", 10**9)
+
+
+def _config(tmp_path: Path, text: str) -> Layout:
+    layout = Layout(tmp_path)
+    layout.config_file.parent.mkdir(parents=True, exist_ok=True)
+    layout.config_file.write_text(textwrap.dedent(text))
+    return layout
+
+
+def test_config_overrides_named_categories_only(tmp_path: Path) -> None:
+    """retention: in config.yaml overrides the categories it names, with units or never."""
+    layout = _config(
+        tmp_path,
+        """
+        agents: {implementer: {model: x}}
+        retention:
+          analytics_history: 120d
+          debug_logs: 12h
+          application_logs: never
+        """,
+    )
+    policy = load_retention(layout)
+    assert policy.age("analytics_history") == 120 * DAY
+    assert policy.age("debug_logs") == 12 * 3600
+    assert policy.age("application_logs") is None
+    assert policy.age("structured_logs") == 90 * DAY
+    assert policy.source == layout.config_file
+
+
+def test_no_config_or_no_section_means_defaults(tmp_path: Path) -> None:
+    """Without config.yaml, or without a retention: section, the runbook table applies."""
+    assert load_retention(Layout(tmp_path)) == RetentionPolicy.defaults()
+    layout = _config(tmp_path, "agents: {}\n")
+    assert load_retention(layout).ages == RetentionPolicy.defaults().ages
+
+
+def test_every_problem_is_reported_at_once_with_file_line_and_hint(tmp_path: Path) -> None:
+    """Unknown names get a did-you-mean; bad ages say what to write; all lines at once."""
+    layout = _config(
+        tmp_path,
+        """
+        retention:
+          analytcs_history: 120d
+          debug_logs: 0d
+          test_results: -3d
+          quality_reports: 90
+          structured_logs: 1:30
+          context7_cache: 30d
+        """,
+    )
+    with pytest.raises(YamlFileError) as info:
+        load_retention(layout)
+    path = layout.config_file
+    assert str(info.value).splitlines() == [
+        f"{path}:3: retention.analytcs_history: unknown retention category (did you mean 'analytics_history'?)",
+        "    analytcs_history: 120d",
+        f"{path}:4: retention.debug_logs: must be > 0 seconds, got '0d'",
+        "    debug_logs: 0d",
+        f"{path}:5: retention.test_results: '-3d' is not a duration; write a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'",
+        "    test_results: -3d",
+        f"{path}:6: retention.quality_reports: write the age with a unit, e.g. '90d' or 'never' (got 90)",
+        "    quality_reports: 90",
+        f"{path}:7: retention.structured_logs: '1:30' is not a duration; write a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'",
+        "    structured_logs: 1:30",
+        f"{path}:8: retention.context7_cache: Context7 cache never expires automatically (the runbook: manual cleanup); remove this line",
+        "    context7_cache: 30d",
+    ]
+
+
+def test_duplicate_keys_are_an_error_with_the_line(tmp_path: Path) -> None:
+    """A category written twice is refused instead of silently keeping the last."""
+    layout = _config(tmp_path, "retention:\n  debug_logs: 3d\n  debug_logs: 4d\n")
+    with pytest.raises(YamlFileError, match=r"config\.yaml:3: found duplicate key \"debug_logs\""):
+        load_retention(layout)
