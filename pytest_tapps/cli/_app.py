@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_tapps import __version__
-from pytest_tapps.core import Layout, TappsError, configure_logging
+from pytest_tapps.core._errors import TappsError
+from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._logging import configure_logging
 
 Handler = Callable[[argparse.Namespace], int]
 

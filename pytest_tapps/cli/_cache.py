@@ -9,7 +9,6 @@ from typing import Any
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
 from pytest_tapps.cli._output import print_json
 from pytest_tapps.cli._runner import load_runner
-from pytest_tapps.core import ConfigurationError
 from pytest_tapps.core._cache import (
     WarmReport,
     clear_profile,
@@ -21,6 +20,7 @@ from pytest_tapps.core._cache import (
     warm_from_folder,
     warm_with,
 )
+from pytest_tapps.core._errors import ConfigurationError
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import defaultdict
 from typing import Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
 from pytest_tapps.cli._output import Progress, format_table, human_bytes, print_json
 from pytest_tapps.core._cleanup import (
-    ApplyReport,
+    CleanupReport,
     Decision,
     Plan,
     PlanItem,
-    apply_plan,
     plan_cleanup,
+    run_cleanup,
 )
 from pytest_tapps.core._durations import format_duration
-from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._retention import BY_NAME, CATEGORIES
 
 
@@ -109,22 +110,21 @@ def print_plan(plan: Plan) -> None:
             print(f"  {item.label:<34} {item.human_age:>6} {size:>10}  {item.path}")
 
 
-def print_report(report: ApplyReport) -> None:
-    for item in report.removed:
-        print(f"removed {item.path} ({item.category}: {item.reason})")
-    for item, why in report.skipped:
-        print(f"skipped {item.path}: {why}")
-    for path, why in report.failed:
-        print(f"could not remove {path}: {why}")
-    for note in report.notes:
-        print(f"note: {note}")
+def print_report(report: CleanupReport) -> None:
+    """One line per removed, skipped and failed item (written at once: there may be 100,000)."""
+    lines = [f"removed {item.location} ({item.category}: {item.reason})" for item in report.removed]
+    lines += [f"skipped {item.location}: {why}" for item, why in report.skipped]
+    lines += [f"could not remove {path}: {why}" for path, why in report.failed]
+    lines += [f"note: {note}" for note in report.notes]
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     layout = layout_of(args)
-    plan = plan_cleanup(layout, only=args.only, stuck_after=args.stuck_after)
-    summary = _summary(plan.items)
     if args.dry_run:
+        plan = plan_cleanup(layout, only=args.only, stuck_after=args.stuck_after)
+        summary = _summary(plan.items)
         if args.json:
             print_json(
                 {"dry_run": True, "items": [item_json(i) for i in plan.items], "summary": summary}
@@ -139,7 +139,9 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         return EXIT_OK
     progress = Progress("tapps cleanup")
     try:
-        report = apply_plan(layout, plan, progress=progress, stuck_after=args.stuck_after)
+        report = run_cleanup(
+            layout, only=args.only, stuck_after=args.stuck_after, progress=progress
+        )
     finally:
         progress.close()
     if args.json:
@@ -150,7 +152,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
                 "skipped": [{**item_json(i), "why": why} for i, why in report.skipped],
                 "failed": [{"path": str(p), "why": why} for p, why in report.failed],
                 "vanished": [str(i.path) for i in report.vanished],
-                "kept": summary["keep"],
+                "kept": sum(report.kept.values()),
                 "notes": report.notes,
             }
         )
@@ -158,7 +160,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         print_report(report)
         print(
             f"removed {len(report.removed)} item(s) ({human_bytes(report.bytes_removed)}), "
-            f"kept {summary['keep']}, skipped {summary['skip'] + len(report.skipped)}, "
+            f"kept {sum(report.kept.values())}, skipped {len(report.skipped)}, "
             f"vanished {len(report.vanished)}, failed {len(report.failed)}"
         )
     return EXIT_OK if report.ok else EXIT_PROBLEMS

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of, warn
 from pytest_tapps.cli._output import print_json
-from pytest_tapps.core import (
-    ADVICE,
-    Category,
-    StateFileError,
-    StateStore,
-    WorkflowState,
-    advice_for,
+from pytest_tapps.core._errors import StateFileError
+
+if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
+    from pytest_tapps.core._state import WorkflowState
+    from pytest_tapps.core._store import StateStore
+
+#: The runbook's six error categories, in its order (a test keeps this equal to Category).
+CATEGORY_NAMES = (
+    "configuration",
+    "external_dependency",
+    "validation",
+    "execution",
+    "permission",
+    "timeout",
 )
-from pytest_tapps.core._recovery import dlq_retry, skip_step
 
 #: The JSON fields of one DLQ entry, in order.
 ENTRY_FIELDS = (
@@ -66,7 +72,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
             "failures are listed and left alone."
         ),
     )
-    retry.add_argument("--category", required=True, choices=[c.value for c in Category])
+    retry.add_argument("--category", required=True, choices=CATEGORY_NAMES)
     retry.add_argument("--dry-run", action="store_true", help="show what would be marked")
     retry.add_argument("--json", action="store_true", help="print JSON")
     retry.set_defaults(handler=cmd_retry)
@@ -83,6 +89,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def entries_of(state: WorkflowState) -> Iterator[dict[str, Any]]:
     """One DLQ entry per failed step of ``state``."""
+    from pytest_tapps.core._envelope import ADVICE, advice_for
+
     for execution in state.failed():
         envelope = execution.error
         entry: dict[str, Any] = {
@@ -136,12 +144,15 @@ def _print_entry(entry: dict[str, Any]) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._envelope import ADVICE, Category
+    from pytest_tapps.core._store import StateStore
+
     entries, problems = collect(StateStore(layout_of(args)))
     if args.recoverable:
         entries = [e for e in entries if e["recoverable"]]
     elif args.non_recoverable:
         entries = [e for e in entries if not e["recoverable"]]
-    order = [c.value for c in Category]
+    order = list(CATEGORY_NAMES)
     if args.group_by == "category":
         entries.sort(key=lambda e: order.index(e["category"]) if e["category"] else len(order))
     for problem in problems:
@@ -167,6 +178,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import dlq_retry
+
     outcome = dlq_retry(layout_of(args), args.category, dry_run=args.dry_run)
     for problem in outcome.unreadable:
         warn(f"{problem} (skipped; the file was left untouched)")
@@ -202,6 +215,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_skip(args: argparse.Namespace) -> int:
     from pytest_tapps.cli._workflow import print_edit
+    from pytest_tapps.core._recovery import skip_step
 
     edit = skip_step(
         layout_of(args), args.workflow_id, args.step_id, dry_run=args.dry_run, failed_only=True

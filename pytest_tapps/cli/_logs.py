@@ -9,7 +9,7 @@ from typing import Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
 from pytest_tapps.cli._output import print_json
-from pytest_tapps.core import grep_file, lint_file, parse_fields
+from pytest_tapps.core._logcheck import grep_file, lint_file, parse_fields
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -56,9 +56,10 @@ def human_bytes(count: int) -> str:
 
 
 class Progress:
-    """``[n/total]`` on stderr, only on a terminal and only once a run has lasted a second."""
+    """``[n/total]`` (or ``[n]``) on stderr, only on a terminal and only once a run has lasted a
+    second."""
 
-    def __init__(self, label: str, *, clock: Any = None) -> None:
+    def __init__(self, label: str) -> None:
         import time
 
         self._time = time.monotonic
@@ -67,10 +68,11 @@ class Progress:
         self._shown = False
         self._enabled = sys.stderr.isatty()
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None = None) -> None:
         if not self._enabled or self._time() - self._start < 1.0:
             return
-        sys.stderr.write(f"\r{self._label} [{done}/{total}]")
+        count = f"{done}/{total}" if total is not None else f"{done} items"
+        sys.stderr.write(f"\r{self._label} [{count}]")
         sys.stderr.flush()
         self._shown = True
 

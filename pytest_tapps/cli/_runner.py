@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.core import ConfigurationError
+from pytest_tapps.core._errors import ConfigurationError
 
 RUNNER_HELP = (
     "the step runner as module:attr, a callable (step, context) -> result; the current "

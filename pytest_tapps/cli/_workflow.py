@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
 from pytest_tapps.cli._output import duration, format_table, print_json
 from pytest_tapps.cli._runner import RUNNER_HELP, load_runner
-from pytest_tapps.core import (
-    ConfigurationError,
-    WorkflowState,
-    WorkflowStatus,
-    to_iso,
-)
-from pytest_tapps.core._definition import WorkflowDefinition
-from pytest_tapps.core._executor import WorkflowExecutor
-from pytest_tapps.core._recovery import (
-    DEFAULT_STUCK_SECONDS,
-    Diagnosis,
-    Edit,
-    diagnose,
-    force_cleanup,
-    reset,
-    retry_step,
-    skip_step,
-)
+from pytest_tapps.core._errors import ConfigurationError
+from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._timeutil import to_iso
+
+if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
+    from pytest_tapps.core._executor import WorkflowExecutor
+    from pytest_tapps.core._recovery import Diagnosis, Edit
+    from pytest_tapps.core._state import WorkflowState
 
 
 def _id_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -196,6 +186,8 @@ def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import diagnose
+
     diagnosis = diagnose(layout_of(args), args.workflow_id, threshold_seconds=args.stuck_after)
     state = diagnosis.state
     if args.json:
@@ -241,6 +233,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
+    from pytest_tapps.core._executor import WorkflowExecutor
+
     if not args.runner:
         message = (
             f"{command} needs a step runner to execute steps: name one with "
@@ -252,6 +246,8 @@ def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
 
 
 def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
+    from pytest_tapps.core._state import WorkflowStatus
+
     if args.json:
         print_json(state.to_json_dict())
     else:
@@ -264,6 +260,8 @@ def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._definition import WorkflowDefinition
+
     executor = _executor(args, "workflow run")
     definition = WorkflowDefinition.from_yaml_file(args.definition)
     return _report_run(args, executor.run(definition))
@@ -304,24 +302,32 @@ def print_edit(edit: Edit, *, as_json: bool) -> None:
 
 
 def cmd_retry_step(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import retry_step
+
     edit = retry_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
 
 def cmd_skip_step(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import skip_step
+
     edit = skip_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import reset
+
     edit = reset(layout_of(args), args.workflow_id, args.to_step, dry_run=args.dry_run)
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
 
 def cmd_force_cleanup(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._recovery import force_cleanup
+
     report = force_cleanup(layout_of(args), args.workflow_id, dry_run=args.dry_run)
     if args.json:
         print_json(

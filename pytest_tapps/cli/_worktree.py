@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
 from pytest_tapps.cli._cleanup import item_json, print_report
 from pytest_tapps.cli._output import format_table, human_bytes, print_json
 from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
 from pytest_tapps.core._durations import format_duration
-from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._retention import WORKTREE_CATEGORIES
-from pytest_tapps.core._worktrees import WorktreeInfo, inventory, remove
+
+if TYPE_CHECKING:  # the handlers import it when they run: `tapps --help` stays light
+    from pytest_tapps.core._worktrees import WorktreeInfo
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -81,6 +83,8 @@ def info_json(info: WorktreeInfo, now: float) -> dict[str, Any]:
 def cmd_list(args: argparse.Namespace) -> int:
     import time
 
+    from pytest_tapps.core._worktrees import inventory
+
     now = time.time()
     infos = inventory(layout_of(args), stuck_after=args.stuck_after)
     if args.json:
@@ -117,6 +121,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._worktrees import remove
+
     done = remove(layout_of(args), args.name, force=args.force)
     failures = done.removal.failures if done.removal is not None else []
     if args.json:

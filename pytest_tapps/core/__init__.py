@@ -5,137 +5,282 @@ It imports no test library (pytest, Hypothesis, pyfakefs, freezegun) and reads t
 system under test of the pytest plugin alike.
 """
 
-from pytest_tapps.core._cache import (
-    EntryCheck,
-    WarmReport,
-    check_entry,
-    clear_profile,
-    clear_tiered,
-    invalidate,
-    invalidate_all,
-    recover,
-    verify_cache,
-    warm_from_folder,
-    warm_with,
-    write_entry,
-)
-from pytest_tapps.core._cleanup import (
-    ApplyReport,
-    Decision,
-    Plan,
-    PlanItem,
-    apply_plan,
-    plan_cleanup,
-)
-from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
-from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
-from pytest_tapps.core._durations import format_duration, parse_duration
-from pytest_tapps.core._envelope import (
-    ADVICE,
-    DEFAULT_CODES,
-    NON_RECOVERABLE_RECOVERY,
-    Advice,
-    Category,
-    ErrorEnvelope,
-    StepError,
-    advice_for,
-    categorize,
-    classify,
-)
-from pytest_tapps.core._errors import (
-    ConfigurationError,
-    LockHeldError,
-    StateFileError,
-    TappsError,
-    UnsafeNameError,
-    WorkflowNotFoundError,
-)
-from pytest_tapps.core._executor import (
-    ResumeRefused,
-    StepContext,
-    StepRunner,
-    StepTimeout,
-    WorkflowExecutor,
-)
-from pytest_tapps.core._fsutil import create_exclusive, write_atomic
-from pytest_tapps.core._layout import (
-    PROFILES,
-    RUNBOOK,
-    TAPPS_AGENTS_3_7,
-    Layout,
-    LayoutProfile,
-    safe_name,
-)
-from pytest_tapps.core._locks import (
-    DEFAULT_TTL_SECONDS,
-    LockInspection,
-    LockLostError,
-    LockRecord,
-    WorkflowLock,
-    break_stale_lock,
-    inspect_lock,
-    is_stale,
-    list_locks,
-    pid_alive,
-)
-from pytest_tapps.core._logcheck import LogProblem, grep_file, lint_file, parse_fields
-from pytest_tapps.core._logging import (
-    CORRELATION_FIELDS,
-    STRUCTURED_LOGGING_ENV,
-    JsonFormatter,
-    KeyValueFormatter,
-    WorkflowLogger,
-    configure_logging,
-    structured_logging_enabled,
-)
-from pytest_tapps.core._policy import (
-    DEFAULT_STEP_TIMEOUT_SECONDS,
-    NO_RETRY,
-    BackoffStrategy,
-    Jitter,
-    RetryPolicy,
-    parse_timeout,
-)
-from pytest_tapps.core._recovery import (
-    DEFAULT_STUCK_SECONDS,
-    Diagnosis,
-    DlqRetry,
-    Edit,
-    ForceCleanup,
-    NotInDeadLetterQueueError,
-    StepNotFoundError,
-    diagnose,
-    dlq_retry,
-    edit_state,
-    force_cleanup,
-    reset,
-    retry_step,
-    skip_step,
-)
-from pytest_tapps.core._retention import (
-    CATEGORIES,
-    RetentionCategory,
-    RetentionPolicy,
-    load_retention,
-)
-from pytest_tapps.core._safedelete import Removal, remove_path
-from pytest_tapps.core._state import (
-    DONE_STATUSES,
-    StepExecution,
-    StepStatus,
-    WorkflowState,
-    WorkflowStatus,
-)
-from pytest_tapps.core._store import StateStore
-from pytest_tapps.core._timeutil import parse_iso, to_iso
-from pytest_tapps.core._worktrees import (
-    WorktreeInfo,
-    WorktreeRefused,
-    WorktreeRemoval,
-    inventory,
-)
-from pytest_tapps.core._worktrees import remove as remove_worktree
-from pytest_tapps.core._yamlutil import Problem, YamlFileError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_tapps.core._cache import (
+        EntryCheck,
+        WarmReport,
+        check_entry,
+        clear_profile,
+        clear_tiered,
+        invalidate,
+        invalidate_all,
+        recover,
+        verify_cache,
+        warm_from_folder,
+        warm_with,
+        write_entry,
+    )
+    from pytest_tapps.core._cleanup import (
+        ApplyReport,
+        Decision,
+        Plan,
+        PlanItem,
+        apply_plan,
+        plan_cleanup,
+    )
+    from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
+    from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
+    from pytest_tapps.core._durations import format_duration, parse_duration
+    from pytest_tapps.core._envelope import (
+        ADVICE,
+        DEFAULT_CODES,
+        NON_RECOVERABLE_RECOVERY,
+        Advice,
+        Category,
+        ErrorEnvelope,
+        StepError,
+        advice_for,
+        categorize,
+        classify,
+    )
+    from pytest_tapps.core._errors import (
+        ConfigurationError,
+        LockHeldError,
+        StateFileError,
+        TappsError,
+        UnsafeNameError,
+        WorkflowNotFoundError,
+    )
+    from pytest_tapps.core._executor import (
+        ResumeRefused,
+        StepContext,
+        StepRunner,
+        StepTimeout,
+        WorkflowExecutor,
+    )
+    from pytest_tapps.core._fsutil import create_exclusive, write_atomic
+    from pytest_tapps.core._layout import (
+        PROFILES,
+        RUNBOOK,
+        TAPPS_AGENTS_3_7,
+        Layout,
+        LayoutProfile,
+        safe_name,
+    )
+    from pytest_tapps.core._locks import (
+        DEFAULT_TTL_SECONDS,
+        LockInspection,
+        LockLostError,
+        LockRecord,
+        WorkflowLock,
+        break_stale_lock,
+        inspect_lock,
+        is_stale,
+        list_locks,
+        pid_alive,
+    )
+    from pytest_tapps.core._logcheck import LogProblem, grep_file, lint_file, parse_fields
+    from pytest_tapps.core._logging import (
+        CORRELATION_FIELDS,
+        STRUCTURED_LOGGING_ENV,
+        JsonFormatter,
+        KeyValueFormatter,
+        WorkflowLogger,
+        configure_logging,
+        structured_logging_enabled,
+    )
+    from pytest_tapps.core._policy import (
+        DEFAULT_STEP_TIMEOUT_SECONDS,
+        DEFAULT_STUCK_SECONDS,
+        NO_RETRY,
+        BackoffStrategy,
+        Jitter,
+        RetryPolicy,
+        parse_timeout,
+    )
+    from pytest_tapps.core._recovery import (
+        Diagnosis,
+        DlqRetry,
+        Edit,
+        ForceCleanup,
+        NotInDeadLetterQueueError,
+        StepNotFoundError,
+        diagnose,
+        dlq_retry,
+        edit_state,
+        force_cleanup,
+        reset,
+        retry_step,
+        skip_step,
+    )
+    from pytest_tapps.core._retention import (
+        CATEGORIES,
+        RetentionCategory,
+        RetentionPolicy,
+        load_retention,
+    )
+    from pytest_tapps.core._safedelete import Removal, remove_path
+    from pytest_tapps.core._state import (
+        DONE_STATUSES,
+        StepExecution,
+        StepStatus,
+        WorkflowState,
+        WorkflowStatus,
+    )
+    from pytest_tapps.core._store import StateStore
+    from pytest_tapps.core._timeutil import parse_iso, to_iso
+    from pytest_tapps.core._worktrees import (
+        WorktreeInfo,
+        WorktreeRefused,
+        WorktreeRemoval,
+        inventory,
+    )
+    from pytest_tapps.core._worktrees import remove as remove_worktree
+    from pytest_tapps.core._yamlutil import Problem, YamlFileError
+
+#: Public name -> (module, attribute). Modules load on first use, so importing the core (or
+#: a light part of it, as `tapps cleanup` does) does not pay for pydantic until it is needed.
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "ADVICE": ("pytest_tapps.core._envelope", "ADVICE"),
+    "Advice": ("pytest_tapps.core._envelope", "Advice"),
+    "ApplyReport": ("pytest_tapps.core._cleanup", "ApplyReport"),
+    "BackoffStrategy": ("pytest_tapps.core._policy", "BackoffStrategy"),
+    "CATEGORIES": ("pytest_tapps.core._retention", "CATEGORIES"),
+    "CORRELATION_FIELDS": ("pytest_tapps.core._logging", "CORRELATION_FIELDS"),
+    "Category": ("pytest_tapps.core._envelope", "Category"),
+    "Clock": ("pytest_tapps.core._clock", "Clock"),
+    "ConfigurationError": ("pytest_tapps.core._errors", "ConfigurationError"),
+    "DEFAULT_CODES": ("pytest_tapps.core._envelope", "DEFAULT_CODES"),
+    "DEFAULT_STEP_TIMEOUT_SECONDS": ("pytest_tapps.core._policy", "DEFAULT_STEP_TIMEOUT_SECONDS"),
+    "DEFAULT_STUCK_SECONDS": ("pytest_tapps.core._policy", "DEFAULT_STUCK_SECONDS"),
+    "DEFAULT_TTL_SECONDS": ("pytest_tapps.core._locks", "DEFAULT_TTL_SECONDS"),
+    "DONE_STATUSES": ("pytest_tapps.core._state", "DONE_STATUSES"),
+    "Decision": ("pytest_tapps.core._cleanup", "Decision"),
+    "Diagnosis": ("pytest_tapps.core._recovery", "Diagnosis"),
+    "DlqRetry": ("pytest_tapps.core._recovery", "DlqRetry"),
+    "Edit": ("pytest_tapps.core._recovery", "Edit"),
+    "EntryCheck": ("pytest_tapps.core._cache", "EntryCheck"),
+    "ErrorEnvelope": ("pytest_tapps.core._envelope", "ErrorEnvelope"),
+    "ForceCleanup": ("pytest_tapps.core._recovery", "ForceCleanup"),
+    "Jitter": ("pytest_tapps.core._policy", "Jitter"),
+    "JsonFormatter": ("pytest_tapps.core._logging", "JsonFormatter"),
+    "KeyValueFormatter": ("pytest_tapps.core._logging", "KeyValueFormatter"),
+    "Layout": ("pytest_tapps.core._layout", "Layout"),
+    "LayoutProfile": ("pytest_tapps.core._layout", "LayoutProfile"),
+    "LockHeldError": ("pytest_tapps.core._errors", "LockHeldError"),
+    "LockInspection": ("pytest_tapps.core._locks", "LockInspection"),
+    "LockLostError": ("pytest_tapps.core._locks", "LockLostError"),
+    "LockRecord": ("pytest_tapps.core._locks", "LockRecord"),
+    "LogProblem": ("pytest_tapps.core._logcheck", "LogProblem"),
+    "NON_RECOVERABLE_RECOVERY": ("pytest_tapps.core._envelope", "NON_RECOVERABLE_RECOVERY"),
+    "NO_RETRY": ("pytest_tapps.core._policy", "NO_RETRY"),
+    "NotInDeadLetterQueueError": ("pytest_tapps.core._recovery", "NotInDeadLetterQueueError"),
+    "PROFILES": ("pytest_tapps.core._layout", "PROFILES"),
+    "Plan": ("pytest_tapps.core._cleanup", "Plan"),
+    "PlanItem": ("pytest_tapps.core._cleanup", "PlanItem"),
+    "Problem": ("pytest_tapps.core._yamlutil", "Problem"),
+    "RUNBOOK": ("pytest_tapps.core._layout", "RUNBOOK"),
+    "Removal": ("pytest_tapps.core._safedelete", "Removal"),
+    "ResumeRefused": ("pytest_tapps.core._executor", "ResumeRefused"),
+    "RetentionCategory": ("pytest_tapps.core._retention", "RetentionCategory"),
+    "RetentionPolicy": ("pytest_tapps.core._retention", "RetentionPolicy"),
+    "RetryPolicy": ("pytest_tapps.core._policy", "RetryPolicy"),
+    "STRUCTURED_LOGGING_ENV": ("pytest_tapps.core._logging", "STRUCTURED_LOGGING_ENV"),
+    "SYSTEM_CLOCK": ("pytest_tapps.core._clock", "SYSTEM_CLOCK"),
+    "StateFileError": ("pytest_tapps.core._errors", "StateFileError"),
+    "StateStore": ("pytest_tapps.core._store", "StateStore"),
+    "StepContext": ("pytest_tapps.core._executor", "StepContext"),
+    "StepDefinition": ("pytest_tapps.core._definition", "StepDefinition"),
+    "StepError": ("pytest_tapps.core._envelope", "StepError"),
+    "StepExecution": ("pytest_tapps.core._state", "StepExecution"),
+    "StepNotFoundError": ("pytest_tapps.core._recovery", "StepNotFoundError"),
+    "StepRunner": ("pytest_tapps.core._executor", "StepRunner"),
+    "StepStatus": ("pytest_tapps.core._state", "StepStatus"),
+    "StepTimeout": ("pytest_tapps.core._executor", "StepTimeout"),
+    "SystemClock": ("pytest_tapps.core._clock", "SystemClock"),
+    "TAPPS_AGENTS_3_7": ("pytest_tapps.core._layout", "TAPPS_AGENTS_3_7"),
+    "TappsError": ("pytest_tapps.core._errors", "TappsError"),
+    "UnsafeNameError": ("pytest_tapps.core._errors", "UnsafeNameError"),
+    "VirtualClock": ("pytest_tapps.core._clock", "VirtualClock"),
+    "WarmReport": ("pytest_tapps.core._cache", "WarmReport"),
+    "WorkflowDefinition": ("pytest_tapps.core._definition", "WorkflowDefinition"),
+    "WorkflowExecutor": ("pytest_tapps.core._executor", "WorkflowExecutor"),
+    "WorkflowLock": ("pytest_tapps.core._locks", "WorkflowLock"),
+    "WorkflowLogger": ("pytest_tapps.core._logging", "WorkflowLogger"),
+    "WorkflowNotFoundError": ("pytest_tapps.core._errors", "WorkflowNotFoundError"),
+    "WorkflowState": ("pytest_tapps.core._state", "WorkflowState"),
+    "WorkflowStatus": ("pytest_tapps.core._state", "WorkflowStatus"),
+    "WorktreeInfo": ("pytest_tapps.core._worktrees", "WorktreeInfo"),
+    "WorktreeRefused": ("pytest_tapps.core._worktrees", "WorktreeRefused"),
+    "WorktreeRemoval": ("pytest_tapps.core._worktrees", "WorktreeRemoval"),
+    "YamlFileError": ("pytest_tapps.core._yamlutil", "YamlFileError"),
+    "advice_for": ("pytest_tapps.core._envelope", "advice_for"),
+    "apply_plan": ("pytest_tapps.core._cleanup", "apply_plan"),
+    "break_stale_lock": ("pytest_tapps.core._locks", "break_stale_lock"),
+    "categorize": ("pytest_tapps.core._envelope", "categorize"),
+    "check_entry": ("pytest_tapps.core._cache", "check_entry"),
+    "classify": ("pytest_tapps.core._envelope", "classify"),
+    "clear_profile": ("pytest_tapps.core._cache", "clear_profile"),
+    "clear_tiered": ("pytest_tapps.core._cache", "clear_tiered"),
+    "configure_logging": ("pytest_tapps.core._logging", "configure_logging"),
+    "create_exclusive": ("pytest_tapps.core._fsutil", "create_exclusive"),
+    "diagnose": ("pytest_tapps.core._recovery", "diagnose"),
+    "dlq_retry": ("pytest_tapps.core._recovery", "dlq_retry"),
+    "edit_state": ("pytest_tapps.core._recovery", "edit_state"),
+    "force_cleanup": ("pytest_tapps.core._recovery", "force_cleanup"),
+    "format_duration": ("pytest_tapps.core._durations", "format_duration"),
+    "grep_file": ("pytest_tapps.core._logcheck", "grep_file"),
+    "inspect_lock": ("pytest_tapps.core._locks", "inspect_lock"),
+    "invalidate": ("pytest_tapps.core._cache", "invalidate"),
+    "invalidate_all": ("pytest_tapps.core._cache", "invalidate_all"),
+    "inventory": ("pytest_tapps.core._worktrees", "inventory"),
+    "is_stale": ("pytest_tapps.core._locks", "is_stale"),
+    "lint_file": ("pytest_tapps.core._logcheck", "lint_file"),
+    "list_locks": ("pytest_tapps.core._locks", "list_locks"),
+    "load_retention": ("pytest_tapps.core._retention", "load_retention"),
+    "parse_duration": ("pytest_tapps.core._durations", "parse_duration"),
+    "parse_fields": ("pytest_tapps.core._logcheck", "parse_fields"),
+    "parse_iso": ("pytest_tapps.core._timeutil", "parse_iso"),
+    "parse_timeout": ("pytest_tapps.core._policy", "parse_timeout"),
+    "pid_alive": ("pytest_tapps.core._locks", "pid_alive"),
+    "plan_cleanup": ("pytest_tapps.core._cleanup", "plan_cleanup"),
+    "recover": ("pytest_tapps.core._cache", "recover"),
+    "remove_path": ("pytest_tapps.core._safedelete", "remove_path"),
+    "remove_worktree": ("pytest_tapps.core._worktrees", "remove"),
+    "reset": ("pytest_tapps.core._recovery", "reset"),
+    "retry_step": ("pytest_tapps.core._recovery", "retry_step"),
+    "safe_name": ("pytest_tapps.core._layout", "safe_name"),
+    "skip_step": ("pytest_tapps.core._recovery", "skip_step"),
+    "structured_logging_enabled": ("pytest_tapps.core._logging", "structured_logging_enabled"),
+    "to_iso": ("pytest_tapps.core._timeutil", "to_iso"),
+    "utcnow": ("pytest_tapps.core._clock", "utcnow"),
+    "verify_cache": ("pytest_tapps.core._cache", "verify_cache"),
+    "warm_from_folder": ("pytest_tapps.core._cache", "warm_from_folder"),
+    "warm_with": ("pytest_tapps.core._cache", "warm_with"),
+    "write_atomic": ("pytest_tapps.core._fsutil", "write_atomic"),
+    "write_entry": ("pytest_tapps.core._cache", "write_entry"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        message = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(message) from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ADVICE",

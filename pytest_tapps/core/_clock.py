@@ -7,7 +7,6 @@ a virtual clock so that simulated minutes of retries cost microseconds.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -49,6 +48,8 @@ class SystemClock:
         time.sleep(seconds)  # clock: the one place the core waits
 
     async def async_sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(seconds)  # clock: the one place the core waits asynchronously
 
     def __repr__(self) -> str:
@@ -94,6 +95,8 @@ class VirtualClock:
         self.advance(max(0.0, seconds))
 
     async def async_sleep(self, seconds: float) -> None:
+        import asyncio
+
         self.sleep(seconds)
         await asyncio.sleep(0)  # clock: yield to the loop without waiting
 

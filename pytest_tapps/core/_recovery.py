@@ -20,14 +20,11 @@ from pytest_tapps.core._errors import LockHeldError, StateFileError, TappsError
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import LockInspection, WorkflowLock, break_stale_lock, inspect_lock
 from pytest_tapps.core._logging import WorkflowLogger
+from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._state import StepExecution, StepStatus, WorkflowState, WorkflowStatus
 from pytest_tapps.core._store import StateStore
 
 RECOVERY_LOGGER = "tapps_agents.workflow.recovery"
-#: A running workflow with no heartbeat or progress for this long is reported stuck. Twice the
-#: runbook's default step timeout (900 s): a healthy executor saves progress at least once per
-#: attempt and an attempt ends at its timeout, so it never stays silent this long.
-DEFAULT_STUCK_SECONDS = 1800.0
 
 
 class StepNotFoundError(TappsError):

@@ -62,7 +62,9 @@ def locked_inodes() -> set[tuple[int, int]] | None:
     return found
 
 
-def is_locked(path: Path, st: os.stat_result, locks: set[tuple[int, int]] | None) -> bool:
+def is_locked(
+    path: str | os.PathLike[str], st: os.stat_result, locks: set[tuple[int, int]] | None
+) -> bool:
     """Whether a live process holds a lock on this file."""
     if locks is not None:
         return (st.st_dev, st.st_ino) in locks
@@ -102,17 +104,20 @@ class TreeStats:
     mounts: bool
 
 
-def walk_stats(path: Path, device: int, locks: set[tuple[int, int]] | None) -> TreeStats:
+def walk_stats(
+    path: str | os.PathLike[str], device: int, locks: set[tuple[int, int]] | None
+) -> TreeStats:
     """Newest mtime of the files (not folders) below ``path``, their size, and whether any is
     locked or a folder below sits on another device. Links are counted, never followed."""
     newest: float | None = None
     size = files = 0
     locked = mounts = False
-    stack = [path]
+    stack = [os.fspath(path)]
     while stack:
         folder = stack.pop()
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError:
             continue
         for entry in entries:
@@ -124,7 +129,7 @@ def walk_stats(path: Path, device: int, locks: set[tuple[int, int]] | None) -> T
                 if st.st_dev != device:
                     mounts = True
                 else:
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 continue
             files += 1
             size += st.st_size

@@ -32,7 +32,8 @@ from pytest_tapps.core._git import (
     remove_worktree,
 )
 from pytest_tapps.core._layout import Layout, safe_name
-from pytest_tapps.core._recovery import DEFAULT_STUCK_SECONDS, diagnose
+from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._recovery import diagnose
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Removal,

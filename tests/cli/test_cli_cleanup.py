@@ -50,8 +50,8 @@ def test_real_run_removes_and_summarises(tmp_path: Path) -> None:
     done = run_cli("cleanup", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "removed .tapps-agents/logs/debug/d.log (debug_logs: older than 7d)",
         "removed .tapps-agents/analytics/history/agents-old.jsonl (analytics_history: older than 90d)",
+        "removed .tapps-agents/logs/debug/d.log (debug_logs: older than 7d)",
         "removed 2 item(s) (2.0 KiB), kept 2, skipped 0, vanished 0, failed 0",
     ]
     assert (tmp_path / ".tapps-agents/analytics/history/agents-new.jsonl").exists()

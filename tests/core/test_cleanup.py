@@ -8,6 +8,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_tapps.core import Layout, VirtualClock
-from pytest_tapps.core._cleanup import Decision, apply_plan, plan_cleanup
+from pytest_tapps.core._cleanup import (
+    CleanupReport,
+    Decision,
+    apply_plan,
+    plan_cleanup,
+    run_cleanup,
+)
 from pytest_tapps.core._retention import DAY
 from tests.helpers import aged_file, snapshot
 
@@ -24,6 +31,17 @@ NOW = 1768473000.0  # 2026-01-15T10:30:00Z
 
 def clock() -> VirtualClock:
     return VirtualClock(NOW)
+
+
+Clean = Callable[[Layout], CleanupReport]
+
+
+@pytest.fixture(params=["plan-then-apply", "one-pass"])
+def clean(request: pytest.FixtureRequest) -> Clean:
+    """Both ways of deleting: apply_plan over a fresh plan, and run_cleanup's single pass."""
+    if request.param == "one-pass":
+        return lambda layout: run_cleanup(layout, clock=clock())
+    return lambda layout: apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
 
 
 def labels(root: Path, **kwargs: object) -> dict[str, str]:
@@ -148,7 +166,7 @@ def test_apply_rechecks_items_changed_since_planning(tmp_path: Path) -> None:
     assert touched.exists()
 
 
-def test_symlinks_pointing_outside_survive_with_their_targets(tmp_path: Path) -> None:
+def test_symlinks_pointing_outside_survive_with_their_targets(tmp_path: Path, clean: Clean) -> None:
     """Links out of the tree in analytics and worktrees are skipped; targets untouched."""
     outside = tmp_path / "outside"
     aged_file(outside / "precious.jsonl", age=400 * DAY, now=NOW)
@@ -163,12 +181,13 @@ def test_symlinks_pointing_outside_survive_with_their_targets(tmp_path: Path) ->
         "evil.jsonl": "skip: symlink target outside",
         "evil": "skip: symlink target outside",
     }
-    apply_plan(layout, plan, clock=clock())
+    report = clean(layout)
+    assert sorted(i.path.name for i, _ in report.skipped) == ["evil", "evil.jsonl"]
     assert (outside / "precious.jsonl").read_bytes() == b"x"
     assert (t / "analytics/history/evil.jsonl").is_symlink()
 
 
-def test_links_inside_an_expired_folder_are_removed_as_links(tmp_path: Path) -> None:
+def test_links_inside_an_expired_folder_are_removed_as_links(tmp_path: Path, clean: Clean) -> None:
     """A link inside a folder being deleted goes as a link: its target outside survives."""
     outside = tmp_path / "outside"
     aged_file(outside / "keep.txt", age=400 * DAY, now=NOW)
@@ -179,7 +198,7 @@ def test_links_inside_an_expired_folder_are_removed_as_links(tmp_path: Path) -> 
     os.utime(run / "to-outside", (NOW - 40 * DAY, NOW - 40 * DAY), follow_symlinks=False)
     os.utime(run / "loop", (NOW - 40 * DAY, NOW - 40 * DAY), follow_symlinks=False)
     layout = Layout(tmp_path / "project")
-    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    report = clean(layout)
     assert [i.path.name for i in report.removed] == ["run-1"]
     assert not run.exists()
     assert (outside / "keep.txt").exists()
@@ -200,15 +219,17 @@ def test_a_category_folder_that_is_a_link_out_is_refused(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     "name", ["a..b.jsonl", "with space.jsonl", "new\nline.jsonl", "-rf.jsonl", "ünïcödé.jsonl"]
 )
-def test_odd_names_are_planned_and_removed_like_any_other(tmp_path: Path, name: str) -> None:
+def test_odd_names_are_planned_and_removed_like_any_other(
+    tmp_path: Path, name: str, clean: Clean
+) -> None:
     """Dots, spaces, newlines, dashes and unicode in names change nothing."""
     path = aged_file(tmp_path / ".tapps-agents/analytics/history" / name, age=91 * DAY, now=NOW)
     layout = Layout(tmp_path)
-    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    report = clean(layout)
     assert [i.path for i in report.removed] == [path]
 
 
-def test_non_utf8_names_are_removed(tmp_path: Path) -> None:
+def test_non_utf8_names_are_removed(tmp_path: Path, clean: Clean) -> None:
     """A file name that is not UTF-8 is handled (surrogate-escaped), not a crash."""
     folder = tmp_path / ".tapps-agents/logs/debug"
     folder.mkdir(parents=True)
@@ -217,18 +238,18 @@ def test_non_utf8_names_are_removed(tmp_path: Path) -> None:
     os.utime(raw, (NOW - 8 * DAY, NOW - 8 * DAY))
     assert os.fsencode(raw.name) == b"bad-\xff.log"
     layout = Layout(tmp_path)
-    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    report = clean(layout)
     assert len(report.removed) == 1
     assert list(folder.iterdir()) == []
 
 
-def test_read_only_files_and_folders_are_removed_when_expired(tmp_path: Path) -> None:
+def test_read_only_files_and_folders_are_removed_when_expired(tmp_path: Path, clean: Clean) -> None:
     """Read-only modes do not stop an expired folder from going (the folder is ours)."""
     run = tmp_path / ".tapps-agents/artifacts/workflows/run"
     ro = aged_file(run / "ro.txt", age=40 * DAY, now=NOW)
     ro.chmod(0o444)
     layout = Layout(tmp_path)
-    report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+    report = clean(layout)
     assert report.ok
     assert not run.exists()
 
@@ -262,6 +283,9 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
         assert [i.label for i in plan.items] == ["skip: locked"]
         apply_plan(layout, plan, clock=clock())
         assert path.exists()
+        report = run_cleanup(layout, clock=clock())
+        assert [(i.path.name, why) for i, why in report.skipped] == [("busy.log", "skip: locked")]
+        assert path.exists()
     finally:
         locker.kill()
         locker.wait()
@@ -273,7 +297,7 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
     ]
 
 
-def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path, clean: Clean) -> None:
     """An immutable file (chattr +i) fails; the rest is removed; the report says what failed."""
     debug = tmp_path / ".tapps-agents/logs/debug"
     stuck = aged_file(debug / "a-immutable.log", age=30 * DAY, now=NOW)
@@ -282,7 +306,7 @@ def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path) -> 
         pytest.skip("this filesystem does not support immutable files (chattr +i)")
     try:
         layout = Layout(tmp_path)
-        report = apply_plan(layout, plan_cleanup(layout, clock=clock()), clock=clock())
+        report = clean(layout)
         assert [(p.name, why) for p, why in report.failed] == [
             ("a-immutable.log", "Operation not permitted")
         ]
@@ -307,9 +331,9 @@ _CLEANER = textwrap.dedent(
     import sys
     from pathlib import Path
     from pytest_tapps.core import Layout
-    from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
+    from pytest_tapps.core._cleanup import run_cleanup
     layout = Layout(Path(sys.argv[1]))
-    report = apply_plan(layout, plan_cleanup(layout))
+    report = run_cleanup(layout)
     print(len(report.removed), len(report.failed), flush=True)
     """
 )
@@ -450,3 +474,20 @@ def test_plan_and_apply_agree_and_cleanup_is_idempotent(
         assert again.by_decision(Decision.DELETE) == []
         apply_plan(layout, again, clock=clock())
         assert snapshot(root) == after_once
+
+
+@settings(max_examples=30)
+@given(tree_entries)
+def test_the_one_pass_run_deletes_what_the_plan_says(
+    entries: list[tuple[str, str, float, bool]],
+) -> None:
+    """run_cleanup (what tapps cleanup does) removes exactly the plan's deletions."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _build(root, entries)
+        layout = Layout(root)
+        planned = {i.path for i in plan_cleanup(layout, clock=clock()).by_decision(Decision.DELETE)}
+        report = run_cleanup(layout, clock=clock())
+        assert {i.path for i in report.removed} == planned
+        assert report.ok
+        assert plan_cleanup(layout, clock=clock()).by_decision(Decision.DELETE) == []
