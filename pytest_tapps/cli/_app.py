@@ -35,6 +35,19 @@ def warn(message: str) -> None:
     print(f"tapps: warning: {message}", file=sys.stderr)
 
 
+def add_stuck_after(parser: argparse.ArgumentParser) -> None:
+    """``--stuck-after SECONDS``: when a running workflow counts as stuck."""
+    from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_SECONDS,
+        metavar="SECONDS",
+        help="a running workflow silent this many seconds is stuck (default %(default)s)",
+    )
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

@@ -7,7 +7,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
 from pytest_tapps.cli._output import Progress, format_table, human_bytes, print_json
 from pytest_tapps.core._cleanup import (
     CleanupReport,
@@ -18,7 +18,6 @@ from pytest_tapps.core._cleanup import (
     run_cleanup,
 )
 from pytest_tapps.core._durations import format_duration
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._retention import BY_NAME, CATEGORIES
 
 
@@ -42,13 +41,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         choices=[c.name for c in CATEGORIES],
         help="only these categories (see docs/retention.md)",
     )
-    cleanup.add_argument(
-        "--stuck-after",
-        type=float,
-        default=DEFAULT_STUCK_SECONDS,
-        metavar="SECONDS",
-        help="a running workflow silent this long is stuck (default %(default)s)",
-    )
+    add_stuck_after(cleanup)
     cleanup.add_argument("--json", action="store_true", help="print JSON")
     cleanup.set_defaults(handler=cmd_cleanup)
 

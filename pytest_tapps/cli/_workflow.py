@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
 from pytest_tapps.cli._output import duration, format_table, print_json
 from pytest_tapps.cli._runner import RUNNER_HELP, load_runner
 from pytest_tapps.core._errors import ConfigurationError
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._timeutil import to_iso
 
 if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
@@ -43,13 +42,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     _id_option(status, required=False)
-    status.add_argument(
-        "--stuck-after",
-        type=float,
-        default=DEFAULT_STUCK_SECONDS,
-        metavar="SECONDS",
-        help="report a running workflow stuck after this many silent seconds (default %(default)s)",
-    )
+    add_stuck_after(status)
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=cmd_status)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
 from pytest_tapps.cli._cleanup import item_json, print_report
 from pytest_tapps.cli._output import format_table, human_bytes, print_json
 from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
 from pytest_tapps.core._durations import format_duration
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._retention import WORKTREE_CATEGORIES
 
 if TYPE_CHECKING:  # the handlers import it when they run: `tapps --help` stays light
@@ -24,13 +23,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "list", parents=[common], help="every worktree with its workflow, status and git state"
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.add_argument(
-        "--stuck-after",
-        type=float,
-        default=DEFAULT_STUCK_SECONDS,
-        metavar="SECONDS",
-        help="stuck threshold (default %(default)s)",
-    )
+    add_stuck_after(listing)
     listing.set_defaults(handler=cmd_list)
     rm = actions.add_parser(
         "remove",
@@ -50,13 +43,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     prune.add_argument("--dry-run", action="store_true", help="show what would go")
     prune.add_argument("--json", action="store_true", help="print JSON")
-    prune.add_argument(
-        "--stuck-after",
-        type=float,
-        default=DEFAULT_STUCK_SECONDS,
-        metavar="SECONDS",
-        help="stuck threshold (default %(default)s)",
-    )
+    add_stuck_after(prune)
     prune.set_defaults(handler=cmd_prune)
 
 

@@ -15,9 +15,13 @@ harness's fabricator follows). Any other branch is the user's and is kept.
 
 from __future__ import annotations
 
+import functools
 import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
 from pytest_tapps.core._errors import StateFileError, TappsError
@@ -33,7 +37,6 @@ from pytest_tapps.core._git import (
 )
 from pytest_tapps.core._layout import Layout, safe_name
 from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
-from pytest_tapps.core._recovery import diagnose
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Removal,
@@ -42,8 +45,9 @@ from pytest_tapps.core._safedelete import (
     resolves_inside,
     walk_stats,
 )
-from pytest_tapps.core._state import WorkflowState, WorkflowStatus
-from pytest_tapps.core._store import StateStore
+
+if TYPE_CHECKING:  # loaded only when a workflow state exists: pydantic is not cheap to import
+    from pytest_tapps.core._state import WorkflowState
 
 BRANCH_PREFIX = "workflow/"
 
@@ -89,6 +93,10 @@ class WorktreeInfo:
 def _references(layout: Layout) -> dict[str, tuple[WorkflowState, str, float | None]]:
     """worktree name -> (state, step id, completion time) from every readable workflow state."""
     found: dict[str, tuple[WorkflowState, str, float | None]] = {}
+    if not layout.state_dir.is_dir():
+        return found
+    from pytest_tapps.core._store import StateStore
+
     for _path, state in StateStore(layout).iter_states():
         if isinstance(state, StateFileError):
             continue
@@ -104,6 +112,9 @@ def _status(
 ) -> tuple[str, list[str]]:
     if state is None:
         return "orphan", ["no workflow state records this worktree"]
+    from pytest_tapps.core._recovery import diagnose
+    from pytest_tapps.core._state import WorkflowStatus
+
     if state.status is WorkflowStatus.COMPLETED:
         return "completed", [f"workflow {state.workflow_id} completed"]
     if state.status is WorkflowStatus.RUNNING:
@@ -132,20 +143,57 @@ def _git_entries(layout: Layout) -> dict[str, GitWorktree]:
     return {entry.path.name: entry for entry in entries if entry.path.parent == base}
 
 
+def _measure(location: str, device: int, locks: set[tuple[int, int]] | None) -> _Measured:
+    """What the folder at ``location`` holds: one ``lstat``, then a walk if it is a folder."""
+    try:
+        st = os.lstat(location)
+    except FileNotFoundError:
+        return _Measured(exists=False)
+    if not stat.S_ISDIR(st.st_mode):
+        return _Measured(is_symlink=stat.S_ISLNK(st.st_mode), newest=st.st_mtime)
+    stats = walk_stats(location, device, locks)
+    newest = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
+    return _Measured(newest=newest, size=stats.size, locked=stats.locked)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    exists: bool = True
+    is_symlink: bool = False
+    newest: float | None = None
+    size: int = 0
+    locked: bool = False
+
+
 def inventory(
-    layout: Layout, *, clock: Clock = SYSTEM_CLOCK, stuck_after: float = DEFAULT_STUCK_SECONDS
+    layout: Layout,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    stuck_after: float = DEFAULT_STUCK_SECONDS,
+    workers: int = 4,
 ) -> list[WorktreeInfo]:
-    """Every worktree folder (and every registered worktree whose folder is gone), by name."""
+    """Every worktree folder (and every registered worktree whose folder is gone), by name.
+
+    The folders are walked on ``workers`` threads (each walk is many ``lstat`` calls)."""
     folder = layout.worktrees_dir
     refs = _references(layout)
     git = _git_entries(layout)
     locks = locked_inodes()
-    infos: dict[str, WorktreeInfo] = {}
     names: set[str] = set(git)
     if folder.is_dir() and not folder.is_symlink():
-        names |= {p.name for p in folder.iterdir() if not p.name.startswith(TOMBSTONE_PREFIX)}
+        with os.scandir(folder) as listing:
+            names |= {e.name for e in listing if not e.name.startswith(TOMBSTONE_PREFIX)}
     device = folder.stat().st_dev if folder.is_dir() else 0
-    for name in sorted(names):
+    ordered = sorted(names)
+    prefix = os.fspath(folder) + os.sep
+    measure = functools.partial(_measure, device=device, locks=locks)
+    if workers > 1 and len(ordered) > 64:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            measured = list(pool.map(measure, [prefix + name for name in ordered], chunksize=32))
+    else:
+        measured = [measure(prefix + name) for name in ordered]
+    infos: dict[str, WorktreeInfo] = {}
+    for name, found in zip(ordered, measured, strict=True):
         path = folder / name
         state, step_id, completed_at = refs.get(name, (None, None, None))
         status, evidence = _status(layout, state, clock, stuck_after)
@@ -155,22 +203,14 @@ def inventory(
             status=status,
             workflow_id=state.workflow_id if state else None,
             step_id=step_id,
+            newest_mtime=found.newest,
             completed_at=completed_at,
+            size=found.size,
+            exists=found.exists,
+            is_symlink=found.is_symlink,
+            file_locked=found.locked,
             evidence=evidence,
         )
-        info.is_symlink = path.is_symlink()
-        info.exists = info.is_symlink or path.exists()
-        if info.exists and not info.is_symlink and path.is_dir():
-            stats = walk_stats(path, device, locks)
-            info.newest_mtime, info.size, info.file_locked = (
-                stats.newest_mtime,
-                stats.size,
-                stats.locked,
-            )
-            if stats.newest_mtime is None:
-                info.newest_mtime = path.lstat().st_mtime  # an empty folder: its own time
-        elif info.exists:
-            info.newest_mtime = path.lstat().st_mtime
         entry = git.get(name)
         if entry is not None:
             info.registered = True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 
-from pytest_tapps.cli._output import duration, format_table
+from pytest_tapps.cli._output import Progress, duration, format_table
 
 
 @pytest.mark.parametrize(
@@ -35,3 +38,31 @@ def test_tables_align_columns_and_mark_missing_cells() -> None:
         "plan           1",
         "critical-step  -",
     ]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_only_on_a_terminal_after_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short runs and pipes stay quiet; a long run on a terminal shows a counter on stderr."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ticks = iter([0.5, 2.0, 2.5])
+    progress = Progress("tapps cleanup")
+    progress._time = lambda: next(ticks)
+    progress._start = 0.0
+    progress(10)
+    assert terminal.getvalue() == ""
+    progress(2048, 4096)
+    progress(3000)
+    progress.close()
+    assert terminal.getvalue() == "\rtapps cleanup [2048/4096]\rtapps cleanup [3000 items]\n"
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    quiet = Progress("tapps cleanup")
+    quiet._start = -10.0
+    quiet(5)
+    quiet.close()
+    assert piped.getvalue() == ""

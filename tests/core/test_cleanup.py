@@ -204,6 +204,21 @@ def test_links_inside_an_expired_folder_are_removed_as_links(tmp_path: Path, cle
     assert (outside / "keep.txt").exists()
 
 
+def test_link_loops_are_removed_as_links_without_looping(tmp_path: Path, clean: Clean) -> None:
+    """A link to itself, and two links to each other, age and go as links: no hang, no error."""
+    history = tmp_path / ".tapps-agents/analytics/history"
+    history.mkdir(parents=True)
+    (history / "self.jsonl").symlink_to("self.jsonl")
+    (history / "a.jsonl").symlink_to("b.jsonl")
+    (history / "b.jsonl").symlink_to("a.jsonl")
+    for name in ("self.jsonl", "a.jsonl", "b.jsonl"):
+        os.utime(history / name, (NOW - 100 * DAY, NOW - 100 * DAY), follow_symlinks=False)
+    report = clean(Layout(tmp_path))
+    assert sorted(i.path.name for i in report.removed) == ["a.jsonl", "b.jsonl", "self.jsonl"]
+    assert report.ok
+    assert list(history.iterdir()) == []
+
+
 def test_a_category_folder_that_is_a_link_out_is_refused(tmp_path: Path) -> None:
     """If analytics/history itself links outside, nothing in it is planned."""
     outside = tmp_path / "outside"
