@@ -1,14 +1,141 @@
 """The pytest plugin, enabled with ``pytest -p tapps`` (or autoloaded through ``pytest11``).
 
-It stays inert until a test asks for it: loading it registers options and nothing else, and
-imports no pydantic, Hypothesis, pyfakefs, freezegun or YAML.
+It stays inert until a test asks for it: loading it registers options, ini keys and the marker,
+and imports no pydantic, Hypothesis, pyfakefs, freezegun or YAML. Every fixture is a thin wrapper
+over a context manager of :mod:`pytest_tapps.harness`, usable without pytest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_tapps.harness import TappsClock, TappsProject
+
+SEED_KEY = pytest.StashKey[int]()
+MARKER = "tapps(now=None, fs=None, seed=None): per-test settings of the tapps fixtures"
+_CACHE_KEY = "tapps/seed"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ``tapps`` option group (options arrive with the fixtures that use them)."""
-    parser.getgroup("tapps", "pytest-tapps: runbook recovery and retention checks")
+    """The ``tapps`` option group and its ini keys."""
+    group = parser.getgroup("tapps", "pytest-tapps: runbook recovery and retention checks")
+    group.addoption(
+        "--tapps-fs",
+        choices=["real", "fake"],
+        default=None,
+        help="filesystem for tapps_project: real (tmp_path) or fake (pyfakefs); ini: tapps_fs",
+    )
+    group.addoption(
+        "--tapps-seed",
+        default=None,
+        metavar="INT|last",
+        help="seed for jitter and fault choices (last: reuse the previous run's); ini: tapps_seed",
+    )
+    parser.addini("tapps_fs", "default filesystem for tapps_project: real or fake", default="real")
+    parser.addini("tapps_seed", "default seed (an integer), else a random one per run", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and settle the run's seed."""
+    config.addinivalue_line("markers", MARKER)
+    config.stash[SEED_KEY] = _resolve_seed(config)
+
+
+def _resolve_seed(config: pytest.Config) -> int:
+    raw = config.getoption("--tapps-seed") or config.getini("tapps_seed") or ""
+    cache = config.cache
+    if raw == "last":
+        last = cache.get(_CACHE_KEY, None) if cache is not None else None
+        if last is None:
+            message = "--tapps-seed=last: no previous seed is cached; run once without it first"
+            raise pytest.UsageError(message)
+        return int(last)
+    if raw:
+        try:
+            return int(raw)
+        except ValueError:
+            message = f"--tapps-seed={raw!r}: expected an integer or 'last'"
+            raise pytest.UsageError(message) from None
+    return random.Random().getrandbits(32)  # noqa: S311 -- a test seed, not a secret
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Print the seed so any run can be replayed."""
+    seed = config.stash[SEED_KEY]
+    if config.cache is not None:
+        config.cache.set(_CACHE_KEY, seed)
+    return f"Using --tapps-seed={seed}"
+
+
+def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("tapps")
+    if marker is None:
+        return {}
+    if marker.args:
+        message = (
+            f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only (now=, fs=, seed=)"
+        )
+        raise pytest.UsageError(message)
+    unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed"})
+    if unknown:
+        message = f"{request.node.nodeid}: @pytest.mark.tapps got unknown keyword {unknown[0]!r}"
+        raise pytest.UsageError(message)
+    return dict(marker.kwargs)
+
+
+@pytest.fixture(name="tapps_seed")
+def tapps_seed_fixture(request: pytest.FixtureRequest) -> int:
+    """This test's seed: derived from the run's seed and the test id (or the marker's seed)."""
+    given = _marker(request).get("seed")
+    if given is not None:
+        return int(given)
+    run_seed = request.config.stash[SEED_KEY]
+    digest = hashlib.sha256(f"{run_seed}:{request.node.nodeid}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+@pytest.fixture(name="tapps_clock")
+def tapps_clock_fixture(request: pytest.FixtureRequest) -> Iterator[TappsClock]:
+    """One virtual clock for the test: wall, monotonic, sleeps and the core's clock together."""
+    from pytest_tapps.harness import DEFAULT_NOW, virtual_time
+
+    with virtual_time(_marker(request).get("now", DEFAULT_NOW)) as clock:
+        yield clock
+
+
+@pytest.fixture(name="tapps_project")
+def tapps_project_fixture(
+    request: pytest.FixtureRequest,
+    tapps_clock: TappsClock,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TappsProject]:
+    """A project root with a ``.tapps-agents/`` tree to fabricate, on the real or fake fs."""
+    from pytest_tapps.harness import project
+
+    fs = _marker(request).get("fs") or request.config.getoption("--tapps-fs")
+    fs = fs or request.config.getini("tapps_fs") or "real"
+    if fs == "real":
+        root = tmp_path_factory.mktemp("tapps-project")
+        with project(root, clock=tapps_clock) as built:
+            yield built
+    else:
+        with project(fs=fs, clock=tapps_clock) as built:
+            yield built
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failing test that used a tapps seed, say how to replay it."""
+    report = yield
+    if report.failed and "tapps_seed" in getattr(item, "fixturenames", ()):
+        seed = item.config.stash[SEED_KEY]
+        report.sections.append(
+            ("tapps", f"To reproduce: pytest -p tapps --tapps-seed={seed} {item.nodeid}")
+        )
+    return report

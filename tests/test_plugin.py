@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -44,3 +45,156 @@ def test_loading_the_plugin_changes_no_outcome(pytester: pytest.Pytester) -> Non
     pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
     result = pytester.runpytest("-p", "tapps")
     result.assert_outcomes(passed=1)
+
+
+@pytest.fixture
+def tapps_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester with plugin autoloading off: each run names -p tapps itself."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester
+
+
+def test_clock_fixture_follows_the_marker(tapps_pytester: pytest.Pytester) -> None:
+    """@pytest.mark.tapps(now=...) sets the virtual start; sleeps advance it at once."""
+    tapps_pytester.makepyfile(
+        """
+        import time
+        from datetime import datetime, timezone
+        import pytest
+
+        @pytest.mark.tapps(now="2030-06-01T00:00:00Z")
+        def test_now(tapps_clock):
+            assert datetime.now(timezone.utc) == datetime(2030, 6, 1, tzinfo=timezone.utc)
+            time.sleep(3600)
+            assert tapps_clock.elapsed == 3600
+            assert tapps_clock.now == datetime(2030, 6, 1, 1, tzinfo=timezone.utc)
+
+        def test_default_now(tapps_clock):
+            assert tapps_clock.now.isoformat() == "2026-01-15T10:30:00+00:00"
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "--strict-markers")
+    result.assert_outcomes(passed=2)
+
+
+def test_fixtures_are_undone_after_each_test(tapps_pytester: pytest.Pytester) -> None:
+    """freezegun, the sleep patches and pyfakefs do not leak into the next test."""
+    tapps_pytester.makepyfile(
+        """
+        import os, time
+        import pytest
+
+        @pytest.mark.tapps(now="2001-01-01T00:00:00Z", fs="fake")
+        def test_a_uses_everything(tapps_project):
+            tapps_project.file("logs/debug/a.log", age="8d")
+            assert os.path.exists("/project/.tapps-agents/logs/debug/a.log")
+
+        def test_b_sees_the_real_world():
+            assert time.time() > 1.7e9
+            assert not os.path.exists("/project/.tapps-agents")
+            started = time.monotonic()
+            time.sleep(0.01)
+            assert time.monotonic() - started >= 0.01
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+def test_fs_option_and_ini_choose_the_filesystem(tapps_pytester: pytest.Pytester) -> None:
+    """--tapps-fs=fake (or ini tapps_fs) puts tapps_project under pyfakefs; the marker wins."""
+    tapps_pytester.makepyfile(
+        """
+        import pytest
+
+        def test_fake(tapps_project):
+            assert tapps_project.fake_fs
+
+        @pytest.mark.tapps(fs="real")
+        def test_marker_wins(tapps_project):
+            assert not tapps_project.fake_fs
+        """
+    )
+    tapps_pytester.runpytest("-p", "tapps", "--tapps-fs=fake").assert_outcomes(passed=2)
+    tapps_pytester.makeini("[pytest]\ntapps_fs = fake\n")
+    tapps_pytester.runpytest("-p", "tapps").assert_outcomes(passed=2)
+
+
+def test_a_bad_marker_is_a_clear_error(tapps_pytester: pytest.Pytester) -> None:
+    """An unknown marker keyword names itself and the test."""
+    tapps_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.tapps(fz="fake")
+        def test_typo(tapps_clock):
+            pass
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.tapps got unknown keyword 'fz'*"])
+
+
+def test_seed_header_last_and_reproduce_line(tapps_pytester: pytest.Pytester) -> None:
+    """The header names the seed; --tapps-seed=last replays it; a failure says how to rerun."""
+    tapps_pytester.makepyfile(
+        """
+        def test_seeds(tapps_seed):
+            print("SEED", tapps_seed)
+            assert tapps_seed % 7 == -1  # never true: shows the reproduce line
+        """
+    )
+    first = tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=1234", "-s")
+    first.stdout.fnmatch_lines(
+        [
+            "Using --tapps-seed=1234",
+            "*To reproduce: pytest -p tapps --tapps-seed=1234 test_seed_header_last_and_reproduce_line.py::test_seeds*",
+        ]
+    )
+    seed = re.findall(r"SEED (\d+)", first.stdout.str())
+    again = tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=last", "-s")
+    again.stdout.fnmatch_lines(["Using --tapps-seed=1234"])
+    assert re.findall(r"SEED (\d+)", again.stdout.str()) == seed != []
+    bad = tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=soon")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--tapps-seed='soon': expected an integer or 'last'*"])
+
+
+def test_per_test_seeds_differ_and_are_stable(tapps_pytester: pytest.Pytester) -> None:
+    """Each test gets its own seed from the run's seed and its id, the same on every run."""
+    tapps_pytester.makepyfile(
+        """
+        def test_one(tapps_seed):
+            print("ONE", tapps_seed)
+
+        def test_two(tapps_seed):
+            print("TWO", tapps_seed)
+        """
+    )
+    runs = [tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=7", "-s") for _ in range(2)]
+    seeds = [re.findall(r"(ONE|TWO) (\d+)", run.stdout.str()) for run in runs]
+    assert seeds[0] == seeds[1]
+    assert len(seeds[0]) == 2
+    assert seeds[0][0][1] != seeds[0][1][1]
+
+
+def test_xdist_gives_the_same_outcomes(tapps_pytester: pytest.Pytester) -> None:
+    """-n 2 passes and fails exactly the tests a serial run does."""
+    tapps_pytester.makepyfile(
+        """
+        import time
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_clock(tapps_clock, tapps_project, n):
+            tapps_project.file(f"logs/debug/{n}.log", age=f"{n}d")
+            time.sleep(60)
+            assert tapps_clock.elapsed == 60
+            assert n != 4
+        """
+    )
+    serial = tapps_pytester.runpytest_subprocess("-p", "tapps")
+    parallel = tapps_pytester.runpytest_subprocess("-p", "tapps", "-p", "xdist", "-n", "2")
+    serial.assert_outcomes(passed=5, failed=1)
+    parallel.assert_outcomes(passed=5, failed=1)

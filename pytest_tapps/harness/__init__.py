@@ -1,0 +1,27 @@
+"""The harness: fabricated projects, one virtual clock, and (to come) the fault catalogue.
+
+Every pytest fixture of the plugin is a thin wrapper over a context manager here, usable without
+pytest (and inside Hypothesis tests, where function-scoped fixtures do not fit).
+"""
+
+from pytest_tapps.harness._project import (
+    HarnessError,
+    TappsProject,
+    WorkflowBuilder,
+    age_seconds,
+    diff_snapshots,
+    project,
+)
+from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
+
+__all__ = [
+    "DEFAULT_NOW",
+    "HarnessError",
+    "TappsClock",
+    "TappsProject",
+    "WorkflowBuilder",
+    "age_seconds",
+    "diff_snapshots",
+    "project",
+    "virtual_time",
+]

@@ -1,0 +1,390 @@
+"""Fabricated ``.tapps-agents/`` trees: what a test sets up before it runs recovery or cleanup.
+
+:class:`TappsProject` builds a project fluently (``project.workflow(...)``,
+``project.file("analytics/history/a.jsonl", age="100d")``, ``project.worktree("wt", git=True)``)
+or from a declarative mapping (:meth:`TappsProject.build`). Ages set real mtimes relative to the
+clock's now. It works on the real filesystem and under pyfakefs; what needs the real one (git,
+subprocesses) fails under pyfakefs with a :class:`HarnessError` that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.core import Layout, TappsError, VirtualClock, parse_duration
+
+Age = str | float | int | timedelta
+
+
+class HarnessError(TappsError):
+    """The harness could not set up or inject what a test asked for (not a test failure)."""
+
+
+def age_seconds(age: Age) -> float:
+    """Seconds from ``"40d"``, ``3600`` or a ``timedelta`` (negative: in the future)."""
+    if isinstance(age, timedelta):
+        return age.total_seconds()
+    if isinstance(age, str) and age.startswith("-"):
+        return -parse_duration(age[1:], field="age")
+    if isinstance(age, int | float) and not isinstance(age, bool):
+        return float(age)
+    return parse_duration(age, field="age")
+
+
+@contextlib.contextmanager
+def project(
+    root: Path | str | None = None,
+    *,
+    fs: str = "real",
+    clock: VirtualClock | None = None,
+) -> Iterator[TappsProject]:
+    """A :class:`TappsProject` for the block: in ``root`` (default: a fresh temporary folder) on
+    the real filesystem, or under pyfakefs with ``fs="fake"`` (undone on exit)."""
+    if fs not in ("real", "fake"):
+        message = f"fs={fs!r}: use 'real' or 'fake'"
+        raise HarnessError(message)
+    if fs == "fake":
+        from pyfakefs.fake_filesystem_unittest import Patcher
+
+        with Patcher() as patcher:
+            assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
+            yield TappsProject(Path(root or "/project"), clock, fake_fs=True)
+        return
+    if root is not None:
+        yield TappsProject(Path(root), clock)
+        return
+    with tempfile.TemporaryDirectory(prefix="tapps-project-") as folder:
+        yield TappsProject(Path(folder), clock)
+
+
+@dataclass
+class _Step:
+    id: str
+    status: str = "completed"
+    agent: str | None = "implementer"
+    action: str | None = None
+    attempts: int = 1
+    error: dict[str, Any] | None = None
+    worktree: str | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass
+class WorkflowBuilder:
+    """A workflow state under construction; ``.step(...)`` adds steps, ``.save()`` writes it."""
+
+    project: TappsProject
+    workflow_id: str
+    status: str = "running"
+    current: bool = False
+    steps: list[_Step] = field(default_factory=list)
+
+    def step(
+        self,
+        step_id: str,
+        status: str = "completed",
+        *,
+        agent: str | None = "implementer",
+        action: str | None = None,
+        attempts: int = 1,
+        error: str | Mapping[str, Any] | None = None,
+        recoverable: bool | None = None,
+        worktree: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> WorkflowBuilder:
+        """Add a step; ``error`` is a category name or an envelope mapping."""
+        envelope: dict[str, Any] | None = None
+        if isinstance(error, str):
+            envelope = {
+                "code": f"{error}_error",
+                "category": error,
+                "recoverable": error in ("timeout", "external_dependency", "configuration")
+                if recoverable is None
+                else recoverable,
+                "message": f"{step_id} failed ({error})",
+            }
+        elif error is not None:
+            envelope = dict(error)
+        self.steps.append(
+            _Step(step_id, status, agent, action, attempts, envelope, worktree, duration_seconds)
+        )
+        return self
+
+    def state(self) -> dict[str, Any]:
+        """The runbook-form state JSON of this workflow."""
+        from pytest_tapps.core import to_iso
+
+        now = to_iso(self.project.clock_now())
+        executions = []
+        for step in self.steps:
+            for attempt in range(1, max(step.attempts, 1) + 1):
+                last = attempt == max(step.attempts, 1)
+                status = step.status if last else "failed"
+                entry: dict[str, Any] = {
+                    "step_id": step.id,
+                    "agent": step.agent,
+                    "action": step.action,
+                    "status": status,
+                    "attempt": attempt,
+                    "worktree": step.worktree,
+                    "duration_seconds": step.duration_seconds,
+                }
+                if status == "failed":
+                    envelope = step.error or {
+                        "code": "execution_error",
+                        "category": "execution",
+                        "recoverable": False,
+                        "message": "failed",
+                    }
+                    entry["error"] = {
+                        **envelope,
+                        "workflow_id": self.workflow_id,
+                        "step_id": step.id,
+                        "agent": step.agent,
+                    }
+                executions.append(entry)
+        running = [s.id for s in self.steps if s.status in ("running", "failed")]
+        return {
+            "workflow_id": self.workflow_id,
+            "status": self.status,
+            "current_step": running[0] if running else None,
+            "started_at": now,
+            "updated_at": now,
+            "step_executions": executions,
+        }
+
+    def save(self) -> Path:
+        """Write the state (current_state.json when ``current``, else history)."""
+        layout = self.project.layout
+        path = layout.current_state_file if self.current else layout.history_file(self.workflow_id)
+        assert path is not None  # noqa: S101 -- the runbook layout has a current state file
+        self.project.write(path, json.dumps(self.state(), indent=2) + "\n")
+        return path
+
+
+class TappsProject:
+    """A project root with a fabricated ``.tapps-agents/`` tree, aged on a clock."""
+
+    def __init__(self, root: Path, clock: VirtualClock | None = None, *, fake_fs: bool = False):
+        self.root = Path(root)
+        self.layout = Layout(self.root)
+        self.clock = clock if clock is not None else VirtualClock()
+        self.fake_fs = fake_fs
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"TappsProject({str(self.root)!r}, fake_fs={self.fake_fs})"
+
+    def clock_now(self) -> Any:
+        from pytest_tapps.core._timeutil import from_epoch
+
+        return from_epoch(self.clock.time())
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def write(self, path: Path, content: str | bytes = b"", *, age: Age = 0) -> Path:
+        """Write a file (folders made as needed) and set its mtime ``age`` before now."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(data)
+        self.age(path, age)
+        return path
+
+    def age(self, path: Path, age: Age) -> None:
+        """Set ``path``'s mtime (and, for a folder, every file inside) ``age`` before now."""
+        stamp = self.clock.time() - age_seconds(age)
+        targets = [path]
+        if path.is_dir() and not path.is_symlink():
+            targets = [
+                Path(folder, name)
+                for folder, dirs, files in os.walk(path)
+                for name in (*files, *dirs)
+            ] + [path]
+        for target in targets:
+            os.utime(target, (stamp, stamp), follow_symlinks=False)
+
+    def file(self, relative: str, content: str | bytes = b"x", *, age: Age = 0) -> Path:
+        """A file under ``.tapps-agents/`` (or the project root for ``reports/...``)."""
+        base = self.root if relative.startswith("reports/") else self.layout.tapps_dir
+        return self.write(base / relative, content, age=age)
+
+    def analytics(self, name: str, *, age: Age = 0) -> Path:
+        return self.write(self.layout.analytics_history_dir / name, '{"event": "x"}\n', age=age)
+
+    def symlink(self, relative: str, target: Path | str) -> Path:
+        """A link under ``.tapps-agents/`` pointing at ``target`` (anywhere)."""
+        link = self.layout.tapps_dir / relative
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+        return link
+
+    # -- workflows, worktrees, caches ----------------------------------------------------------
+
+    def workflow(
+        self, workflow_id: str, status: str = "running", *, current: bool = False
+    ) -> WorkflowBuilder:
+        """Start a workflow state; add steps with ``.step()`` and write it with ``.save()``."""
+        return WorkflowBuilder(self, workflow_id, status, current)
+
+    def worktree(
+        self,
+        name: str,
+        *,
+        age: Age = 0,
+        files: int = 3,
+        git: bool = False,
+        locked: bool = False,
+        dirty: bool = False,
+        gone: bool = False,
+        branch: str | None = None,
+    ) -> Path:
+        """A worktree folder: plain files, or a real ``git worktree`` of the project's repo."""
+        path = self.layout.worktree(name)
+        if not git:
+            for number in range(files):
+                self.write(path / f"file-{number}.txt", f"{name} {number}\n")
+            self.age(path, age)
+            return path
+        self._require_real("git worktrees")
+        self.git_repository()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("worktree", "add", "-q", "-b", branch or f"workflow/{name}", str(path))
+        if dirty:
+            (path / "README.md").write_text("changed by the harness\n")
+        if locked:
+            self._git("worktree", "lock", "--reason", "held by the harness", str(path))
+        self.age(path, age)
+        if gone:
+            from pytest_tapps.core._safedelete import remove_path
+
+            remove_path(path, device=path.parent.stat().st_dev)
+        return path
+
+    def context7(
+        self, library_id: str, documents: Mapping[str, str | bytes] | None = None, *, age: Age = 0
+    ) -> Path:
+        """A valid Context7 entry (documents and ``meta.json``)."""
+        from pytest_tapps.core import write_entry
+
+        entry = write_entry(
+            self.layout, library_id, documents or {"docs.md": f"# {library_id}\n"}, clock=self.clock
+        )
+        self.age(entry, age)
+        return entry
+
+    def git_repository(self) -> None:
+        """Make the project root a git repository with one commit (once)."""
+        if (self.root / ".git").exists():
+            return
+        self._require_real("git repositories")
+        self._git("init", "-q", "-b", "main")
+        (self.root / "README.md").write_text("project\n")
+        (self.root / ".gitignore").write_text(".tapps-agents/\n")
+        self._git("add", "README.md", ".gitignore")
+        self._git("commit", "-q", "-m", "initial commit")
+
+    def _require_real(self, what: str) -> None:
+        if self.fake_fs:
+            message = (
+                f"{what} need the real filesystem (pyfakefs cannot run git or other "
+                "subprocesses): use fs='real' for this test"
+            )
+            raise HarnessError(message)
+
+    def _git(self, *args: str) -> None:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "tapps",
+            "GIT_AUTHOR_EMAIL": "tapps@example.invalid",
+            "GIT_COMMITTER_NAME": "tapps",
+            "GIT_COMMITTER_EMAIL": "tapps@example.invalid",
+        }
+        done = subprocess.run(
+            ["git", "-C", str(self.root), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if done.returncode != 0:
+            message = f"git {' '.join(args)} failed: {done.stderr.strip()}"
+            raise HarnessError(message)
+
+    # -- declarative ---------------------------------------------------------------------------
+
+    def build(self, description: Mapping[str, Any]) -> TappsProject:
+        """Build from a mapping: ``files``, ``analytics``, ``workflows``, ``worktrees``,
+        ``context7`` (each a list of keyword mappings for the matching method)."""
+        known = {"files", "analytics", "workflows", "worktrees", "context7"}
+        unknown = sorted(set(description) - known)
+        if unknown:
+            message = f"unknown tree key {unknown[0]!r}; expected one of {sorted(known)}"
+            raise HarnessError(message)
+        for raw in description.get("files", []):
+            spec = dict(raw)
+            self.file(spec.pop("path"), spec.pop("content", b"x"), **spec)
+        for raw in description.get("analytics", []):
+            spec = dict(raw)
+            self.analytics(spec.pop("name"), **spec)
+        for raw in description.get("worktrees", []):
+            spec = dict(raw)
+            self.worktree(spec.pop("name"), **spec)
+        for raw in description.get("context7", []):
+            spec = dict(raw)
+            self.context7(spec.pop("library"), spec.pop("documents", None), **spec)
+        for raw in description.get("workflows", []):
+            spec = dict(raw)
+            steps = spec.pop("steps", [])
+            builder = self.workflow(spec.pop("id"), spec.pop("status", "running"), **spec)
+            for raw_step in steps:
+                step = dict(raw_step)
+                builder.step(step.pop("id"), step.pop("status", "completed"), **step)
+            builder.save()
+        return self
+
+    # -- looking at it -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, str]:
+        """Every path under the project with a short description (kind, size, hash, mtime)."""
+        found: dict[str, str] = {}
+        for path in sorted(self._walk()):
+            rel = str(path.relative_to(self.root))
+            st = path.lstat()
+            if path.is_symlink():
+                found[rel] = f"link -> {path.readlink()}"
+            elif path.is_dir():
+                found[rel] = "folder"
+            else:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+                found[rel] = f"file {st.st_size} B sha256:{digest} mtime {st.st_mtime:.0f}"
+        return found
+
+    def _walk(self) -> Iterator[Path]:
+        for folder, dirs, files in os.walk(self.root):
+            if ".git" in dirs and Path(folder) == self.root:
+                dirs.remove(".git")
+            for name in (*dirs, *files):
+                yield Path(folder, name)
+
+
+def diff_snapshots(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    """What changed between two snapshots, a line per path: ``- gone``, ``+ new``, ``~ changed``."""
+    lines = []
+    for rel in sorted(set(before) | set(after)):
+        if rel not in after:
+            lines.append(f"- {rel}  ({before[rel]})")
+        elif rel not in before:
+            lines.append(f"+ {rel}  ({after[rel]})")
+        elif before[rel] != after[rel]:
+            lines.append(f"~ {rel}  ({before[rel]} -> {after[rel]})")
+    return "\n".join(lines) if lines else "(no change)"

@@ -1,0 +1,133 @@
+"""Tests for pytest_tapps.harness._project: fabricated trees on the real and the fake fs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_tapps.core import StateStore, StepStatus, VirtualClock, check_entry
+from pytest_tapps.core._retention import DAY
+from pytest_tapps.harness import HarnessError, diff_snapshots, project
+
+
+def test_ages_set_mtimes_relative_to_the_clock(tmp_path: Path) -> None:
+    """file(..., age='40d') has an mtime exactly 40 days before the clock's now."""
+    clock = VirtualClock()
+    with project(tmp_path, clock=clock) as built:
+        path = built.file("logs/debug/a.log", age="40d")
+        future = built.analytics("b.jsonl", age="-1h")
+        assert path == tmp_path / ".tapps-agents/logs/debug/a.log"
+        assert path.stat().st_mtime == clock.time() - 40 * DAY
+        assert future.stat().st_mtime == clock.time() + 3600
+
+
+def test_a_declarative_tree_builds_workflows_worktrees_and_caches(tmp_path: Path) -> None:
+    """build() takes the same things as the fluent methods, from a mapping."""
+    with project(tmp_path) as built:
+        built.build(
+            {
+                "files": [{"path": "reports/quality/q.html", "age": "91d"}],
+                "workflows": [
+                    {
+                        "id": "wf-1",
+                        "status": "failed",
+                        "current": True,
+                        "steps": [
+                            {"id": "plan"},
+                            {
+                                "id": "build",
+                                "status": "failed",
+                                "error": "timeout",
+                                "attempts": 3,
+                                "worktree": "wt-build",
+                            },
+                        ],
+                    },
+                ],
+                "worktrees": [{"name": "wt-build", "age": "8d"}],
+                "context7": [{"library": "react"}],
+            }
+        )
+        state = StateStore(built.layout).load()
+        assert state.workflow_id == "wf-1"
+        assert [(e.step_id, e.attempt, e.status) for e in state.step_executions] == [
+            ("plan", 1, StepStatus.COMPLETED),
+            ("build", 1, StepStatus.FAILED),
+            ("build", 2, StepStatus.FAILED),
+            ("build", 3, StepStatus.FAILED),
+        ]
+        failed = state.failed()[0]
+        assert failed.error is not None
+        assert (failed.error.category, failed.error.recoverable, failed.worktree) == (
+            "timeout",
+            True,
+            "wt-build",
+        )
+        assert (tmp_path / "reports/quality/q.html").exists()
+        assert check_entry(built.layout.context7_entry("react")).ok
+        assert sorted(p.name for p in built.layout.worktree("wt-build").iterdir()) == [
+            "file-0.txt",
+            "file-1.txt",
+            "file-2.txt",
+        ]
+
+
+def test_unknown_declarative_keys_are_refused(tmp_path: Path) -> None:
+    """A typo in a tree description is a harness error naming the key."""
+    with (
+        project(tmp_path) as built,
+        pytest.raises(HarnessError, match="unknown tree key 'worktree'"),
+    ):
+        built.build({"worktree": []})
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_worktrees_are_real(tmp_path: Path) -> None:
+    """git=True makes a real repository and a real, registered, lockable worktree."""
+    from pytest_tapps.core._git import list_worktrees
+
+    with project(tmp_path) as built:
+        path = built.worktree("wt-1", git=True, locked=True, dirty=True)
+        entries = {w.path.name: w for w in list_worktrees(tmp_path)}
+        assert entries["wt-1"].locked
+        assert entries["wt-1"].branch == "workflow/wt-1"
+        assert (path / "README.md").read_text() == "changed by the harness\n"
+
+
+def test_the_fake_filesystem_leaves_the_disk_alone() -> None:
+    """fs='fake' builds under pyfakefs; nothing exists on the real disk afterwards."""
+    with project(fs="fake") as built:
+        path = built.file("analytics/history/a.jsonl", age="100d")
+        assert path.exists()
+        assert built.root == Path("/project")
+    assert not Path("/project/.tapps-agents").exists()
+
+
+def test_git_on_the_fake_filesystem_says_what_to_do() -> None:
+    """A feature that needs the real filesystem fails with a message naming the fix."""
+    with project(fs="fake") as built, pytest.raises(HarnessError) as info:
+        built.worktree("wt", git=True)
+    assert str(info.value) == (
+        "git worktrees need the real filesystem (pyfakefs cannot run git or other "
+        "subprocesses): use fs='real' for this test"
+    )
+
+
+def test_snapshot_diff_shows_what_changed(tmp_path: Path) -> None:
+    """The diff names removed, added and changed paths, one per line."""
+    with project(tmp_path) as built:
+        gone = built.file("logs/debug/old.log", age="8d")
+        kept = built.file("logs/debug/new.log")
+        before = built.snapshot()
+        gone.unlink()
+        kept.write_text("grown")
+        built.file("logs/debug/added.log")
+        lines = diff_snapshots(before, built.snapshot()).splitlines()
+        assert [line.split("  ")[0] for line in lines] == [
+            "+ .tapps-agents/logs/debug/added.log",
+            "~ .tapps-agents/logs/debug/new.log",
+            "- .tapps-agents/logs/debug/old.log",
+        ]
+        assert diff_snapshots(before, before) == "(no change)"
