@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_tapps.harness import TappsClock, TappsProject
+    from pytest_tapps.harness import LogCapture, TappsClock, TappsProject
 
 SEED_KEY = pytest.StashKey[int]()
 MARKER = "tapps(now=None, fs=None, seed=None): per-test settings of the tapps fixtures"
@@ -127,6 +127,15 @@ def tapps_project_fixture(
     else:
         with project(fs=fs, clock=tapps_clock) as built:
             yield built
+
+
+@pytest.fixture(name="tapps_logs")
+def tapps_logs_fixture() -> Iterator[LogCapture]:
+    """Structured records logged through WorkflowLogger during the test."""
+    from pytest_tapps.harness import capture_logs
+
+    with capture_logs() as captured:
+        yield captured
 
 
 @pytest.hookimpl(wrapper=True)

@@ -22,6 +22,7 @@ the run goes on.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import stat
@@ -644,6 +645,8 @@ def run_cleanup(
     wanted = set(only) if only else None
     report = CleanupReport()
     remover = _Remover(layout, report, workers)
+    collecting = gc.isenabled()
+    gc.disable()  # a run allocates an object per file and frees none: cycle scans are waste
 
     def tick(done: int) -> None:
         if progress is not None and done:
@@ -666,6 +669,8 @@ def run_cleanup(
                 _record(report, item)
     finally:
         remover.finish()
+        if collecting:
+            gc.enable()
     report.removed.sort(key=lambda item: item.location)
     report.vanished.sort(key=lambda item: item.location)
     report.skipped.sort(key=lambda pair: pair[0].location)

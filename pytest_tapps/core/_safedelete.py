@@ -135,7 +135,7 @@ def walk_stats(
             size += st.st_size
             if newest is None or st.st_mtime > newest:
                 newest = st.st_mtime
-            if not locked and stat.S_ISREG(st.st_mode) and is_locked(Path(entry.path), st, locks):
+            if not locked and stat.S_ISREG(st.st_mode) and is_locked(entry.path, st, locks):
                 locked = True
     return TreeStats(newest, size, files, locked, mounts)
 
@@ -144,8 +144,11 @@ def _fail(removal: Removal, path: Path, exc: OSError) -> None:
     removal.failures.append((path, exc.strerror or str(exc)))
 
 
-def _empty_folder(parent_fd: int, name: str, where: Path, device: int, removal: Removal) -> None:
-    """Remove everything below ``name`` (relative to ``parent_fd``), then ``name`` itself."""
+def _empty_folder(parent_fd: int, name: str, where: str, device: int, removal: Removal) -> None:
+    """Remove everything below ``name`` (relative to ``parent_fd``), then ``name`` itself.
+
+    ``where`` is the folder's path, used only in failure reports (paths are built lazily: this
+    runs per file of every removed tree)."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
     except FileNotFoundError:
@@ -156,26 +159,26 @@ def _empty_folder(parent_fd: int, name: str, where: Path, device: int, removal: 
                 os.unlink(name, dir_fd=parent_fd)
                 removal.files += 1
             return
-        _fail(removal, where, exc)
+        _fail(removal, Path(where), exc)
         return
     try:
         if os.fstat(fd).st_dev != device:
-            removal.failures.append((where, "a mount point: not crossed"))
+            removal.failures.append((Path(where), "a mount point: not crossed"))
             return
         with os.scandir(fd) as entries:
-            listed = list(entries)
-        for entry in listed:
-            child = where / entry.name
+            listed = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        unlink = os.unlink
+        for child, is_dir in listed:
+            if is_dir:
+                _empty_folder(fd, child, f"{where}{os.sep}{child}", device, removal)
+                continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    _empty_folder(fd, entry.name, child, device, removal)
-                    continue
-                os.unlink(entry.name, dir_fd=fd)
+                unlink(child, dir_fd=fd)
                 removal.files += 1
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                _fail(removal, child, exc)
+                _fail(removal, Path(where, child), exc)
     finally:
         os.close(fd)
     try:
@@ -185,7 +188,7 @@ def _empty_folder(parent_fd: int, name: str, where: Path, device: int, removal: 
         pass
     except OSError as exc:
         if not removal.failures:
-            _fail(removal, where, exc)
+            _fail(removal, Path(where), exc)
 
 
 def tombstone_name(name: str) -> str:
@@ -234,7 +237,7 @@ def remove_path(path: Path, *, device: int) -> Removal:
             except OSError as exc:
                 _fail(removal, path, exc)
                 return removal
-        _empty_folder(parent_fd, name, path, device, removal)
+        _empty_folder(parent_fd, name, os.fspath(path), device, removal)
     finally:
         os.close(parent_fd)
     return removal

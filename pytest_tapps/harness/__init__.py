@@ -4,6 +4,7 @@ Every pytest fixture of the plugin is a thin wrapper over a context manager here
 pytest (and inside Hypothesis tests, where function-scoped fixtures do not fit).
 """
 
+from pytest_tapps.harness._logs import LogCapture, capture_logs
 from pytest_tapps.harness._project import (
     HarnessError,
     TappsProject,
@@ -17,10 +18,12 @@ from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
 __all__ = [
     "DEFAULT_NOW",
     "HarnessError",
+    "LogCapture",
     "TappsClock",
     "TappsProject",
     "WorkflowBuilder",
     "age_seconds",
+    "capture_logs",
     "diff_snapshots",
     "project",
     "virtual_time",
