@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_tapps.harness import LogCapture, TappsClock, TappsProject
+    from pytest_tapps.harness import Faults, LogCapture, TappsClock, TappsProject
 
 SEED_KEY = pytest.StashKey[int]()
 MARKER = "tapps(now=None, fs=None, seed=None): per-test settings of the tapps fixtures"
@@ -127,6 +127,18 @@ def tapps_project_fixture(
     else:
         with project(fs=fs, clock=tapps_clock) as built:
             yield built
+
+
+@pytest.fixture(name="tapps_faults")
+def tapps_faults_fixture(tapps_project: TappsProject) -> Iterator[Faults]:
+    """The fault catalogue against this test's project; helper processes end with the test."""
+    from pytest_tapps.harness import Faults
+
+    faults = Faults(tapps_project)
+    try:
+        yield faults
+    finally:
+        faults.close()
 
 
 @pytest.fixture(name="tapps_logs")

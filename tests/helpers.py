@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pytest_tapps.core import Layout
+from pytest_tapps.harness import hold_lock
 
 CLI = Path(sys.executable).with_name("tapps")
 
@@ -96,55 +95,8 @@ def run_cli(
     )
 
 
-_HOLDER = """
-import sys, time
-from pathlib import Path
-from pytest_tapps.core import Layout, WorkflowLock, LockHeldError
-
-root, workflow_id, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-while not go.exists():
-    time.sleep(0.001)
-lock = WorkflowLock(Layout(root), workflow_id)
-try:
-    lock.acquire()
-except LockHeldError:
-    print("lost", flush=True)
-    sys.exit(0)
-print("won", flush=True)
-sys.stdin.read()  # hold until the test closes our stdin
-lock.release()
-"""
-
-
-def spawn_lock_holder(root: Path, workflow_id: str, go: Path) -> subprocess.Popen[str]:
-    """A real child process that takes the workflow's lock once ``go`` exists and holds it
-    until its stdin closes; it prints 'won' or 'lost'."""
-    return subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(root), workflow_id, str(go)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-@contextlib.contextmanager
-def live_lock(root: Path, workflow_id: str) -> Iterator[subprocess.Popen[str]]:
-    """The workflow's lock held by a live child process for the duration of the block."""
-    go = root / f".go-{workflow_id}"
-    go.touch()
-    child = spawn_lock_holder(root, workflow_id, go)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "won"
-        yield child
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        for stream in (child.stdin, child.stdout):
-            if stream is not None:
-                stream.close()
-        go.unlink(missing_ok=True)
+# The harness owns the real-process lock holder; the tests use the same one.
+live_lock = hold_lock
 
 
 DAY = 86400.0

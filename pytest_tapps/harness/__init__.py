@@ -4,6 +4,16 @@ Every pytest fixture of the plugin is a thin wrapper over a context manager here
 pytest (and inside Hypothesis tests, where function-scoped fixtures do not fit).
 """
 
+from pytest_tapps.harness._faults import (
+    FaultError,
+    Faults,
+    Flaky,
+    Hang,
+    StepFailure,
+    StepTimeout,
+    hold_lock,
+    spawn_lock_holder,
+)
 from pytest_tapps.harness._logs import LogCapture, capture_logs
 from pytest_tapps.harness._project import (
     HarnessError,
@@ -17,14 +27,22 @@ from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
 
 __all__ = [
     "DEFAULT_NOW",
+    "FaultError",
+    "Faults",
+    "Flaky",
+    "Hang",
     "HarnessError",
     "LogCapture",
+    "StepFailure",
+    "StepTimeout",
     "TappsClock",
     "TappsProject",
     "WorkflowBuilder",
     "age_seconds",
     "capture_logs",
     "diff_snapshots",
+    "hold_lock",
     "project",
+    "spawn_lock_holder",
     "virtual_time",
 ]

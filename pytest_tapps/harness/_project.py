@@ -58,7 +58,7 @@ def project(
 
         with Patcher() as patcher:
             assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
-            yield TappsProject(Path(root or "/project"), clock, fake_fs=True)
+            yield TappsProject(Path(root or "/project"), clock, fake_fs=True, filesystem=patcher.fs)
         return
     if root is not None:
         yield TappsProject(Path(root), clock)
@@ -175,11 +175,20 @@ class WorkflowBuilder:
 class TappsProject:
     """A project root with a fabricated ``.tapps-agents/`` tree, aged on a clock."""
 
-    def __init__(self, root: Path, clock: VirtualClock | None = None, *, fake_fs: bool = False):
+    def __init__(
+        self,
+        root: Path,
+        clock: VirtualClock | None = None,
+        *,
+        fake_fs: bool = False,
+        filesystem: Any = None,
+    ):
         self.root = Path(root)
         self.layout = Layout(self.root)
         self.clock = clock if clock is not None else VirtualClock()
         self.fake_fs = fake_fs
+        #: pyfakefs' FakeFilesystem when ``fake_fs`` (for faults such as a full disk).
+        self.filesystem = filesystem
         self.root.mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:

@@ -29,7 +29,8 @@ from pytest_tapps.core import (
     list_locks,
     pid_alive,
 )
-from tests.helpers import live_lock, spawn_lock_holder
+from pytest_tapps.harness import spawn_lock_holder
+from tests.helpers import live_lock
 
 
 @pytest.fixture

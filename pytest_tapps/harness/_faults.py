@@ -1,0 +1,380 @@
+"""The fault catalogue: what can go wrong, injected on purpose.
+
+Two kinds of fault:
+
+- **step faults** change how steps run: wrap a step runner with :meth:`Faults.runner` and the
+  registered faults fire on the attempts they name (``StepTimeout``, ``StepFailure``, ``Flaky``,
+  ``Hang``);
+- **tree faults** change the project on disk at once (``CrashDuringWrite``, ``CorruptCacheEntry``,
+  ``StaleLock``, ``LiveLock``, ``StuckWorktree``, ``PermissionDenied``, ``DiskFull``,
+  ``ClockSkew``).
+
+A fault that cannot be injected (git on a fake filesystem, permissions as root on the real one)
+raises :class:`FaultError`, a harness error: it is not a failure of the system under test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pytest_tapps.core import StepError
+from pytest_tapps.harness._project import HarnessError, TappsProject, age_seconds
+
+if TYPE_CHECKING:
+    from pytest_tapps.core import StepContext, StepDefinition, StepRunner
+
+
+class FaultError(HarnessError):
+    """A fault could not be injected (a harness problem, not a failure of the system under test)."""
+
+
+Attempts = Literal["all"] | int | Iterable[int]
+
+
+def _hits(attempts: Attempts, attempt: int) -> bool:
+    if attempts == "all":
+        return True
+    if isinstance(attempts, int):
+        return attempt == attempts
+    return attempt in set(attempts)
+
+
+# -- step faults --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepTimeout:
+    """The step outlives its timeout on the given attempts (``"all"``, ``n`` or ``[n, m]``)."""
+
+    step: str
+    attempts: Attempts = "all"
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and _hits(self.attempts, context.attempt):
+            context.sleep(context.remaining() + 1)  # stops exactly at the deadline
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """The step fails with an envelope of ``category`` on the given attempts."""
+
+    step: str
+    category: str = "execution"
+    recoverable: bool = False
+    attempts: Attempts = "all"
+    message: str = "injected failure"
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and _hits(self.attempts, context.attempt):
+            raise StepError(self.message, category=self.category, recoverable=self.recoverable)
+
+
+@dataclass(frozen=True)
+class Flaky:
+    """The step fails ``failures`` times (recoverably), then succeeds."""
+
+    step: str
+    failures: int = 1
+    category: str = "external_dependency"
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and context.attempt <= self.failures:
+            message = f"flaky: failure {context.attempt} of {self.failures}"
+            raise StepError(message, category=self.category, recoverable=True)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """The step never returns by itself and stops heartbeating: only its timeout ends it."""
+
+    step: str
+    attempts: Attempts = "all"
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and _hits(self.attempts, context.attempt):
+            context.sleep(float("inf"))
+
+
+StepFault = StepTimeout | StepFailure | Flaky | Hang
+
+
+@dataclass
+class Faults:
+    """The faults of one test, against one project. Tree faults apply at once."""
+
+    project: TappsProject
+    step_faults: list[StepFault] = field(default_factory=list)
+    _undo: list[Callable[[], object]] = field(default_factory=list, repr=False)
+
+    # step faults ------------------------------------------------------------------------------
+
+    def add(self, fault: StepFault) -> StepFault:
+        """Register a step fault (it fires through :meth:`runner`)."""
+        self.step_faults.append(fault)
+        return fault
+
+    def step_timeout(self, step: str, attempts: Attempts = "all") -> StepFault:
+        return self.add(StepTimeout(step, attempts))
+
+    def step_failure(
+        self,
+        step: str,
+        category: str = "execution",
+        *,
+        recoverable: bool = False,
+        attempts: Attempts = "all",
+    ) -> StepFault:
+        return self.add(StepFailure(step, category, recoverable, attempts))
+
+    def flaky(
+        self, step: str, failures: int = 1, category: str = "external_dependency"
+    ) -> StepFault:
+        return self.add(Flaky(step, failures, category))
+
+    def hang(self, step: str, attempts: Attempts = "all") -> StepFault:
+        return self.add(Hang(step, attempts))
+
+    def runner(self, base: StepRunner | None = None) -> StepRunner:
+        """A step runner that fires the registered faults, then runs ``base`` (if any)."""
+
+        def run(step: StepDefinition, context: StepContext) -> Any:
+            for fault in self.step_faults:
+                fault.fire(step, context)
+            return None if base is None else base(step, context)
+
+        return run
+
+    # tree faults ------------------------------------------------------------------------------
+
+    def crash_during_write(self, workflow_id: str, *, kind: str = "truncated") -> Path:
+        """A state write killed half-way: a hidden temp file left over (``kind="temp"``), or
+        a truncated state file (``kind="truncated"``, what a non-atomic writer leaves)."""
+        layout = self.project.layout
+        path = layout.current_state_file
+        assert path is not None  # noqa: S101 -- the runbook layout has one
+        if not path.exists():
+            path = layout.history_file(workflow_id)
+        if kind == "temp":
+            leftover = path.with_name(f".{path.name}.99999.dead.tmp")
+            self.project.write(leftover, '{"workflow_id": "' + workflow_id + '", "sta')
+            return leftover
+        if kind != "truncated":
+            message = f"crash_during_write(kind={kind!r}): use 'truncated' or 'temp'"
+            raise FaultError(message)
+        if not path.exists():
+            message = f"crash_during_write: workflow {workflow_id!r} has no state file to damage"
+            raise FaultError(message)
+        data = path.read_bytes()
+        path.write_bytes(data[: max(1, len(data) // 2)])
+        return path
+
+    def corrupt_cache_entry(self, library_id: str, kind: str = "truncated") -> Path:
+        """Damage a Context7 entry: ``truncated``, ``bad-json``, ``bad-yaml``, ``hash``, ``empty``,
+        ``garbage`` or ``no-meta``."""
+        entry = self.project.layout.context7_entry(library_id)
+        if not (entry / "meta.json").exists():
+            self.project.context7(
+                library_id,
+                {"docs.md": "# docs\n" * 20, "index.json": "{}", "topics.yaml": "a: 1\n"},
+            )
+        document = entry / "docs.md"
+        data = document.read_bytes()
+        if kind == "truncated":
+            document.write_bytes(data[:5])
+        elif kind == "bad-json":
+            self._rewrite(entry, "index.json", b"{not json")
+        elif kind == "bad-yaml":
+            self._rewrite(entry, "topics.yaml", b"a: [1,")
+        elif kind == "hash":
+            document.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size, one bit changed
+        elif kind == "empty":
+            document.write_bytes(b"")
+        elif kind == "garbage":
+            document.write_bytes(os.urandom(len(data)))
+        elif kind == "no-meta":
+            (entry / "meta.json").unlink()
+        else:
+            kinds = ["bad-json", "bad-yaml", "empty", "garbage", "hash", "no-meta", "truncated"]
+            message = f"corrupt_cache_entry(kind={kind!r}): use one of {kinds}"
+            raise FaultError(message)
+        return entry
+
+    @staticmethod
+    def _rewrite(entry: Path, name: str, data: bytes) -> None:
+        """Replace a document and its hash in meta.json, so only its content is bad."""
+        import hashlib
+
+        (entry / name).write_bytes(data)
+        meta = json.loads((entry / "meta.json").read_text())
+        meta["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        (entry / "meta.json").write_text(json.dumps(meta))
+
+    def stale_lock(self, workflow_id: str, *, kind: str = "dead-pid") -> Path:
+        """A lock whose holder is gone (``dead-pid``) or whose heartbeat expired (``expired``)."""
+        import socket
+
+        from pytest_tapps.core import to_iso
+
+        clock = self.project.clock
+        now = clock.time()
+        if kind == "dead-pid":
+            pid, beat = self._dead_pid(), now
+        elif kind == "expired":
+            pid, beat = os.getpid(), now - 3600
+        else:
+            message = f"stale_lock(kind={kind!r}): use 'dead-pid' or 'expired'"
+            raise FaultError(message)
+        from pytest_tapps.core._timeutil import from_epoch
+
+        record = {
+            "pid": pid,
+            "host": socket.gethostname(),
+            "created_at": to_iso(from_epoch(beat)),
+            "heartbeat_at": to_iso(from_epoch(beat)),
+            "ttl_seconds": 300,
+            "workflow_id": workflow_id,
+            "token": "injected",
+        }
+        path = self.project.layout.lock_file(workflow_id)
+        self.project.write(path, json.dumps(record))
+        return path
+
+    def _dead_pid(self) -> int:
+        """The pid of a process that has exited (and been reaped)."""
+        if self.project.fake_fs:
+            return 2**22 + 12345  # beyond pid_max: no such process
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
+        return child.pid
+
+    def live_lock(self, workflow_id: str) -> subprocess.Popen[str]:
+        """A real child process holds the workflow's lock until the test ends."""
+        if self.project.fake_fs:
+            message = (
+                "live_lock needs the real filesystem (a child process holds the lock): "
+                "use fs='real'"
+            )
+            raise FaultError(message)
+        holder = hold_lock(self.project.root, workflow_id)
+        child = holder.__enter__()
+        self._undo.append(lambda: holder.__exit__(None, None, None))
+        return child
+
+    def stuck_worktree(self, name: str, kind: str = "locked") -> Path:
+        """A real git worktree that is ``locked``, ``dirty``, ``prunable`` (folder deleted by
+        hand, still registered) or plain ``gone``."""
+        if kind not in ("locked", "dirty", "prunable", "gone"):
+            message = f"stuck_worktree(kind={kind!r}): use locked, dirty, prunable or gone"
+            raise FaultError(message)
+        try:
+            return self.project.worktree(
+                name,
+                git=True,
+                locked=kind == "locked",
+                dirty=kind == "dirty",
+                gone=kind in ("prunable", "gone"),
+            )
+        except HarnessError as exc:
+            raise FaultError(str(exc)) from None
+
+    def clock_skew(self, relative: str, *, ahead: str = "1h") -> Path:
+        """Give a file (under .tapps-agents/) an mtime in the future."""
+        path = self.project.layout.tapps_dir / relative
+        if not path.exists():
+            self.project.file(relative)
+        self.project.age(path, -age_seconds(ahead))
+        return path
+
+    def permission_denied(self, relative: str) -> Path:
+        """Make a file or folder unreadable and unwritable (needs a non-root user or fs='fake')."""
+        path = self.project.layout.tapps_dir / relative
+        if not self.project.fake_fs and os.geteuid() == 0:
+            message = (
+                "permission_denied cannot be injected as root on the real filesystem (root "
+                "ignores permissions): use fs='fake', which emulates a normal user"
+            )
+            raise FaultError(message)
+        mode = path.stat().st_mode
+        path.chmod(0)
+        self._undo.append(lambda: path.chmod(mode))
+        return path
+
+    def disk_full(self, free_bytes: int = 0) -> None:
+        """Writes beyond ``free_bytes`` more fail with ENOSPC (needs fs='fake')."""
+        filesystem = self.project.filesystem
+        if filesystem is None:
+            message = (
+                "disk_full needs fs='fake' (pyfakefs can limit the disk size; the real disk "
+                "cannot be filled safely)"
+            )
+            raise FaultError(message)
+        used = filesystem.get_disk_usage(str(self.project.root)).used
+        filesystem.set_disk_usage(used + free_bytes, str(self.project.root))
+
+    def close(self) -> None:
+        """Undo what must be undone and stop helper processes (the fixture calls this)."""
+        while self._undo:
+            self._undo.pop()()
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from pytest_tapps.core import Layout, WorkflowLock, LockHeldError
+
+root, workflow_id, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.001)
+lock = WorkflowLock(Layout(root), workflow_id)
+try:
+    lock.acquire()
+except LockHeldError:
+    print("lost", flush=True)
+    sys.exit(0)
+print("won", flush=True)
+sys.stdin.read()  # hold until the parent closes our stdin
+lock.release()
+"""
+
+
+def spawn_lock_holder(root: Path, workflow_id: str, go: Path) -> subprocess.Popen[str]:
+    """A real child process that takes the workflow's lock once ``go`` exists and holds it until
+    its stdin closes; it prints ``won`` or ``lost``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(root), workflow_id, str(go)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@contextlib.contextmanager
+def hold_lock(root: Path, workflow_id: str) -> Iterator[subprocess.Popen[str]]:
+    """The workflow's lock held by a live child process for the block."""
+    go = Path(root) / f".go-{workflow_id}"
+    go.parent.mkdir(parents=True, exist_ok=True)
+    go.touch()
+    child = spawn_lock_holder(Path(root), workflow_id, go)
+    try:
+        assert child.stdout is not None  # noqa: S101 -- created with a pipe
+        if child.stdout.readline().strip() != "won":
+            message = f"could not take the lock of {workflow_id!r}: another holder has it"
+            raise FaultError(message)
+        yield child
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+        child.wait()
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                stream.close()
+        go.unlink(missing_ok=True)

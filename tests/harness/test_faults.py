@@ -1,0 +1,190 @@
+"""Tests for pytest_tapps.harness._faults: every fault does what it says, or fails loudly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_tapps.core import (
+    Category,
+    StateFileError,
+    StateStore,
+    StepStatus,
+    WorkflowDefinition,
+    WorkflowExecutor,
+    WorkflowState,
+    check_entry,
+    inspect_lock,
+    pid_alive,
+)
+from pytest_tapps.harness import FaultError, Faults, TappsClock, project, virtual_time
+
+CRITICAL = {
+    "id": "critical-step",
+    "agent": "implementer",
+    "retry": {"max_attempts": 3, "initial_delay": 5, "max_delay": 60},
+    "timeout": 300,
+}
+
+
+def _run(root: Path, faults: Faults, *steps: dict[str, object]) -> tuple[WorkflowState, TappsClock]:
+    with virtual_time(freeze=False) as clock:
+        definition = WorkflowDefinition.parse({"id": "wf", "steps": list(steps)})
+        state = WorkflowExecutor(root, faults.runner(), clock=clock).run(definition)
+        return state, clock
+
+
+def test_step_timeout_on_every_attempt_gives_the_runbook_example(tmp_path: Path) -> None:
+    """step_timeout(all): three 300 s attempts, waits 5 and 10, a recoverable timeout."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.step_timeout("critical-step")
+        state, clock = _run(tmp_path, faults, CRITICAL)
+        assert clock.sleeps == [300.0, 5.0, 300.0, 10.0, 300.0]
+        assert [e.error.category for e in state.executions_of("critical-step") if e.error] == [
+            Category.TIMEOUT
+        ] * 3
+
+
+def test_step_timeout_on_one_attempt_then_success(tmp_path: Path) -> None:
+    """step_timeout(attempts=1): the second attempt succeeds."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.step_timeout("critical-step", attempts=1)
+        state, _ = _run(tmp_path, faults, CRITICAL)
+        assert [e.status for e in state.executions_of("critical-step")] == [
+            StepStatus.FAILED,
+            StepStatus.COMPLETED,
+        ]
+
+
+def test_flaky_failure_and_hang(tmp_path: Path) -> None:
+    """flaky fails k times then passes; step_failure sets the category; hang ends at timeout."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.flaky("a", failures=2)
+        faults.step_failure("b", "permission", recoverable=False)
+        state, _ = _run(
+            tmp_path, faults, {**CRITICAL, "id": "a"}, {"id": "b", "retry": {"max_attempts": 3}}
+        )
+        assert [e.status.value for e in state.executions_of("a")] == [
+            "failed",
+            "failed",
+            "completed",
+        ]
+        (b,) = state.executions_of("b")
+        assert b.error is not None
+        assert b.error.category is Category.PERMISSION
+    with project(tmp_path / "hang") as built:
+        faults = Faults(built)
+        faults.hang("h")
+        state, clock = _run(built.root, faults, {"id": "h", "timeout": 60})
+        assert clock.elapsed == 60
+
+
+def test_crash_during_write_leaves_a_truncated_state_or_a_temp_file(tmp_path: Path) -> None:
+    """A truncated state is reported by the store; a leftover temp file is ignored by it."""
+    with project(tmp_path) as built:
+        built.workflow("wf", current=True).step("a").save()
+        temp = Faults(built).crash_during_write("wf", kind="temp")
+        assert temp.name.startswith(".")
+        assert temp.exists()
+        assert StateStore(built.layout).load("wf").workflow_id == "wf"
+        Faults(built).crash_during_write("wf")
+        with pytest.raises(StateFileError, match="not valid JSON"):
+            StateStore(built.layout).load()
+
+
+@pytest.mark.parametrize(
+    ("kind", "problem"),
+    [
+        ("truncated", "truncated file docs.md"),
+        ("bad-json", "bad JSON in index.json"),
+        ("bad-yaml", "bad YAML in topics.yaml"),
+        ("hash", "hash mismatch in docs.md"),
+        ("empty", "empty file docs.md"),
+        ("garbage", "hash mismatch in docs.md"),
+        ("no-meta", "missing metadata (meta.json)"),
+    ],
+)
+def test_corrupt_cache_entries_are_caught_by_verify(
+    tmp_path: Path, kind: str, problem: str
+) -> None:
+    """Every corruption kind makes the entry fail verification with its own reason."""
+    with project(tmp_path) as built:
+        entry = Faults(built).corrupt_cache_entry("react", kind)
+        assert any(p.startswith(problem) for p in check_entry(entry).problems), check_entry(entry)
+
+
+def test_stale_and_live_locks(tmp_path: Path) -> None:
+    """dead-pid and expired locks are stale; a live lock has a running holder until close()."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        dead = inspect_lock(faults.stale_lock("wf-dead"))
+        assert dead.stale
+        assert "is not running" in dead.reason
+        expired = inspect_lock(faults.stale_lock("wf-old", kind="expired"), clock=built.clock)
+        assert expired.stale
+        assert "older than its TTL" in expired.reason
+        child = faults.live_lock("wf-live")
+        assert pid_alive(child.pid)
+        assert not inspect_lock(built.layout.lock_file("wf-live")).stale
+        faults.close()
+        assert child.poll() is not None
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_stuck_worktrees_are_real(tmp_path: Path) -> None:
+    """locked and prunable worktrees show up as such in the inventory."""
+    from pytest_tapps.core import inventory
+
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.stuck_worktree("held", "locked")
+        faults.stuck_worktree("gone", "prunable")
+        infos = {i.name: i for i in inventory(built.layout)}
+        assert infos["held"].git_locked
+        assert (infos["gone"].exists, infos["gone"].prunable) == (False, True)
+
+
+def test_clock_skew_puts_a_file_in_the_future(tmp_path: Path) -> None:
+    """clock_skew makes an mtime later than the clock's now."""
+    with project(tmp_path) as built:
+        path = Faults(built).clock_skew("logs/debug/skewed.log", ahead="2h")
+        assert path.stat().st_mtime == built.clock.time() + 7200
+
+
+def test_faults_that_cannot_be_injected_say_why() -> None:
+    """Real-fs-only faults on the fake fs, and permissions as root, are harness errors."""
+    with project(fs="fake") as built:
+        faults = Faults(built)
+        with pytest.raises(FaultError, match="live_lock needs the real filesystem"):
+            faults.live_lock("wf")
+        with pytest.raises(FaultError, match="git worktrees need the real filesystem"):
+            faults.stuck_worktree("wt")
+        with pytest.raises(FaultError, match=r"corrupt_cache_entry\(kind='melted'\): use one of"):
+            faults.corrupt_cache_entry("react", "melted")
+    if os.geteuid() == 0:
+        with project() as real:
+            real.file("logs/debug/x.log")
+            with pytest.raises(FaultError, match="cannot be injected as root"):
+                Faults(real).permission_denied("logs/debug/x.log")
+
+
+def test_disk_full_and_permission_denied_on_the_fake_fs() -> None:
+    """ENOSPC and EACCES are real errors of the (fake) filesystem for the code under test."""
+    with project(fs="fake") as built:
+        faults = Faults(built)
+        faults.disk_full(free_bytes=10)
+        with pytest.raises(OSError, match="No space left on device"):
+            built.file("logs/debug/big.log", b"x" * 100)
+    with project(fs="fake") as built:
+        built.file("logs/debug/secret.log")
+        if os.geteuid() == 0:
+            pytest.skip("pyfakefs emulates root here; permissions are not enforced")
+        Faults(built).permission_denied("logs/debug/secret.log")
+        with pytest.raises(PermissionError):
+            (built.layout.tapps_dir / "logs/debug/secret.log").read_text()
