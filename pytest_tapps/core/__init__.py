@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     )
     from pytest_tapps.core._cleanup import (
         ApplyReport,
+        CleanupReport,
         Decision,
         Plan,
         PlanItem,
         apply_plan,
         plan_cleanup,
+        run_cleanup,
     )
     from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
     from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
@@ -149,6 +151,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ADVICE": ("pytest_tapps.core._envelope", "ADVICE"),
     "Advice": ("pytest_tapps.core._envelope", "Advice"),
     "ApplyReport": ("pytest_tapps.core._cleanup", "ApplyReport"),
+    "CleanupReport": ("pytest_tapps.core._cleanup", "CleanupReport"),
+    "run_cleanup": ("pytest_tapps.core._cleanup", "run_cleanup"),
     "BackoffStrategy": ("pytest_tapps.core._policy", "BackoffStrategy"),
     "CATEGORIES": ("pytest_tapps.core._retention", "CATEGORIES"),
     "CORRELATION_FIELDS": ("pytest_tapps.core._logging", "CORRELATION_FIELDS"),
@@ -302,6 +306,7 @@ __all__ = [
     "ApplyReport",
     "BackoffStrategy",
     "Category",
+    "CleanupReport",
     "Clock",
     "ConfigurationError",
     "Decision",
@@ -391,6 +396,7 @@ __all__ = [
     "remove_worktree",
     "reset",
     "retry_step",
+    "run_cleanup",
     "safe_name",
     "skip_step",
     "structured_logging_enabled",

@@ -57,3 +57,33 @@ def test_core_sources_do_not_import_test_libraries(source: Path) -> None:
     """Not even a lazy import of a test library hides in the core."""
     pattern = re.compile(rf"^\s*(import|from)\s+({'|'.join(TEST_LIBRARIES)})\b", re.M)
     assert not pattern.search(source.read_text())
+
+
+def test_every_public_name_of_the_core_resolves() -> None:
+    """The lazy core exports exactly its sorted __all__, and every name loads."""
+    from pytest_tapps import core
+
+    assert core.__all__ == sorted(
+        core.__all__, key=lambda n: (not n.isupper(), not n[0].isupper(), n)
+    )
+    missing = [name for name in core.__all__ if getattr(core, name, None) is None]
+    assert missing == []
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        _ = core.nope
+
+
+def test_cli_category_names_match_the_envelope_categories() -> None:
+    """The CLI's light copy of the six categories stays equal to Category."""
+    from pytest_tapps.cli._dlq import CATEGORY_NAMES
+    from pytest_tapps.core import Category
+
+    assert list(CATEGORY_NAMES) == [c.value for c in Category]
+
+
+def test_tapps_help_and_cleanup_do_not_import_pydantic() -> None:
+    """Commands that read no workflow state start without pydantic (a ~100 ms import)."""
+    loaded = _modules_after(
+        "from pytest_tapps.cli._app import build_parser; build_parser()\n"
+        "import pytest_tapps.core._cleanup, pytest_tapps.core._cache"
+    )
+    assert "pydantic" not in loaded
