@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from pytest_tapps.harness import Faults, LogCapture, TappsClock, TappsProject
 
 SEED_KEY = pytest.StashKey[int]()
-MARKER = "tapps(now=None, fs=None, seed=None): per-test settings of the tapps fixtures"
+MARKER = (
+    "tapps(now=None, fs=None, seed=None, skip_unsupported=False): per-test settings of the tapps "
+    "fixtures; skip_unsupported skips the test where a fixture or fault cannot run (e.g. git "
+    "on the fake filesystem) instead of failing it as a harness error"
+)
+HARNESS_ERROR = (
+    "HARNESS ERROR (the harness could not set up or inject this; "
+    "not a failure of the system under test)"
+)
 _CACHE_KEY = "tapps/seed"
 
 
@@ -82,7 +90,7 @@ def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
             f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only (now=, fs=, seed=)"
         )
         raise pytest.UsageError(message)
-    unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed"})
+    unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed", "skip_unsupported"})
     if unknown:
         message = f"{request.node.nodeid}: @pytest.mark.tapps got unknown keyword {unknown[0]!r}"
         raise pytest.UsageError(message)
@@ -150,10 +158,33 @@ def tapps_logs_fixture() -> Iterator[LogCapture]:
         yield captured
 
 
+def _is_harness_error(error: BaseException | None) -> bool:
+    if error is None or not type(error).__module__.startswith("pytest_tapps."):
+        return False
+    from pytest_tapps.harness._project import HarnessError
+
+    return isinstance(error, HarnessError)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Skip, instead of fail, a test marked ``skip_unsupported`` when the harness cannot run it."""
+    try:
+        return (yield)
+    except Exception as exc:
+        marker = item.get_closest_marker("tapps")
+        if _is_harness_error(exc) and marker is not None and marker.kwargs.get("skip_unsupported"):
+            pytest.skip(f"not supported here: {exc}")
+        raise
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """On a failing test that used a tapps seed, say how to replay it."""
+    """Tell harness errors apart from failures; on a failing seeded test, say how to replay."""
     report = yield
+    if report.failed and call.excinfo is not None and _is_harness_error(call.excinfo.value):
+        report.longrepr = f"{HARNESS_ERROR}:\n{call.excinfo.value}"
+        report.user_properties.append(("tapps_outcome", "harness-error"))
     if report.failed and "tapps_seed" in getattr(item, "fixturenames", ()):
         seed = item.config.stash[SEED_KEY]
         report.sections.append(

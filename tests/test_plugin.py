@@ -198,3 +198,33 @@ def test_xdist_gives_the_same_outcomes(tapps_pytester: pytest.Pytester) -> None:
     parallel = tapps_pytester.runpytest_subprocess("-p", "tapps", "-p", "xdist", "-n", "2")
     serial.assert_outcomes(passed=5, failed=1)
     parallel.assert_outcomes(passed=5, failed=1)
+
+
+def test_harness_errors_are_told_apart_and_can_skip(tapps_pytester: pytest.Pytester) -> None:
+    """A fault that cannot be injected reports HARNESS ERROR; skip_unsupported skips instead."""
+    tapps_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.tapps(fs="fake")
+        def test_git_on_fake(tapps_project):
+            tapps_project.worktree("wt", git=True)
+
+        @pytest.mark.tapps(fs="fake", skip_unsupported=True)
+        def test_git_on_fake_skipped(tapps_faults):
+            tapps_faults.live_lock("wf")
+
+        def test_plain_failure():
+            assert 1 == 2
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "-rs")
+    result.assert_outcomes(failed=2, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*HARNESS ERROR (the harness could not set up or inject this; not a failure of the system under test):",
+            "git worktrees need the real filesystem*",
+            "*SKIPPED*not supported here: live_lock needs the real filesystem*",
+        ]
+    )
+    assert result.stdout.str().count("HARNESS ERROR") == 1

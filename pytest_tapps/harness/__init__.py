@@ -4,6 +4,13 @@ Every pytest fixture of the plugin is a thin wrapper over a context manager here
 pytest (and inside Hypothesis tests, where function-scoped fixtures do not fit).
 """
 
+from pytest_tapps.harness._assertions import (
+    assert_attempts,
+    assert_dlq,
+    assert_tree_change,
+    delays_of,
+    timeline,
+)
 from pytest_tapps.harness._faults import (
     FaultError,
     Faults,
@@ -39,10 +46,15 @@ __all__ = [
     "TappsProject",
     "WorkflowBuilder",
     "age_seconds",
+    "assert_attempts",
+    "assert_dlq",
+    "assert_tree_change",
     "capture_logs",
+    "delays_of",
     "diff_snapshots",
     "hold_lock",
     "project",
     "spawn_lock_holder",
+    "timeline",
     "virtual_time",
 ]
