@@ -49,14 +49,16 @@ def project(
     clock: VirtualClock | None = None,
 ) -> Iterator[TappsProject]:
     """A :class:`TappsProject` for the block: in ``root`` (default: a fresh temporary folder) on
-    the real filesystem, or under pyfakefs with ``fs="fake"`` (undone on exit)."""
+    the real filesystem, or under pyfakefs with ``fs="fake"`` (undone on exit). The fake
+    filesystem emulates a normal user, even when the tests run as root, so that permissions
+    are enforced there."""
     if fs not in ("real", "fake"):
         message = f"fs={fs!r}: use 'real' or 'fake'"
         raise HarnessError(message)
     if fs == "fake":
         from pyfakefs.fake_filesystem_unittest import Patcher
 
-        with Patcher() as patcher:
+        with Patcher(allow_root_user=False) as patcher:
             assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
             yield TappsProject(Path(root or "/project"), clock, fake_fs=True, filesystem=patcher.fs)
         return

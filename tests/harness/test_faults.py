@@ -183,8 +183,6 @@ def test_disk_full_and_permission_denied_on_the_fake_fs() -> None:
             built.file("logs/debug/big.log", b"x" * 100)
     with project(fs="fake") as built:
         built.file("logs/debug/secret.log")
-        if os.geteuid() == 0:
-            pytest.skip("pyfakefs emulates root here; permissions are not enforced")
         Faults(built).permission_denied("logs/debug/secret.log")
         with pytest.raises(PermissionError):
             (built.layout.tapps_dir / "logs/debug/secret.log").read_text()
