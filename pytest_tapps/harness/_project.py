@@ -232,6 +232,12 @@ class TappsProject:
     def analytics(self, name: str, *, age: Age = 0) -> Path:
         return self.write(self.layout.analytics_history_dir / name, '{"event": "x"}\n', age=age)
 
+    def tiered(self, name: str, content: str = "{}", *, age: Age = 0) -> Path:
+        """An entry of the tiered context cache (a file under ``cache/tiered-context/``)."""
+        folder = self.layout.tiered_cache_dir
+        assert folder is not None  # noqa: S101 -- the runbook layout has one
+        return self.write(folder / name, content, age=age)
+
     def symlink(self, relative: str, target: Path | str) -> Path:
         """A link under ``.tapps-agents/`` pointing at ``target`` (anywhere)."""
         link = self.layout.tapps_dir / relative
@@ -336,7 +342,7 @@ class TappsProject:
     def build(self, description: Mapping[str, Any]) -> TappsProject:
         """Build from a mapping: ``files``, ``analytics``, ``workflows``, ``worktrees``,
         ``context7`` (each a list of keyword mappings for the matching method)."""
-        known = {"files", "analytics", "workflows", "worktrees", "context7"}
+        known = {"files", "analytics", "workflows", "worktrees", "context7", "tiered"}
         unknown = sorted(set(description) - known)
         if unknown:
             message = f"unknown tree key {unknown[0]!r}; expected one of {sorted(known)}"
@@ -350,6 +356,9 @@ class TappsProject:
         for raw in description.get("worktrees", []):
             spec = dict(raw)
             self.worktree(spec.pop("name"), **spec)
+        for raw in description.get("tiered", []):
+            spec = dict(raw)
+            self.tiered(spec.pop("name"), **spec)
         for raw in description.get("context7", []):
             spec = dict(raw)
             self.context7(spec.pop("library"), spec.pop("documents", None), **spec)

@@ -48,6 +48,7 @@ def test_a_declarative_tree_builds_workflows_worktrees_and_caches(tmp_path: Path
                 ],
                 "worktrees": [{"name": "wt-build", "age": "8d"}],
                 "context7": [{"library": "react"}],
+                "tiered": [{"name": "agent-a.json", "age": "31d"}],
             }
         )
         state = StateStore(built.layout).load()
@@ -67,6 +68,8 @@ def test_a_declarative_tree_builds_workflows_worktrees_and_caches(tmp_path: Path
         )
         assert (tmp_path / "reports/quality/q.html").exists()
         assert check_entry(built.layout.context7_entry("react")).ok
+        tiered = tmp_path / ".tapps-agents/cache/tiered-context/agent-a.json"
+        assert tiered.stat().st_mtime == built.clock.time() - 31 * DAY
         assert sorted(p.name for p in built.layout.worktree("wt-build").iterdir()) == [
             "file-0.txt",
             "file-1.txt",
