@@ -635,11 +635,12 @@ def run_cleanup(
     clock: Clock = SYSTEM_CLOCK,
     only: Collection[str] | None = None,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
-    workers: int = 4,
+    workers: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> CleanupReport:
     """Decide and delete in one pass: each item is deleted right after the check that decides
-    it. Folders (decision and removal) run on ``workers`` threads. ``progress(n)`` is called
+    it. With ``workers`` > 1, folders (decision and removal) run on that many threads; one is the
+    default because threads measured slower on tmpfs (the GIL; bench/bench_cleanup.py). ``progress(n)`` is called
     every 1,024 items of a folder."""
     scan = _scan(layout, policy, clock, stuck_after)
     wanted = set(only) if only else None

@@ -170,11 +170,12 @@ def inventory(
     *,
     clock: Clock = SYSTEM_CLOCK,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
-    workers: int = 4,
+    workers: int = 1,
 ) -> list[WorktreeInfo]:
     """Every worktree folder (and every registered worktree whose folder is gone), by name.
 
-    The folders are walked on ``workers`` threads (each walk is many ``lstat`` calls)."""
+    With ``workers`` > 1 the folders are walked on that many threads (each walk is many
+    ``lstat`` calls; on a slow disk that can help, on tmpfs the GIL makes it slower)."""
     folder = layout.worktrees_dir
     refs = _references(layout)
     git = _git_entries(layout)
