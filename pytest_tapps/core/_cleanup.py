@@ -640,8 +640,8 @@ def run_cleanup(
 ) -> CleanupReport:
     """Decide and delete in one pass: each item is deleted right after the check that decides
     it. With ``workers`` > 1, folders (decision and removal) run on that many threads; one is the
-    default because threads measured slower on tmpfs (the GIL; bench/bench_cleanup.py). ``progress(n)`` is called
-    every 1,024 items of a folder."""
+    default because threads measured slower on tmpfs (the GIL; bench/bench_cleanup.py).
+    ``progress(n)`` is called every 1,024 items of a folder."""
     scan = _scan(layout, policy, clock, stuck_after)
     wanted = set(only) if only else None
     report = CleanupReport()
