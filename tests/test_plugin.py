@@ -228,3 +228,13 @@ def test_harness_errors_are_told_apart_and_can_skip(tapps_pytester: pytest.Pytes
         ]
     )
     assert result.stdout.str().count("HARNESS ERROR") == 1
+
+
+def test_the_seed_ini_key_sets_the_run_seed(tapps_pytester: pytest.Pytester) -> None:
+    """ini tapps_seed = N is used when no --tapps-seed is given; the option wins over it."""
+    tapps_pytester.makeini("[pytest]\ntapps_seed = 99\n")
+    tapps_pytester.makepyfile("def test_x(tapps_seed):\n    assert tapps_seed >= 0\n")
+    tapps_pytester.runpytest("-p", "tapps").stdout.fnmatch_lines(["Using --tapps-seed=99"])
+    tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=5").stdout.fnmatch_lines(
+        ["Using --tapps-seed=5"]
+    )
