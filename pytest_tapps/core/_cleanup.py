@@ -62,6 +62,15 @@ if TYPE_CHECKING:
 #: Names under .tapps-agents/ that hold no retained data (state is managed, never aged).
 _NOT_RETAINED = frozenset({"config.yaml", "workflow-state"})
 _TOMBSTONE_REASON = "unfinished deletion of an earlier run"
+#: Folders with at least this many entries are split over processes (see _FolderRun._forked).
+FORK_THRESHOLD = 20_000
+
+
+def _can_fork() -> bool:
+    """Forking is safe only while this process runs a single thread (and fork exists)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -512,11 +521,131 @@ class _FolderRun:
     fd: int
     prefix: str
     device: int
+    processes: int = 1
 
-    def entries(self, entries: list[os.DirEntry[str]], tick: Callable[[int], None]) -> None:
+    def _forked(self, entries: list[os.DirEntry[str]], tick: Callable[[int], None]) -> None:
+        """Split a large folder over processes: each child takes the plain expired files of its
+        share (stat, then unlink at once, as in :meth:`entries`) and reports back; everything
+        else (links, folders, locked or odd files) comes back to this process to decide."""
+        shares = [entries[i :: self.processes] for i in range(self.processes)]
+        children: list[tuple[int, int, list[os.DirEntry[str]]]] = []
+        for share in shares[1:]:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: plain files only, results through the pipe, then exit
+                os.close(read_end)
+                code = 0
+                try:
+                    data = self._plain_files(share)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(write_end, view) :]
+                except BaseException:
+                    code = 1
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            children.append((pid, read_end, share))
+        self.entries(shares[0], tick, split=False)
+        for pid, read_end, share in children:
+            chunks = []
+            with os.fdopen(read_end, "rb") as pipe:
+                while chunk := pipe.read(1 << 20):
+                    chunks.append(chunk)
+            _, status = os.waitpid(pid, 0)
+            self._merge(b"".join(chunks), share, tick, ok=os.waitstatus_to_exitcode(status) == 0)
+
+    def _plain_files(self, share: list[os.DirEntry[str]]) -> bytes:
+        """In a child: delete the plain expired files of ``share``; encode what happened.
+
+        Records are ``kind NUL name NUL mtime NUL age NUL detail NUL`` (names cannot hold NUL):
+        R removed, V vanished, F failed (detail: the error), D deferred to the parent, K kept
+        (name: the count)."""
+        limit = self.scan.policy.ages[self.category.name]
+        now, locks, fd = self.scan.now, self.scan.locks, self.fd
+        matcher = _matcher(self.category.pattern).match
+        out: list[str] = []
+        add = out.append
+        kept = 0
+        for entry in share:
+            name = entry.name
+            if name.startswith(TOMBSTONE_PREFIX) or not matcher(name):
+                add(f"D\0{name}\0\0\0\0")
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            age = now - st.st_mtime
+            if stat.S_ISREG(st.st_mode) and age >= 0 and (limit is None or age <= limit):
+                kept += 1
+                continue
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or age < 0
+                or (locks is not None and (st.st_dev, st.st_ino) in locks)
+            ):
+                add(f"D\0{name}\0\0\0\0")
+                continue
+            fields = f"\0{name}\0{st.st_mtime!r}\0{age!r}\0{st.st_size}\0"
+            try:
+                os.unlink(name, dir_fd=fd)
+            except FileNotFoundError:
+                add("V" + fields)
+            except OSError as exc:
+                add(f"F\0{name}\0\0\0{exc.strerror or exc}\0")
+            else:
+                add("R" + fields)
+        add(f"K\0{kept}\0\0\0\0")
+        return "".join(out).encode("utf-8", "surrogateescape")
+
+    def _merge(
+        self, data: bytes, share: list[os.DirEntry[str]], tick: Callable[[int], None], *, ok: bool
+    ) -> None:
+        """Fold a child's records into the report; decide its deferred entries here."""
+        fields = data.decode("utf-8", "surrogateescape").split("\0")
+        limit = self.scan.policy.ages[self.category.name]
+        expired = f"older than {format_duration(limit)}" if limit is not None else ""
+        report, prefix, name_of = self.report, self.prefix, self.category.name
+        deferred: set[str] = set()
+        seen_end = False
+        for index in range(0, len(fields) - 4, 5):
+            kind, name, mtime, age, detail = fields[index : index + 5]
+            if kind == "K":
+                report.kept[name_of] += int(name)
+                seen_end = True
+            elif kind == "D":
+                deferred.add(name)
+            elif kind == "F":
+                report.failed.append((Path(prefix + name), detail))
+            else:
+                item = PlanItem(
+                    prefix + name,
+                    name_of,
+                    Decision.DELETE,
+                    expired,
+                    "file",
+                    float(mtime),
+                    float(age),
+                    limit,
+                    int(detail),
+                )
+                (report.removed if kind == "R" else report.vanished).append(item)
+        if not (ok and seen_end):
+            report.failed.append((Path(prefix.rstrip(os.sep)), "a cleanup worker process died"))
+            return
+        if deferred:
+            self.entries([e for e in share if e.name in deferred], tick, split=False)
+
+    def entries(
+        self, entries: list[os.DirEntry[str]], tick: Callable[[int], None], *, split: bool = True
+    ) -> None:
         """Decide and delete the folder's entries. Regular files take a fast path: the ``lstat``
         that decides, then at once ``unlink`` relative to the open folder. (This loop runs per
         file over 100,000-file folders, so it binds what it uses to locals.)"""
+        if split and self.processes > 1 and len(entries) >= FORK_THRESHOLD and _can_fork():
+            self._forked(entries, tick)
+            return
         category, report, fd, prefix = self.category, self.report, self.fd, self.prefix
         name_of = category.name
         limit = self.scan.policy.ages[name_of]
@@ -599,8 +728,11 @@ def _run_category(
     report: CleanupReport,
     remover: _Remover,
     tick: Callable[[int], None],
+    *,
+    processes: int = 1,
 ) -> None:
-    """One category in one pass."""
+    """One category in one pass (a folder of at least FORK_THRESHOLD entries is split over
+    ``processes``)."""
     folder = category.folder(scan.layout)
     if folder is None or not (folder.exists() or folder.is_symlink()):
         return
@@ -616,7 +748,14 @@ def _run_category(
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         run = _FolderRun(
-            scan, category, report, remover, fd, os.fspath(folder) + os.sep, os.fstat(fd).st_dev
+            scan,
+            category,
+            report,
+            remover,
+            fd,
+            os.fspath(folder) + os.sep,
+            os.fstat(fd).st_dev,
+            processes,
         )
         with os.scandir(fd) as listing:
             entries = list(listing)
@@ -636,12 +775,17 @@ def run_cleanup(
     only: Collection[str] | None = None,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
     workers: int = 1,
+    processes: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> CleanupReport:
     """Decide and delete in one pass: each item is deleted right after the check that decides
     it. With ``workers`` > 1, folders (decision and removal) run on that many threads; one is the
     default because threads measured slower on tmpfs (the GIL; bench/bench_cleanup.py).
+    A folder of at least ``FORK_THRESHOLD`` entries is split over ``processes`` (default: the
+    CPU count, at most 4) when this process runs a single thread: no GIL between them.
     ``progress(n)`` is called every 1,024 items of a folder."""
+    if processes is None:
+        processes = min(4, os.cpu_count() or 1)
     scan = _scan(layout, policy, clock, stuck_after)
     wanted = set(only) if only else None
     report = CleanupReport()
@@ -656,7 +800,7 @@ def run_cleanup(
     try:
         for category in CATEGORIES:
             if not category.worktrees and (wanted is None or category.name in wanted):
-                _run_category(scan, category, report, remover, tick)
+                _run_category(scan, category, report, remover, tick, processes=processes)
         if _wants_worktrees(wanted):
             for item in scan.worktree_items(wanted):
                 if item.decision is not Decision.DELETE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -506,3 +507,68 @@ def test_the_one_pass_run_deletes_what_the_plan_says(
         assert {i.path for i in report.removed} == planned
         assert report.ok
         assert plan_cleanup(layout, clock=clock()).by_decision(Decision.DELETE) == []
+
+
+_FORKED = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from pathlib import Path
+    import pytest_tapps.core._cleanup as cleanup
+    from pytest_tapps.core import Layout, VirtualClock
+
+    root = Path(sys.argv[1])
+    now = 1768473000.0
+    history = root / ".tapps-agents/analytics/history"
+    history.mkdir(parents=True)
+    outside = root / "outside"
+    outside.mkdir()
+    for i in range(300):
+        path = history / f"f-{i:03d}.jsonl"
+        path.write_text("x")
+        age = (i % 200) * 86400.0 + 1 - (7200 if i % 37 == 0 else 0)  # a few land in the future
+        os.utime(path, (now - age, now - age))
+    (history / "notes.txt").write_text("no policy")
+    (history / "out.jsonl").symlink_to(outside)
+    (history / "sub.jsonl").mkdir()
+    os.utime(history / "f-150.jsonl", (now + 3600, now + 3600))
+    clock = VirtualClock(now)
+    layout = Layout(root)
+    plan = cleanup.plan_cleanup(layout, clock=clock)
+    forks = []
+    real_fork = os.fork
+    def counting_fork():
+        forks.append(1)
+        return real_fork()
+    os.fork = counting_fork
+    cleanup.FORK_THRESHOLD = 10
+    report = cleanup.run_cleanup(layout, clock=clock, processes=3)
+    print(json.dumps({
+        "forks": len(forks),
+        "planned": sorted(i.location for i in plan.by_decision(cleanup.Decision.DELETE)),
+        "removed": sorted(i.location for i in report.removed),
+        "skipped": sorted(i.location for i, _ in report.skipped),
+        "planned_skips": sorted(i.location for i in plan.by_decision(cleanup.Decision.SKIP)),
+        "kept": sum(report.kept.values()),
+        "planned_kept": len(plan.by_decision(cleanup.Decision.KEEP)),
+        "failed": report.failed,
+        "left": sorted(p.name for p in history.iterdir()),
+    }))
+    """
+)
+
+
+def test_a_large_folder_split_over_processes_does_what_the_plan_says(tmp_path: Path) -> None:
+    """Forked workers delete exactly the planned files; links, folders, odd names and future
+    files come back to the parent and are decided as in one process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    result = json.loads(done.stdout)
+    assert result["forks"] == 2
+    assert result["removed"] == result["planned"]
+    assert len(result["removed"]) > 100
+    assert result["skipped"] == result["planned_skips"]
+    assert result["kept"] == result["planned_kept"]
+    assert result["failed"] == []
+    assert "out.jsonl" in result["left"]
+    assert (tmp_path / "outside").is_dir()
