@@ -419,7 +419,6 @@ class _Remover:
     def __init__(self, layout: Layout, report: CleanupReport, workers: int) -> None:
         self.layout = layout
         self.report = report
-        self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
         self.futures: list[Future[None]] = []
         self.lock = threading.Lock()
