@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fnmatch import translate
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
 from pytest_tapps.core._durations import format_duration
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 #: Names under .tapps-agents/ that hold no retained data (state is managed, never aged).
 _NOT_RETAINED = frozenset({"config.yaml", "workflow-state"})
 _TOMBSTONE_REASON = "unfinished deletion of an earlier run"
+T = TypeVar("T")
 #: Folders with at least this many entries are split over processes (see _FolderRun._forked).
 FORK_THRESHOLD = 20_000
 
@@ -69,6 +70,39 @@ FORK_THRESHOLD = 20_000
 def _can_fork() -> bool:
     """Forking is safe only while this process runs a single thread (and fork exists)."""
     return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def fork_map(
+    shares: list[T], child: Callable[[T], bytes], parent: Callable[[T], None]
+) -> list[tuple[bytes, bool]]:
+    """Run ``child`` on every share but the first in forked processes, and ``parent`` on the
+    first meanwhile; return each child's bytes and whether it finished. A child never returns
+    into the caller: it writes its result to a pipe and exits."""
+    children: list[tuple[int, int]] = []
+    for share in shares[1:]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            code = 0
+            try:
+                view = memoryview(child(share))
+                while view:
+                    view = view[os.write(write_end, view) :]
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        children.append((pid, read_end))
+    parent(shares[0])
+    results = []
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        results.append((data, os.waitstatus_to_exitcode(status) == 0))
+    return results
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -527,32 +561,11 @@ class _FolderRun:
         share (stat, then unlink at once, as in :meth:`entries`) and reports back; everything
         else (links, folders, locked or odd files) comes back to this process to decide."""
         shares = [entries[i :: self.processes] for i in range(self.processes)]
-        children: list[tuple[int, int, list[os.DirEntry[str]]]] = []
-        for share in shares[1:]:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: plain files only, results through the pipe, then exit
-                os.close(read_end)
-                code = 0
-                try:
-                    data = self._plain_files(share)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(write_end, view) :]
-                except BaseException:
-                    code = 1
-                finally:
-                    os._exit(code)
-            os.close(write_end)
-            children.append((pid, read_end, share))
-        self.entries(shares[0], tick, split=False)
-        for pid, read_end, share in children:
-            chunks = []
-            with os.fdopen(read_end, "rb") as pipe:
-                while chunk := pipe.read(1 << 20):
-                    chunks.append(chunk)
-            _, status = os.waitpid(pid, 0)
-            self._merge(b"".join(chunks), share, tick, ok=os.waitstatus_to_exitcode(status) == 0)
+        results = fork_map(
+            shares, self._plain_files, lambda share: self.entries(share, tick, split=False)
+        )
+        for share, (data, ok) in zip(shares[1:], results, strict=True):
+            self._merge(data, share, tick, ok=ok)
 
     def _plain_files(self, share: list[os.DirEntry[str]]) -> bytes:
         """In a child: delete the plain expired files of ``share``; encode what happened.
