@@ -338,8 +338,11 @@ class _Scan:
                 continue
             yield entry.path, st, device
 
-    def worktree_items(self, wanted: set[str] | None) -> Iterator[PlanItem]:
-        """Every worktree, and the tombstones of unfinished worktree deletions."""
+    def worktree_items(
+        self, wanted: set[str] | None, *, measure: bool = True
+    ) -> Iterator[PlanItem]:
+        """Every worktree, and the tombstones of unfinished worktree deletions. Without
+        ``measure`` plain worktree folders are not walked (their items carry no age yet)."""
         from pytest_tapps.core._worktrees import inventory
 
         folder = self.layout.worktrees_dir
@@ -348,7 +351,9 @@ class _Scan:
                 os.fspath(folder), "worktrees", Decision.SKIP, "symlink target outside", "folder"
             )
             return
-        for info in inventory(self.layout, clock=self.clock, stuck_after=self.stuck_after):
+        for info in inventory(
+            self.layout, clock=self.clock, stuck_after=self.stuck_after, measure=measure
+        ):
             item = self.worktree(info)
             if wanted is None or item.category in wanted:
                 yield item
@@ -779,6 +784,106 @@ def _run_category(
         os.close(fd)
 
 
+def _plain_worktree_records(scan: _Scan, share: list[WorktreeInfo]) -> bytes:
+    """Walk, decide and remove plain worktree folders; encode what happened as records
+    ``kind NUL name NUL reason NUL timestamp NUL age NUL`` (R removed, V vanished, K kept,
+    S skipped, F failed: name is the path, reason the error)."""
+    from pytest_tapps.core._worktrees import measure_into
+
+    out: list[str] = []
+    device = scan.layout.worktrees_dir.stat().st_dev
+    for info in share:
+        measure_into(info, device, scan.locks)
+        item = scan.worktree(info)
+        stamp, age = item.timestamp or 0.0, item.age_seconds or 0.0
+        if item.decision is Decision.DELETE:
+            removal = remove_path(info.path, device=device)
+            if removal.vanished:
+                out.append(f"V\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
+            for path, why in removal.failures:
+                out.append(f"F\0{os.fspath(path)}\0{why}\0\0\0")
+            if not removal.vanished and not removal.failures:
+                out.append(f"R\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
+        else:
+            kind = "K" if item.decision is Decision.KEEP else "S"
+            out.append(f"{kind}\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
+    return "".join(out).encode("utf-8", "surrogateescape")
+
+
+def _run_plain_worktrees(
+    scan: _Scan, plain: list[WorktreeInfo], report: CleanupReport, processes: int
+) -> None:
+    """Plain worktree folders (no git registration, no link): each is walked for its age,
+    decided and removed in one go, split over processes when there are many."""
+    by_name = {info.name: info for info in plain}
+    parts = processes if len(plain) >= 64 and _can_fork() else 1
+    shares = [plain[i::parts] for i in range(parts)]
+    mine: list[bytes] = []
+    results = fork_map(
+        shares,
+        lambda share: _plain_worktree_records(scan, share),
+        lambda share: mine.append(_plain_worktree_records(scan, share)),
+    )
+    for data, ok in [(mine[0], True), *results]:
+        fields = data.decode("utf-8", "surrogateescape").split("\0")
+        for index in range(0, len(fields) - 4, 5):
+            kind, name, reason, stamp, age = fields[index : index + 5]
+            if kind == "F":
+                report.failed.append((Path(name), reason))
+                continue
+            info = by_name[name]
+            category = f"{info.status}_worktrees"
+            decision = {"R": Decision.DELETE, "V": Decision.DELETE, "K": Decision.KEEP}.get(
+                kind, Decision.SKIP
+            )
+            item = PlanItem(
+                os.fspath(info.path),
+                category,
+                decision,
+                reason,
+                "worktree",
+                float(stamp),
+                float(age),
+                scan.policy.ages[category],
+                info.size,
+                worktree=info,
+            )
+            if kind == "R":
+                report.removed.append(item)
+            elif kind == "V":
+                report.vanished.append(item)
+            else:
+                _record(report, item)
+        if not ok:
+            report.failed.append((scan.layout.worktrees_dir, "a cleanup worker process died"))
+
+
+def _run_worktrees(
+    scan: _Scan,
+    wanted: set[str] | None,
+    report: CleanupReport,
+    remover: _Remover,
+    *,
+    processes: int,
+) -> None:
+    """Every worktree: git's own removal for registered ones, links and tombstones on the
+    remover, plain folders walked, decided and removed together (split over processes)."""
+    split = processes > 1 and _can_fork()
+    plain: list[WorktreeInfo] = []
+    for item in scan.worktree_items(wanted, measure=not split):
+        info = item.worktree
+        if info is not None and info.newest_mtime is None and info.exists and not info.is_symlink:
+            plain.append(info)  # a plain folder, decided after its own walk
+        elif item.decision is not Decision.DELETE:
+            _record(report, item)
+        elif info is not None and info.registered:
+            remover.worktree(item, scan.clock)  # git's own removal, one at a time
+        else:
+            remover.folder(item)  # a link, a tombstone: on the pool
+    if plain:
+        _run_plain_worktrees(scan, plain, report, processes)
+
+
 def run_cleanup(
     layout: Layout,
     *,
@@ -814,13 +919,7 @@ def run_cleanup(
             if not category.worktrees and (wanted is None or category.name in wanted):
                 _run_category(scan, category, report, remover, tick, processes=processes)
         if _wants_worktrees(wanted):
-            for item in scan.worktree_items(wanted):
-                if item.decision is not Decision.DELETE:
-                    _record(report, item)
-                elif item.worktree is not None and item.worktree.registered:
-                    remover.worktree(item, clock)  # git's own removal, one at a time
-                else:
-                    remover.folder(item)  # a plain folder (or a link): on the pool
+            _run_worktrees(scan, wanted, report, remover, processes=processes)
         if wanted is None:
             for item in scan.unclaimed():
                 _record(report, item)

@@ -143,17 +143,28 @@ def _git_entries(layout: Layout) -> dict[str, GitWorktree]:
     return {entry.path.name: entry for entry in entries if entry.path.parent == base}
 
 
-def _measure(location: str, device: int, locks: set[tuple[int, int]] | None) -> _Measured:
-    """What the folder at ``location`` holds: one ``lstat``, then a walk if it is a folder."""
+def _measure(
+    location: str, device: int, locks: set[tuple[int, int]] | None, *, walk: bool = True
+) -> _Measured:
+    """What the folder at ``location`` holds: one ``lstat``, then a walk if it is a folder (and
+    ``walk``; otherwise a folder is left unmeasured, ``newest=None``, for a caller to measure)."""
     try:
         st = os.lstat(location)
     except FileNotFoundError:
         return _Measured(exists=False)
     if not stat.S_ISDIR(st.st_mode):
         return _Measured(is_symlink=stat.S_ISLNK(st.st_mode), newest=st.st_mtime)
+    if not walk:
+        return _Measured(newest=None)
     stats = walk_stats(location, device, locks)
     newest = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
     return _Measured(newest=newest, size=stats.size, locked=stats.locked)
+
+
+def measure_into(info: WorktreeInfo, device: int, locks: set[tuple[int, int]] | None) -> None:
+    """Walk an unmeasured worktree folder and fill in its newest time, size and lock state."""
+    found = _measure(os.fspath(info.path), device, locks)
+    info.newest_mtime, info.size, info.file_locked = found.newest, found.size, found.locked
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,7 @@ def inventory(
     clock: Clock = SYSTEM_CLOCK,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
     workers: int = 1,
+    measure: bool = True,
 ) -> list[WorktreeInfo]:
     """Every worktree folder (and every registered worktree whose folder is gone), by name.
 
@@ -187,14 +199,17 @@ def inventory(
     device = folder.stat().st_dev if folder.is_dir() else 0
     ordered = sorted(names)
     prefix = os.fspath(folder) + os.sep
-    measure = functools.partial(_measure, device=device, locks=locks)
+    walk = functools.partial(_measure, device=device, locks=locks, walk=measure)
     if workers > 1 and len(ordered) > 64:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            measured = list(pool.map(measure, [prefix + name for name in ordered], chunksize=32))
+            measured = list(pool.map(walk, [prefix + name for name in ordered], chunksize=32))
     else:
-        measured = [measure(prefix + name) for name in ordered]
+        measured = [walk(prefix + name) for name in ordered]
     infos: dict[str, WorktreeInfo] = {}
-    for name, found in zip(ordered, measured, strict=True):
+    for name, shallow in zip(ordered, measured, strict=True):
+        found = shallow
+        if found.exists and found.newest is None and not found.is_symlink and name in git:
+            found = _measure(prefix + name, device, locks)  # git's worktrees: always measured
         path = folder / name
         state, step_id, completed_at = refs.get(name, (None, None, None))
         status, evidence = _status(layout, state, clock, stuck_after)

@@ -572,3 +572,63 @@ def test_a_large_folder_split_over_processes_does_what_the_plan_says(tmp_path: P
     assert result["failed"] == []
     assert "out.jsonl" in result["left"]
     assert (tmp_path / "outside").is_dir()
+
+
+_FORKED_WORKTREES = textwrap.dedent(
+    """
+    import json, os, sys
+    from pathlib import Path
+    import pytest_tapps.core._cleanup as cleanup
+    from pytest_tapps.core import Layout, VirtualClock
+
+    root = Path(sys.argv[1])
+    now = 1768473000.0
+    trees = root / ".tapps-agents/worktrees"
+    for i in range(120):
+        tree = trees / f"wt-{i:03d}"
+        (tree / "src").mkdir(parents=True)
+        for name in ("a.py", "src/b.py"):
+            (tree / name).write_text("x")
+            age = (i % 14) * 86400.0 + 60
+            os.utime(tree / name, (now - age, now - age))
+    (trees / "wt-000" / "src" / "fresh.py").write_text("edited just now")
+    os.utime(trees / "wt-000" / "src" / "fresh.py", (now, now))
+    clock = VirtualClock(now)
+    layout = Layout(root)
+    plan = cleanup.plan_cleanup(layout, clock=clock)
+    forks = []
+    real_fork = os.fork
+    def counting_fork():
+        forks.append(1)
+        return real_fork()
+    os.fork = counting_fork
+    report = cleanup.run_cleanup(layout, clock=clock, processes=2)
+    print(json.dumps({
+        "forks": len(forks),
+        "planned": sorted(i.location for i in plan.by_decision(cleanup.Decision.DELETE)),
+        "removed": sorted(i.location for i in report.removed),
+        "kept": sum(report.kept.values()),
+        "planned_kept": len(plan.by_decision(cleanup.Decision.KEEP)),
+        "failed": report.failed,
+        "left": sorted(p.name for p in trees.iterdir()),
+    }))
+    """
+)
+
+
+def test_many_plain_worktrees_split_over_processes_do_what_the_plan_says(tmp_path: Path) -> None:
+    """Worktree folders walked, decided and removed by forked workers match the plan; a deep
+    fresh file keeps its worktree."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED_WORKTREES, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["forks"] == 1
+    assert result["removed"] == result["planned"]
+    assert result["kept"] == result["planned_kept"]
+    assert result["failed"] == []
+    assert "wt-000" in result["left"]
+    assert len(result["left"]) == result["planned_kept"]
