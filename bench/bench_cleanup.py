@@ -155,6 +155,8 @@ def run_case(name: str, template: Path, base: Path, runs: int, tools: Tools) -> 
             subprocess.run(["cp", "-a", str(template), str(work)], check=True)
             subprocess.run(["sync"], check=True)
             results[tool].append(measure(work))
+            # Printed as it goes: a disk run takes most of an hour, and a cut run keeps its data.
+            print(f"  run {len(results[tool])}: {tool:<22}{results[tool][-1]:.3f} s", flush=True)
             left = listing(work)
             if expected is None:
                 expected = left
