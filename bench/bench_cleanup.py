@@ -173,6 +173,11 @@ def run_case(name: str, template: Path, base: Path, runs: int, tools: Tools) -> 
         print(f"  {tool:<22}{median:>10.3f}{low:>9.3f}{high:>9.3f}{median / find:>8.2f}")
 
 
+def _pick(tools: Tools, args: argparse.Namespace) -> Tools:
+    wanted = {"find", *(name.strip() for name in args.tools.split(","))}
+    return {name: measure for name, measure in tools.items() if name in wanted}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -180,6 +185,11 @@ def main() -> None:
     parser.add_argument("--worktrees", type=int, default=2000)
     parser.add_argument("--dir", type=Path, default=None, help="where to build trees")
     parser.add_argument("--only", choices=["a", "b"], default=None)
+    parser.add_argument(
+        "--tools",
+        default="find,scandir-unlink loop,tapps cleanup,core in-process",
+        help="comma-separated tools to time (find is always kept as the baseline)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         base = Path(folder)
@@ -187,7 +197,7 @@ def main() -> None:
         if args.only in (None, "a"):
             template = base / "template-a"
             build_analytics(template, args.files)
-            tools = tools_for(FIND_A, HISTORY, "91", "files", "analytics_history")
+            tools = _pick(tools_for(FIND_A, HISTORY, "91", "files", "analytics_history"), args)
             run_case("a-analytics", template, base, args.runs, tools)
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(f"  peak RSS of any child (tapps cleanup is the largest): {peak:.0f} MB")
@@ -195,7 +205,7 @@ def main() -> None:
         if args.only in (None, "b"):
             template = base / "template-b"
             build_worktrees(template, args.worktrees)
-            tools = tools_for(FIND_B, TREES, "8", "dirs", "orphan_worktrees")
+            tools = _pick(tools_for(FIND_B, TREES, "8", "dirs", "orphan_worktrees"), args)
             run_case("b-worktrees", template, base, args.runs, tools)
 
 
