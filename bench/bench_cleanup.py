@@ -58,8 +58,8 @@ def _ages(count: int, top: float, gap: float) -> list[float]:
     ages = []
     for index in range(count):
         day = top * index / count
-        if gap - 0.01 <= day <= gap + 1.01:
-            day = gap + 1.5
+        if gap - 0.5 <= day <= gap + 1.5:  # half a day of margin: a disk run lasts an hour
+            day = gap + 2
         ages.append(day * DAY)
     return ages
 
