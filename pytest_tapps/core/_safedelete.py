@@ -17,7 +17,6 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,11 +240,3 @@ def remove_path(path: Path, *, device: int) -> Removal:
     finally:
         os.close(parent_fd)
     return removal
-
-
-def tombstones(folder: Path) -> Iterator[Path]:
-    """Folders a killed run renamed for deletion but did not finish removing."""
-    with contextlib.suppress(OSError), os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith(TOMBSTONE_PREFIX):
-                yield Path(entry.path)

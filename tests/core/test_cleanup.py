@@ -509,7 +509,25 @@ def test_the_one_pass_run_deletes_what_the_plan_says(
         assert plan_cleanup(layout, clock=clock()).by_decision(Decision.DELETE) == []
 
 
-_FORKED = textwrap.dedent(
+#: Prepended to the forking scripts: os.fork wrapped to count the workers a run starts.
+_COUNT_FORKS = textwrap.dedent(
+    """
+    import os
+
+    def count_forks():
+        forks = []
+        real_fork = os.fork
+
+        def counting_fork():
+            forks.append(1)
+            return real_fork()
+
+        os.fork = counting_fork
+        return forks
+    """
+)
+
+_FORKED = _COUNT_FORKS + textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
@@ -534,12 +552,7 @@ _FORKED = textwrap.dedent(
     clock = VirtualClock(now)
     layout = Layout(root)
     plan = cleanup.plan_cleanup(layout, clock=clock)
-    forks = []
-    real_fork = os.fork
-    def counting_fork():
-        forks.append(1)
-        return real_fork()
-    os.fork = counting_fork
+    forks = count_forks()
     cleanup.FORK_THRESHOLD = 10
     report = cleanup.run_cleanup(layout, clock=clock, processes=3)
     print(json.dumps({
@@ -574,7 +587,7 @@ def test_a_large_folder_split_over_processes_does_what_the_plan_says(tmp_path: P
     assert (tmp_path / "outside").is_dir()
 
 
-_FORKED_WORKTREES = textwrap.dedent(
+_FORKED_WORKTREES = _COUNT_FORKS + textwrap.dedent(
     """
     import json, os, sys
     from pathlib import Path
@@ -596,12 +609,7 @@ _FORKED_WORKTREES = textwrap.dedent(
     clock = VirtualClock(now)
     layout = Layout(root)
     plan = cleanup.plan_cleanup(layout, clock=clock)
-    forks = []
-    real_fork = os.fork
-    def counting_fork():
-        forks.append(1)
-        return real_fork()
-    os.fork = counting_fork
+    forks = count_forks()
     report = cleanup.run_cleanup(layout, clock=clock, processes=2)
     print(json.dumps({
         "forks": len(forks),
