@@ -6,9 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pytest_tapps import __version__
+from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
+from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._logging import configure_logging
@@ -18,6 +21,16 @@ Handler = Callable[[argparse.Namespace], int]
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+
+#: How to write ``--now``, for its help and its error messages.
+NOW_FORMS = (
+    "an ISO 8601 timestamp with a zone (2026-01-15T10:30:00Z, 2026-01-15T10:30:00+02:00) "
+    "or an offset from now (+7d, -12h)"
+)
+# The range --now accepts: epoch seconds from 1970, and a year of room before datetime's end
+# (year 9999) for the virtual clock to run on without overflowing.
+_NOW_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_NOW_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def layout_of(args: argparse.Namespace) -> Layout:
@@ -48,6 +61,42 @@ def add_stuck_after(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_now(text: str) -> VirtualClock:
+    """``--now TIME``: a virtual clock whose wall time starts at TIME.
+
+    TIME is an ISO 8601 timestamp with a zone, or a signed duration (``+7d``, ``-12h``) from the
+    real now. Bad values raise ``argparse.ArgumentTypeError``, which argparse turns into a usage
+    error (exit 2) that names the option.
+    """
+    if text[:1] in ("+", "-"):
+        try:
+            offset = parse_duration(text[1:], field="--now")
+        except ValueError:
+            message = (
+                f"{text!r} is not an offset from now; write a sign, a number and a unit, "
+                "e.g. +7d, -12h, +30m"
+            )
+            raise argparse.ArgumentTypeError(message) from None
+        start = SYSTEM_CLOCK.time() + (offset if text[0] == "+" else -offset)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            message = f"{text!r} is not a time; write {NOW_FORMS}"
+            raise argparse.ArgumentTypeError(message) from None
+        if moment.tzinfo is None:
+            naive = moment.isoformat()
+            message = (
+                f"{text!r} has no time zone: add Z or an offset, e.g. {naive}Z or {naive}+02:00"
+            )
+            raise argparse.ArgumentTypeError(message)
+        start = moment.timestamp()
+    if not _NOW_EARLIEST.timestamp() <= start < _NOW_LATEST.timestamp():
+        message = f"{text!r} is out of range; write a time from 1970 to 9998"
+        raise argparse.ArgumentTypeError(message)
+    return VirtualClock(start=start)
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -62,6 +111,17 @@ def _common_options() -> argparse.ArgumentParser:
         "--verbose",
         action="store_true",
         help="log every step on stderr (JSON when TAPPS_AGENTS_STRUCTURED_LOGGING=true)",
+    )
+    common.add_argument(
+        "--now",
+        dest="clock",
+        type=parse_now,
+        default=SYSTEM_CLOCK,
+        metavar="TIME",
+        help=(
+            "evaluate ages, staleness and schedules as if it were TIME, then run the clock "
+            f"virtually (retry waits and timeouts take no real time); TIME is {NOW_FORMS}"
+        ),
     )
     return common
 
@@ -83,11 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_negative_now(argv: Sequence[str]) -> list[str]:
+    """``--now -12h`` as ``--now=-12h``: argparse takes a value that starts with ``-`` (and is
+    not a plain number) for an option, and no option starts with ``-`` and a digit."""
+    joined: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":  # the rest are positional values, taken as they are
+            return [*joined, *argv[index:]]
+        if joined and joined[-1] == "--now" and arg[:1] == "-" and arg[1:2].isdigit():
+            joined[-1] = f"--now={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn every user error into a message and a code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_negative_now(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler

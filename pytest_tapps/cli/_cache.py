@@ -173,12 +173,13 @@ def cmd_warm(args: argparse.Namespace) -> int:
         if args.library:
             message = "--library goes with --fetcher; with --from every library in DIR is warmed"
             raise ConfigurationError(message)
-        report = warm_from_folder(layout, args.source)
+        report = warm_from_folder(layout, args.source, clock=args.clock)
     else:
         if not args.library:
             message = "--fetcher needs at least one --library LIBRARY_ID to warm"
             raise ConfigurationError(message)
-        report = warm_with(layout, load_runner(args.fetcher, option="--fetcher"), args.library)
+        fetcher = load_runner(args.fetcher, option="--fetcher")
+        report = warm_with(layout, fetcher, args.library, clock=args.clock)
     _print_warm(report, args.json)
     return EXIT_PROBLEMS if report.failed else EXIT_OK
 

@@ -116,7 +116,7 @@ def print_report(report: CleanupReport) -> None:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     layout = layout_of(args)
     if args.dry_run:
-        plan = plan_cleanup(layout, only=args.only, stuck_after=args.stuck_after)
+        plan = plan_cleanup(layout, clock=args.clock, only=args.only, stuck_after=args.stuck_after)
         summary = _summary(plan.items)
         if args.json:
             print_json(
@@ -133,7 +133,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     progress = Progress("tapps cleanup")
     try:
         report = run_cleanup(
-            layout, only=args.only, stuck_after=args.stuck_after, progress=progress
+            layout,
+            clock=args.clock,
+            only=args.only,
+            stuck_after=args.stuck_after,
+            progress=progress,
         )
     finally:
         progress.close()

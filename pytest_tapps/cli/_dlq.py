@@ -147,7 +147,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from pytest_tapps.core._envelope import ADVICE, Category
     from pytest_tapps.core._store import StateStore
 
-    entries, problems = collect(StateStore(layout_of(args)))
+    entries, problems = collect(StateStore(layout_of(args), clock=args.clock))
     if args.recoverable:
         entries = [e for e in entries if e["recoverable"]]
     elif args.non_recoverable:
@@ -180,7 +180,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import dlq_retry
 
-    outcome = dlq_retry(layout_of(args), args.category, dry_run=args.dry_run)
+    outcome = dlq_retry(layout_of(args), args.category, clock=args.clock, dry_run=args.dry_run)
     for problem in outcome.unreadable:
         warn(f"{problem} (skipped; the file was left untouched)")
     if args.json:
@@ -218,7 +218,12 @@ def cmd_skip(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import skip_step
 
     edit = skip_step(
-        layout_of(args), args.workflow_id, args.step_id, dry_run=args.dry_run, failed_only=True
+        layout_of(args),
+        args.workflow_id,
+        args.step_id,
+        clock=args.clock,
+        dry_run=args.dry_run,
+        failed_only=True,
     )
     print_edit(edit, as_json=args.json)
     return EXIT_OK

@@ -181,7 +181,9 @@ def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
 def cmd_status(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import diagnose
 
-    diagnosis = diagnose(layout_of(args), args.workflow_id, threshold_seconds=args.stuck_after)
+    diagnosis = diagnose(
+        layout_of(args), args.workflow_id, clock=args.clock, threshold_seconds=args.stuck_after
+    )
     state = diagnosis.state
     if args.json:
         print_json(
@@ -235,7 +237,9 @@ def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
             "--runner my_project.steps:run_step"
         )
         raise ConfigurationError(message)
-    return WorkflowExecutor(layout_of(args), load_runner(args.runner), seed=args.seed)
+    return WorkflowExecutor(
+        layout_of(args), load_runner(args.runner), clock=args.clock, seed=args.seed
+    )
 
 
 def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
@@ -297,7 +301,9 @@ def print_edit(edit: Edit, *, as_json: bool) -> None:
 def cmd_retry_step(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import retry_step
 
-    edit = retry_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
+    edit = retry_step(
+        layout_of(args), args.workflow_id, args.step, clock=args.clock, dry_run=args.dry_run
+    )
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
@@ -305,7 +311,9 @@ def cmd_retry_step(args: argparse.Namespace) -> int:
 def cmd_skip_step(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import skip_step
 
-    edit = skip_step(layout_of(args), args.workflow_id, args.step, dry_run=args.dry_run)
+    edit = skip_step(
+        layout_of(args), args.workflow_id, args.step, clock=args.clock, dry_run=args.dry_run
+    )
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
@@ -313,7 +321,9 @@ def cmd_skip_step(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import reset
 
-    edit = reset(layout_of(args), args.workflow_id, args.to_step, dry_run=args.dry_run)
+    edit = reset(
+        layout_of(args), args.workflow_id, args.to_step, clock=args.clock, dry_run=args.dry_run
+    )
     print_edit(edit, as_json=args.json)
     return EXIT_OK
 
@@ -321,7 +331,9 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_force_cleanup(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import force_cleanup
 
-    report = force_cleanup(layout_of(args), args.workflow_id, dry_run=args.dry_run)
+    report = force_cleanup(
+        layout_of(args), args.workflow_id, clock=args.clock, dry_run=args.dry_run
+    )
     if args.json:
         print_json(
             {

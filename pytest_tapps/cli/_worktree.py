@@ -68,12 +68,10 @@ def info_json(info: WorktreeInfo, now: float) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import time
-
     from pytest_tapps.core._worktrees import inventory
 
-    now = time.time()
-    infos = inventory(layout_of(args), stuck_after=args.stuck_after)
+    now = args.clock.time()
+    infos = inventory(layout_of(args), clock=args.clock, stuck_after=args.stuck_after)
     if args.json:
         print_json([info_json(i, now) for i in infos])
         return EXIT_OK
@@ -110,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from pytest_tapps.core._worktrees import remove
 
-    done = remove(layout_of(args), args.name, force=args.force)
+    done = remove(layout_of(args), args.name, force=args.force, clock=args.clock)
     failures = done.removal.failures if done.removal is not None else []
     if args.json:
         print_json(
@@ -144,7 +142,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     layout = layout_of(args)
     plan = plan_cleanup(
-        layout, only=[c.name for c in WORKTREE_CATEGORIES], stuck_after=args.stuck_after
+        layout,
+        clock=args.clock,
+        only=[c.name for c in WORKTREE_CATEGORIES],
+        stuck_after=args.stuck_after,
     )
     if args.dry_run:
         if args.json:
@@ -155,7 +156,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             if not plan.items:
                 print("no worktrees")
         return EXIT_OK
-    report = apply_plan(layout, plan, stuck_after=args.stuck_after)
+    report = apply_plan(layout, plan, clock=args.clock, stuck_after=args.stuck_after)
     if args.json:
         print_json(
             {

@@ -90,8 +90,9 @@ class YamlDocument:
         return Problem(self.path, line, field, message, self.source_line(line))
 
 
-def load_yaml(path: Path) -> YamlDocument:
-    """Read ``path`` as YAML; a syntax error or duplicate key raises :class:`YamlFileError`."""
+def load_yaml(path: Path, *, preserve_quotes: bool = False) -> YamlDocument:
+    """Read ``path`` as YAML; a syntax error or duplicate key raises :class:`YamlFileError`.
+    ``preserve_quotes`` keeps quoted strings apart from plain ones (for strictness checks)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -104,7 +105,9 @@ def load_yaml(path: Path) -> YamlDocument:
     except UnicodeDecodeError:
         raise YamlFileError([Problem(path, None, "", "not UTF-8 text")]) from None
     try:
-        data = YAML(typ="rt").load(text)
+        yaml = YAML(typ="rt")
+        yaml.preserve_quotes = preserve_quotes
+        data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
