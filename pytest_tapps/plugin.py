@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,6 +29,9 @@ HARNESS_ERROR = (
     "not a failure of the system under test)"
 )
 _CACHE_KEY = "tapps/seed"
+_ROOTS_KEY = pytest.StashKey[list[Path]]()
+#: The skip reason of a scenario whose target cannot perform one of its actions.
+UNSUPPORTED = "not supported by this target"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,7 +49,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="INT|last",
         help="seed for jitter and fault choices (last: reuse the previous run's); ini: tapps_seed",
     )
+    group.addoption(
+        "--tapps-target",
+        default=None,
+        metavar="core|tapps-cli|MODULE:ATTR",
+        help="the system under test of scenario files (default: core, the reference core); "
+        "ini: tapps_target",
+    )
+    group.addoption(
+        "--tapps-scenarios",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also collect every *.yaml under PATH as scenario files (repeatable); "
+        "ini: tapps_scenarios",
+    )
+    group.addoption(
+        "--tapps-traceback",
+        action="store_true",
+        help="show Python tracebacks of failing scenarios (normally only the scenario's picture)",
+    )
     parser.addini("tapps_fs", "default filesystem for tapps_project: real or fake", default="real")
+    parser.addini("tapps_target", "system under test of scenario files", default="")
+    parser.addini(
+        "tapps_scenarios", "folders whose *.yaml files are scenario files", type="paths", default=[]
+    )
     parser.addini("tapps_seed", "default seed (an integer), else a random one per run", default="")
 
 
@@ -156,6 +184,50 @@ def tapps_logs_fixture() -> Iterator[LogCapture]:
 
     with capture_logs() as captured:
         yield captured
+
+
+def _scenario_roots(config: pytest.Config) -> list[Path]:
+    roots: list[Path] | None = config.stash.get(_ROOTS_KEY, None)
+    if roots is None:
+        named = [Path(p) for p in config.getoption("--tapps-scenarios")]
+        roots = [p.resolve() for p in (*named, *config.getini("tapps_scenarios"))]
+        config.stash[_ROOTS_KEY] = roots
+    return roots
+
+
+def _is_scenario_file(path: Path, config: pytest.Config) -> bool:
+    if path.name.endswith(".tapps.yaml"):
+        return True
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    roots = _scenario_roots(config)
+    if not roots:
+        return False
+    resolved = path.resolve()
+    for root in roots:
+        if resolved.is_relative_to(root):
+            inner = resolved.relative_to(root).parts
+            return not any(part.startswith("_") for part in inner)
+    return False
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Scenario files: ``*.tapps.yaml`` anywhere, or any YAML under ``--tapps-scenarios``
+    (files and folders whose names start with ``_`` are fragments for ``include:``)."""
+    if not _is_scenario_file(file_path, parent.config):
+        return None
+    from pytest_tapps.scenario._collect import ScenarioFile
+
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """Scenarios a target cannot perform are their own outcome: UNSUPPORTED, not a skip."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if UNSUPPORTED in reason:
+            return "unsupported", "U", "UNSUPPORTED"
+    return None
 
 
 def _is_harness_error(error: BaseException | None) -> bool:

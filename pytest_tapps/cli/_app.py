@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._logging import configure_logging
+from pytest_tapps.core._timeutil import from_epoch, to_iso
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -31,6 +33,9 @@ NOW_FORMS = (
 # (year 9999) for the virtual clock to run on without overflowing.
 _NOW_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _NOW_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+#: How far ``--now`` may lie ahead of the real clock for a command that changes things: room for
+#: ``--now +0s`` (read a moment before the check) and for rounding, far below any lock's TTL.
+FUTURE_NOW_TOLERANCE_SECONDS = 1.0
 
 
 def layout_of(args: argparse.Namespace) -> Layout:
@@ -95,6 +100,34 @@ def parse_now(text: str) -> VirtualClock:
         message = f"{text!r} is out of range; write a time from 1970 to 9998"
         raise argparse.ArgumentTypeError(message)
     return VirtualClock(start=start)
+
+
+def future_now_refusal(args: argparse.Namespace) -> str | None:
+    """Why this command may not run at its ``--now``, or ``None`` when it may.
+
+    A TIME ahead of the real clock makes a live holder's heartbeat look expired and files look
+    older than they are, so it is refused for a command that changes things (its parser sets
+    ``changes=True``; a parser that says nothing counts as changing) unless it runs with
+    ``--dry-run``. A TIME in the past is always allowed: ages only shrink.
+    """
+    clock = args.clock
+    if clock is SYSTEM_CLOCK or not getattr(args, "changes", True):
+        return None
+    if getattr(args, "dry_run", False):
+        return None
+    now = clock.time()
+    if now <= SYSTEM_CLOCK.time() + FUTURE_NOW_TOLERANCE_SECONDS:
+        return None
+    name = " ".join(part for part in ("tapps", args.command, getattr(args, "action", None)) if part)
+    fix = (
+        "Preview it with --dry-run."
+        if hasattr(args, "dry_run")
+        else "It has no --dry-run: run it without --now, or with a TIME that has passed."
+    )
+    return (
+        f"--now is in the future ({to_iso(from_epoch(math.floor(now)))}); '{name}' changes "
+        f"things and would act on ages that have not passed yet. {fix}"
+    )
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -165,6 +198,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
+    refusal = future_now_refusal(args)
+    if refusal is not None:
+        error(refusal)
+        return EXIT_USAGE
     configure_logging(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
     try:
         return handler(args)

@@ -33,13 +33,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     inval.add_argument("library_id", nargs="?", metavar="LIBRARY_ID")
     inval.add_argument("--all", action="store_true", help="remove every Context7 entry")
     inval.add_argument("--dry-run", action="store_true", help="show what would go")
-    inval.set_defaults(handler=cmd_invalidate)
+    inval.set_defaults(handler=cmd_invalidate, changes=True)
 
     verify = actions.add_parser(
         "verify", parents=[common], help="list corrupted Context7 entries and why (exit 1 if any)"
     )
     verify.add_argument("--json", action="store_true", help="print JSON")
-    verify.set_defaults(handler=cmd_verify)
+    verify.set_defaults(handler=cmd_verify, changes=False)
 
     rec = actions.add_parser(
         "recover",
@@ -48,7 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     rec.add_argument("--dry-run", action="store_true", help="show what would go")
     rec.add_argument("--json", action="store_true", help="print JSON")
-    rec.set_defaults(handler=cmd_recover)
+    rec.set_defaults(handler=cmd_recover, changes=True)
 
     warm = actions.add_parser(
         "warm",
@@ -71,7 +71,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="a library to warm with --fetcher (repeatable)",
     )
     warm.add_argument("--json", action="store_true", help="print JSON")
-    warm.set_defaults(handler=cmd_warm)
+    warm.set_defaults(handler=cmd_warm, changes=True)
 
     for name, helptext, handler in (
         ("clear-tiered", "empty the tiered context cache", cmd_clear_tiered),
@@ -79,7 +79,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     ):
         clear = actions.add_parser(name, parents=[common], help=helptext)
         clear.add_argument("--dry-run", action="store_true", help="show what would go")
-        clear.set_defaults(handler=handler)
+        clear.set_defaults(handler=handler, changes=True)
 
 
 def cmd_invalidate(args: argparse.Namespace) -> int:

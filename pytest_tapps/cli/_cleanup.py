@@ -43,7 +43,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     add_stuck_after(cleanup)
     cleanup.add_argument("--json", action="store_true", help="print JSON")
-    cleanup.set_defaults(handler=cmd_cleanup)
+    cleanup.set_defaults(handler=cmd_cleanup, changes=True)
 
 
 def item_json(item: PlanItem) -> dict[str, Any]:

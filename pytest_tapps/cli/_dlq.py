@@ -60,7 +60,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--non-recoverable", action="store_true", help="only non-recoverable failures"
     )
     listing.add_argument("--json", action="store_true", help="print a JSON list of entries")
-    listing.set_defaults(handler=cmd_list)
+    listing.set_defaults(handler=cmd_list, changes=False)
 
     retry = actions.add_parser(
         "retry",
@@ -75,7 +75,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     retry.add_argument("--category", required=True, choices=CATEGORY_NAMES)
     retry.add_argument("--dry-run", action="store_true", help="show what would be marked")
     retry.add_argument("--json", action="store_true", help="print JSON")
-    retry.set_defaults(handler=cmd_retry)
+    retry.set_defaults(handler=cmd_retry, changes=True)
 
     skip = actions.add_parser(
         "skip", parents=[common], help="skip one failed step; resume continues with the next"
@@ -84,7 +84,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     skip.add_argument("--step-id", required=True, metavar="STEP")
     skip.add_argument("--dry-run", action="store_true", help="show the change, write nothing")
     skip.add_argument("--json", action="store_true", help="print the change as JSON")
-    skip.set_defaults(handler=cmd_skip)
+    skip.set_defaults(handler=cmd_skip, changes=True)
 
 
 def entries_of(state: WorkflowState) -> Iterator[dict[str, Any]]:

@@ -27,7 +27,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     lint.add_argument("files", nargs="+", type=Path, metavar="FILE")
     lint.add_argument("--json", action="store_true", help="print problems as a JSON list")
-    lint.set_defaults(handler=cmd_lint)
+    lint.set_defaults(handler=cmd_lint, changes=False)
     grep = actions.add_parser(
         "grep",
         parents=[common],
@@ -44,7 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     grep.add_argument("--trace-id", metavar="ID")
     grep.add_argument("files", nargs="+", type=Path, metavar="FILE")
     grep.add_argument("--json", action="store_true", help="print matching records as JSON")
-    grep.set_defaults(handler=cmd_grep)
+    grep.set_defaults(handler=cmd_grep, changes=False)
 
 
 def _readable(files: list[Path]) -> tuple[list[Path], bool]:

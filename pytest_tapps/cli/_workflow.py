@@ -44,7 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _id_option(status, required=False)
     add_stuck_after(status)
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    status.set_defaults(handler=cmd_status)
+    status.set_defaults(handler=cmd_status, changes=False)
 
     run = actions.add_parser(
         "run",
@@ -55,7 +55,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
     run.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
     run.add_argument("--json", action="store_true", help="print the final state as JSON")
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, changes=True)
 
     resume = actions.add_parser(
         "resume",
@@ -70,7 +70,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     resume.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
     resume.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
     resume.add_argument("--json", action="store_true", help="print the final state as JSON")
-    resume.set_defaults(handler=cmd_resume)
+    resume.set_defaults(handler=cmd_resume, changes=True)
 
     for name, helptext, handler in (
         ("retry-step", "mark a step to run again on the next resume", cmd_retry_step),
@@ -80,7 +80,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         _id_option(edit)
         edit.add_argument("--step", required=True, metavar="STEP")
         _edit_options(edit)
-        edit.set_defaults(handler=handler)
+        edit.set_defaults(handler=handler, changes=True)
 
     reset_parser = actions.add_parser(
         "reset", parents=[common], help="set steps back to pending (from --to-step on)"
@@ -88,7 +88,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _id_option(reset_parser)
     reset_parser.add_argument("--to-step", metavar="STEP", help="default: the first step")
     _edit_options(reset_parser)
-    reset_parser.set_defaults(handler=cmd_reset)
+    reset_parser.set_defaults(handler=cmd_reset, changes=True)
 
     cleanup = actions.add_parser(
         "force-cleanup",
@@ -102,7 +102,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _id_option(cleanup)
     cleanup.add_argument("--dry-run", action="store_true", help="report only, change nothing")
     cleanup.add_argument("--json", action="store_true", help="print JSON")
-    cleanup.set_defaults(handler=cmd_force_cleanup)
+    cleanup.set_defaults(handler=cmd_force_cleanup, changes=True)
 
 
 def _edit_options(parser: argparse.ArgumentParser) -> None:

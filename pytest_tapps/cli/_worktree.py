@@ -24,7 +24,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
     add_stuck_after(listing)
-    listing.set_defaults(handler=cmd_list)
+    listing.set_defaults(handler=cmd_list, changes=False)
     rm = actions.add_parser(
         "remove",
         parents=[common],
@@ -35,7 +35,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="also remove an active, stuck or git-locked worktree"
     )
     rm.add_argument("--json", action="store_true", help="print JSON")
-    rm.set_defaults(handler=cmd_remove)
+    rm.set_defaults(handler=cmd_remove, changes=True)
     prune = actions.add_parser(
         "prune",
         parents=[common],
@@ -44,7 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     prune.add_argument("--dry-run", action="store_true", help="show what would go")
     prune.add_argument("--json", action="store_true", help="print JSON")
     add_stuck_after(prune)
-    prune.set_defaults(handler=cmd_prune)
+    prune.set_defaults(handler=cmd_prune, changes=True)
 
 
 def info_json(info: WorktreeInfo, now: float) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 A lock is a small JSON file (``pid``, ``host``, ``created_at``, ``heartbeat_at``, ``ttl_seconds``,
 and a ``token`` that tells the holder its own lock from a successor's). It is created complete or
 not at all, and it is stale when its holder is dead on this host, or its heartbeat is older than
-its TTL. Only stale locks are ever removed, and every removal says why.
+its TTL. A heartbeat ahead of the reading clock (a clock set into the past, such as ``tapps
+--now`` with a past TIME) has no age: it never makes a lock stale, so only a dead holder does.
+Only stale locks are ever removed, and every removal says why.
 """
 
 from __future__ import annotations
@@ -98,10 +100,21 @@ def read_lock(path: Path) -> LockRecord:
         raise ValueError(describe_validation_error(exc)) from None
 
 
+def _heartbeat_age(age: float) -> str:
+    """``heartbeat 12 s ago``, or how far ahead of the clock a heartbeat lies."""
+    if round(age) < 0:
+        return f"heartbeat {-age:.0f} s ahead of the clock"
+    return f"heartbeat {max(age, 0.0):.0f} s ago"
+
+
 def inspect_lock(
     path: Path, *, clock: Clock = SYSTEM_CLOCK, host: str | None = None
 ) -> LockInspection:
-    """Decide whether the lock at ``path`` is stale, and why. Raises ``FileNotFoundError``."""
+    """Decide whether the lock at ``path`` is stale, and why. Raises ``FileNotFoundError``.
+
+    ``heartbeat_age_seconds`` is negative when the heartbeat lies ahead of ``clock``; such a lock
+    is stale only when its holder is dead on this host.
+    """
     this_host = host if host is not None else socket.gethostname()
     try:
         record = read_lock(path)
@@ -110,13 +123,15 @@ def inspect_lock(
         # written by a live holder of this package: treat it as stale, and say so.
         return LockInspection(path, None, True, None, None, f"unreadable lock file: {exc}")
     age = clock.time() - record.heartbeat_at.timestamp()
-    heartbeat = f"heartbeat {age:.0f} s ago"
+    heartbeat = _heartbeat_age(age)
     alive: bool | None = None
     if record.host == this_host:
         alive = pid_alive(record.pid)
         if not alive:
             reason = f"holder pid {record.pid} on {record.host} is not running ({heartbeat})"
             return LockInspection(path, record, True, False, age, reason)
+    # A heartbeat ahead of the clock (age < 0) is no evidence of staleness: the holder beat at a
+    # time this clock has not reached, so it cannot have expired yet.
     if age > record.ttl_seconds:
         reason = (
             f"heartbeat of pid {record.pid} on {record.host} is {age:.0f} s old, "
@@ -130,7 +145,8 @@ def inspect_lock(
 
 def is_stale(path: Path, *, clock: Clock = SYSTEM_CLOCK, host: str | None = None) -> bool:
     """Whether the lock at ``path`` is stale: its holder is dead on this host, or its heartbeat
-    is older than its TTL. Raises ``FileNotFoundError`` when there is no lock."""
+    is older than its TTL (a heartbeat ahead of ``clock`` is not). Raises ``FileNotFoundError``
+    when there is no lock."""
     return inspect_lock(path, clock=clock, host=host).stale
 
 

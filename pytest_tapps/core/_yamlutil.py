@@ -55,7 +55,7 @@ class YamlDocument:
     def __init__(self, path: Path, data: Any, text: str) -> None:
         self.path = path
         self.data = data
-        self._lines = text.splitlines()
+        self.lines = text.splitlines()
 
     def line_of(self, keys: Sequence[str | int]) -> int | None:
         """1-based line of the node at ``keys`` (the deepest one that exists)."""
@@ -79,9 +79,9 @@ class YamlDocument:
         return line
 
     def source_line(self, line: int | None) -> str | None:
-        if line is None or not 1 <= line <= len(self._lines):
+        if line is None or not 1 <= line <= len(self.lines):
             return None
-        return self._lines[line - 1].strip()
+        return self.lines[line - 1].strip()
 
     def problem(self, keys: Sequence[str | int], message: str) -> Problem:
         """A problem at ``keys``, with its line and source line."""

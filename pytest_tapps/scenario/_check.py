@@ -1,0 +1,114 @@
+"""Checks across a scenario's parts: what the schema alone cannot say.
+
+A ``run:`` needs a definition in ``given.workflows``; a step fault names a step of one; ``then``
+keys that read the result of an action (``plan``, ``corrupted``, ``diagnosis``, ``worktrees``)
+need that action in ``when``; git worktrees need the real filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pytest_tapps.core._yamlutil import did_you_mean
+from pytest_tapps.scenario._model import Scenario, action_name, action_value
+from pytest_tapps.scenario._runbook import runbook
+
+Loc = tuple[str | int, ...]
+
+#: ``then`` keys that read what an action returned, and the actions that return it.
+RESULT_KEYS = {
+    "plan": ("cleanup",),
+    "corrupted": ("cache_verify", "cache_recover"),
+    "diagnosis": ("status",),
+    "worktrees": ("worktree_list",),
+}
+_STEP_FAULTS = ("step_timeout", "step_failure", "flaky", "hang")
+
+
+def subject_workflow(scenario: Scenario) -> str | None:
+    """The workflow ``then.steps`` and ``then.status`` talk about: the last one acted on, or
+    the only one given."""
+    for action in reversed(scenario.when):
+        value = action_value(action)
+        workflow = getattr(value, "workflow", None)
+        if isinstance(workflow, str):
+            return workflow
+    ids = [w.id for w in scenario.given.workflows] + [s.id for s in scenario.given.states]
+    return ids[0] if len(set(ids)) == 1 else None
+
+
+def cross_check(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    """``(location, message)`` for each problem across the scenario's parts."""
+    yield from _references(scenario)
+    yield from _actions(scenario)
+    yield from _faults(scenario)
+    yield from _then(scenario)
+
+
+def _references(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    book = runbook()
+    for index, reference in enumerate(scenario.references):
+        try:
+            book.check(reference)
+        except ValueError as exc:
+            loc: Loc = ("runbook",) if isinstance(scenario.runbook, str) else ("runbook", index)
+            yield loc, str(exc)
+
+
+def _actions(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    definitions = {w.id: w for w in scenario.given.workflows}
+    for index, action in enumerate(scenario.when):
+        name = action_name(action)
+        value = action_value(action)
+        if name == "run" and value.workflow not in definitions:
+            hint = did_you_mean(value.workflow, definitions)
+            yield (
+                ("when", index, name),
+                f"no workflow {value.workflow!r} in given.workflows{hint}; "
+                "a run needs its definition there",
+            )
+        if name == "cache_invalidate" and (value.library is None) == (not value.all):
+            yield (("when", index, name), "write either library: ID or all: true")
+
+
+def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    steps = {step.id for w in scenario.given.workflows for step in w.steps}
+    for index, fault in enumerate(scenario.faults):
+        name = action_name(fault)
+        value = action_value(fault)
+        if name in _STEP_FAULTS and value.step not in steps:
+            hint = did_you_mean(value.step, steps)
+            yield (
+                ("faults", index, name, "step"),
+                f"no step {value.step!r} in given.workflows{hint}",
+            )
+        if name == "disk_full" and scenario.fs != "fake":
+            yield (
+                ("faults", index, name),
+                "disk_full needs fs: fake (the real disk is not filled)",
+            )
+    if scenario.fs == "fake":
+        for index, worktree in enumerate(scenario.given.worktrees):
+            if worktree.git:
+                yield (
+                    ("given", "worktrees", index, "git"),
+                    "git worktrees need fs: real (git cannot run on the fake filesystem)",
+                )
+
+
+def _then(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    names = [action_name(a) for a in scenario.when]
+    for key, producers in RESULT_KEYS.items():
+        if getattr(scenario.then, key) and not any(n in producers for n in names):
+            yield (
+                ("then", key),
+                f"then.{key} reads the result of {' or '.join(producers)}; add one to when:",
+            )
+    if (scenario.then.steps or scenario.then.status) and subject_workflow(scenario) is None:
+        yield (
+            ("then", "steps" if scenario.then.steps else "status"),
+            "several workflows are given; say which under then.workflows: {ID: {...}}",
+        )
+    then = scenario.then
+    if (then.exit_code is not None or then.output_contains or then.output_lacks) and not names:
+        yield (("then", "exit_code"), "a command's exit code and output need an action in when:")

@@ -1,0 +1,351 @@
+"""Checking ``then:`` against what happened: the tree, the workflow states, logs and outcomes.
+
+Each expectation that does not hold becomes a :class:`Mismatch` at the expectation's location,
+with what was expected, what was found, and which picture explains it (``timeline``, ``tree``,
+``plan``, ``logs``, ``output``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_tapps.core import StateFileError, WorkflowNotFoundError, format_duration
+from pytest_tapps.harness import delays_of
+
+if TYPE_CHECKING:
+    from pytest_tapps.core import WorkflowState
+    from pytest_tapps.scenario._model import StepExpectation, WorkflowExpectation
+    from pytest_tapps.scenario._run import Result
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One expectation that does not hold."""
+
+    loc: Loc
+    expected: str
+    actual: str
+    picture: str | None = None
+
+
+def _seconds(values: list[float]) -> str:
+    return "[" + ", ".join(format_duration(v) for v in values) + "]"
+
+
+def read_state(result: Result, workflow_id: str) -> WorkflowState | str:
+    """The workflow's state, or why there is none."""
+    from pytest_tapps.core import StateStore
+
+    store = StateStore(result.session.layout, clock=result.session.clock)
+    try:
+        return store.read(store.locate(workflow_id))
+    except (WorkflowNotFoundError, StateFileError) as exc:
+        return f"no readable state ({exc})"
+
+
+def _step(
+    loc: Loc, state: WorkflowState, step_id: str, want: StepExpectation
+) -> Iterator[Mismatch]:
+    executions = state.executions_of(step_id)
+    if not executions:
+        yield Mismatch(loc, f"a step {step_id!r}", "no such step in the state", "timeline")
+        return
+    latest = executions[-1]
+    if want.status is not None and latest.status is not want.status:
+        yield Mismatch((*loc, "status"), want.status.value, latest.status.value, "timeline")
+    if want.attempts is not None and state.attempts(step_id) != want.attempts:
+        yield Mismatch(
+            (*loc, "attempts"), str(want.attempts), str(state.attempts(step_id)), "timeline"
+        )
+    if want.delays is not None:
+        delays = delays_of(state, step_id)
+        if [round(d, 3) for d in delays] != [round(d, 3) for d in want.delays]:
+            yield Mismatch((*loc, "delays"), _seconds(want.delays), _seconds(delays), "timeline")
+    if want.error is not None:
+        yield from _error((*loc, "error"), latest.error, want.error)
+
+
+def _error(loc: Loc, actual: Any, want: Any) -> Iterator[Mismatch]:
+    if actual is None:
+        yield Mismatch(loc, str(want if isinstance(want, str) else want.category), "no error")
+        return
+    if isinstance(want, str):
+        if actual.category.value != want:
+            yield Mismatch(loc, want, actual.category.value, "timeline")
+        return
+    for name in ("category", "recoverable", "code", "message"):
+        wanted = getattr(want, name)
+        if wanted is None:
+            continue
+        got = getattr(actual, name)
+        got = getattr(got, "value", got)
+        wanted = getattr(wanted, "value", wanted)
+        if got != wanted:
+            yield Mismatch((*loc, name), str(wanted), str(got), "timeline")
+
+
+def _workflow(
+    result: Result, loc: Loc, workflow_id: str, want: WorkflowExpectation
+) -> Iterator[Mismatch]:
+    state = read_state(result, workflow_id)
+    if isinstance(state, str):
+        yield Mismatch(loc, f"a state for workflow {workflow_id!r}", state, "tree")
+        return
+    if want.status is not None and state.status is not want.status:
+        yield Mismatch((*loc, "status"), want.status.value, state.status.value, "timeline")
+    for step_id, step_want in want.steps.items():
+        yield from _step((*loc, "steps", step_id), state, step_id, step_want)
+
+
+def _paths(result: Result) -> Iterator[Mismatch]:
+    then = result.scenario.then
+    root = result.session.root
+    for index, path in enumerate(then.present):
+        if not os.path.lexists(root / path):
+            yield Mismatch(("then", "present", index), f"{path} present", "absent", "tree")
+    for index, path in enumerate(then.absent):
+        if os.path.lexists(root / path):
+            yield Mismatch(("then", "absent", index), f"{path} absent", "present", "tree")
+    if then.unchanged is not None and (result.before == result.after) != then.unchanged:
+        yield Mismatch(
+            ("then", "unchanged"),
+            "the tree unchanged" if then.unchanged else "a changed tree",
+            "it changed" if then.unchanged else "no change",
+            "tree",
+        )
+
+
+def _dlq(result: Result) -> Iterator[Mismatch]:
+    want = result.scenario.then.dlq
+    if want is None:
+        return
+    from pytest_tapps.core import StateStore
+
+    entries = []
+    for _path, state in StateStore(result.session.layout).iter_states():
+        if isinstance(state, StateFileError):
+            continue
+        for execution in state.failed():
+            error = execution.error
+            entries.append(
+                {
+                    "workflow_id": state.workflow_id,
+                    "step_id": execution.step_id,
+                    "category": error.category.value if error else None,
+                    "recoverable": error.recoverable if error else None,
+                    "code": error.code if error else None,
+                }
+            )
+    wanted = [item.model_dump(mode="json", exclude_none=True) for item in want]
+    unmatched = list(entries)
+    missing = []
+    for item in wanted:
+        match = next((e for e in unmatched if all(e.get(k) == v for k, v in item.items())), None)
+        if match is None:
+            missing.append(item)
+        else:
+            unmatched.remove(match)
+    if missing or unmatched:
+        yield Mismatch(
+            ("then", "dlq"),
+            _entries(wanted),
+            _entries(entries),
+            "timeline",
+        )
+
+
+def _entries(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "no entries"
+    return "; ".join(
+        ", ".join(f"{k}={v}" for k, v in item.items() if v is not None) for item in items
+    )
+
+
+def _matches(record: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
+    return all(k in record and record[k] == v for k, v in want.items() if v is not None)
+
+
+def _logs(result: Result) -> Iterator[Mismatch]:
+    want = result.scenario.then.logs
+    if want is None:
+        return
+    records = result.records
+    for name in want.every_record_has:
+        lacking = [r for r in records if r.get(name) in (None, "")]
+        if lacking or not records:
+            actual = (
+                "no records"
+                if not records
+                else f"{len(lacking)} of {len(records)} lack it, e.g. {lacking[0].get('message')!r}"
+            )
+            loc: Loc = ("then", "logs", "every_record_has", want.every_record_has.index(name))
+            yield Mismatch(loc, f"every record has {name}", actual, "logs")
+    for index, record in enumerate(want.records):
+        fields = record.model_dump(exclude_none=True)
+        if not any(_matches(r, fields) for r in records):
+            yield Mismatch(
+                ("then", "logs", "records", index), _fields(fields), "no such record", "logs"
+            )
+    for index, record in enumerate(want.no_records):
+        fields = record.model_dump(exclude_none=True)
+        found = [r for r in records if _matches(r, fields)]
+        if found:
+            yield Mismatch(
+                ("then", "logs", "no_records", index),
+                f"no record with {_fields(fields)}",
+                f"{len(found)} record(s)",
+                "logs",
+            )
+
+
+def _fields(fields: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in fields.items())
+
+
+def _results(result: Result) -> Iterator[Mismatch]:
+    yield from _plan(result)
+    yield from _corrupted(result)
+    yield from _diagnosis(result)
+    yield from _worktrees(result)
+
+
+def _plan(result: Result) -> Iterator[Mismatch]:
+    then = result.scenario.then
+    if not then.plan:
+        return
+    done = result.last("cleanup", "worktree_prune")
+    items: dict[str, str] = (done.outcome.data or {}).get("items", {}) if done else {}
+    dry = bool(done and getattr(done.value, "dry_run", False))
+    for path, wanted in then.plan.items():
+        actual = items.get(os.path.normpath(path))
+        if actual is None:
+            actual = "keep" if done and not dry else "not in the plan"
+        if not actual.startswith(wanted):
+            yield Mismatch(("then", "plan", path), wanted, actual, "plan")
+
+
+def _corrupted(result: Result) -> Iterator[Mismatch]:
+    want = result.scenario.then.corrupted
+    if want is None:
+        return
+    done = result.last("cache_verify", "cache_recover")
+    found: dict[str, str] = (done.outcome.data or {}) if done else {}
+    if set(found) != set(want) or any(reason not in found[key] for key, reason in want.items()):
+        yield Mismatch(("then", "corrupted"), _pairs(want), _pairs(found), "output")
+
+
+def _diagnosis(result: Result) -> Iterator[Mismatch]:
+    want = result.scenario.then.diagnosis
+    if want is None:
+        return
+    done = result.last("status")
+    data = (done.outcome.data or {}) if done else {}
+    if want.stuck is not None and data.get("stuck") != want.stuck:
+        yield Mismatch(
+            ("then", "diagnosis", "stuck"), str(want.stuck), str(data.get("stuck")), "output"
+        )
+    reasons = data.get("reasons", [])
+    for index, text in enumerate(want.reasons_contain):
+        if not any(text in reason for reason in reasons):
+            yield Mismatch(
+                ("then", "diagnosis", "reasons_contain", index),
+                f"a reason containing {text!r}",
+                "; ".join(reasons) or "no reasons",
+                "output",
+            )
+
+
+def _worktrees(result: Result) -> Iterator[Mismatch]:
+    wanted = result.scenario.then.worktrees
+    if not wanted:
+        return
+    done = result.last("worktree_list")
+    rows: dict[str, Any] = (done.outcome.data or {}) if done else {}
+    for name, row_want in wanted.items():
+        row = rows.get(name)
+        if row is None:
+            yield Mismatch(("then", "worktrees", name), "listed", "not listed", "output")
+            continue
+        for key, value in row_want.model_dump(exclude_none=True).items():
+            if row.get(key) != value:
+                yield Mismatch(
+                    ("then", "worktrees", name, key), str(value), str(row.get(key)), "output"
+                )
+
+
+def _pairs(mapping: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in mapping.items()) or "none"
+
+
+def _outcome(result: Result) -> Iterator[Mismatch]:
+    then = result.scenario.then
+    done = result.last()
+    if done is None:
+        return
+    outcome = done.outcome
+    if then.exit_code is not None and outcome.exit_code != then.exit_code:
+        yield Mismatch(("then", "exit_code"), str(then.exit_code), str(outcome.exit_code), "output")
+    for index, text in enumerate(then.output_contains):
+        if text not in outcome.output:
+            yield Mismatch(
+                ("then", "output_contains", index),
+                f"output containing {text!r}",
+                "not in it",
+                "output",
+            )
+    for index, text in enumerate(then.output_lacks):
+        if text in outcome.output:
+            yield Mismatch(
+                ("then", "output_lacks", index), f"output without {text!r}", "it is there", "output"
+            )
+
+
+def check(result: Result) -> list[Mismatch]:
+    """Every expectation of ``then:`` that does not hold."""
+    from pytest_tapps.scenario._check import subject_workflow
+    from pytest_tapps.scenario._model import WorkflowExpectation
+
+    then = result.scenario.then
+    found: list[Mismatch] = []
+    found.extend(_paths(result))
+    if then.status is not None or then.steps:
+        subject = subject_workflow(result.scenario)
+        assert subject is not None  # noqa: S101 -- load-time cross checks guarantee it
+        want = WorkflowExpectation(status=then.status, steps=then.steps)
+        for mismatch in _workflow(result, ("then",), subject, want):
+            found.append(mismatch)
+    for workflow_id, want in then.workflows.items():
+        found.extend(_workflow(result, ("then", "workflows", workflow_id), workflow_id, want))
+    if then.elapsed is not None:
+        elapsed = result.session.clock.time() - result.start
+        if round(elapsed, 3) != round(then.elapsed, 3):
+            found.append(
+                Mismatch(
+                    ("then", "elapsed"),
+                    format_duration(then.elapsed),
+                    format_duration(elapsed),
+                    "timeline",
+                )
+            )
+    found.extend(_dlq(result))
+    for workflow_id, wanted in then.locks.items():
+        present = result.session.layout.lock_file(workflow_id).exists()
+        if present != (wanted == "present"):
+            found.append(
+                Mismatch(
+                    ("then", "locks", workflow_id),
+                    wanted,
+                    "present" if present else "absent",
+                    "tree",
+                )
+            )
+    found.extend(_logs(result))
+    found.extend(_results(result))
+    found.extend(_outcome(result))
+    return found

@@ -1,0 +1,460 @@
+"""Reading scenario files: strict YAML, defaults and includes, every problem reported at once.
+
+A file holds one scenario (its top-level keys are the scenario's) or several under
+``scenarios:``, with optional ``defaults:`` and ``include:`` (fragment files, relative to the
+file). Mappings merge key by key; a list in the scenario extends the list from the defaults and
+fragments; a scalar replaces. Every value keeps the file and line it came from, so a problem in
+an included fragment points into the fragment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_tapps.core._yamlutil import Problem, YamlDocument, YamlFileError, did_you_mean
+
+if TYPE_CHECKING:
+    from pytest_tapps.scenario._model import Scenario
+
+Loc = tuple[str | int, ...]
+
+SUFFIX = ".tapps.yaml"
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+_SEXAGESIMAL = re.compile(r"^[-+]?\d+(:[0-5]?\d)+(\.\d*)?$")
+_LEADING_ZERO = re.compile(r"^[-+]?0\d+(\s|$|#|,|\]|\})")
+
+
+class ScenarioFileError(YamlFileError):
+    """A scenario file that cannot be run; ``problems`` lists every problem in it."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value was written: file, line and the source line."""
+
+    path: Path
+    line: int | None
+    source: str | None
+
+
+@dataclass
+class Loaded:
+    """A scenario read from a file, with where each of its values came from."""
+
+    data: dict[str, Any]
+    path: Path
+    line: int
+    origins: dict[Loc, Origin] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", f"scenario at line {self.line}"))
+
+    def origin(self, loc: Sequence[str | int]) -> Origin:
+        """The origin of ``loc``, or of its nearest parent that has one."""
+        key = tuple(loc)
+        while key:
+            if key in self.origins:
+                return self.origins[key]
+            key = key[:-1]
+        return self.origins.get((), Origin(self.path, self.line, None))
+
+    def problem(self, loc: Sequence[str | int], message: str) -> Problem:
+        where = self.origin(loc)
+        return Problem(where.path, where.line, ".".join(str(k) for k in loc), message, where.source)
+
+
+# -- strict YAML ---------------------------------------------------------------------------------
+
+
+def _children(node: Any) -> Iterator[tuple[str | int, Any, tuple[int, int] | None]]:
+    lc = getattr(node, "lc", None)
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield key, value, (lc.value(key) if lc is not None else None)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield index, value, (lc.item(index) if lc is not None else None)
+
+
+def strict_problems(doc: YamlDocument, lines: Sequence[str]) -> list[Problem]:
+    """Values YAML 1.1 readers would misread, and empty values."""
+    from ruamel.yaml.scalarstring import ScalarString
+
+    found: list[Problem] = []
+
+    def visit(node: Any, loc: Loc) -> None:
+        for key, value, position in _children(node):
+            here = (*loc, key)
+            token = ""
+            if position is not None and position[0] < len(lines):
+                token = lines[position[0]][position[1] :]
+            message = None
+            if value is None:
+                message = "empty value; write a value, or remove the key"
+            elif isinstance(value, bool):
+                pass
+            elif isinstance(value, int) and _LEADING_ZERO.match(token):
+                message = (
+                    f"{token.split()[0].rstrip(',]}')} has a leading zero, which YAML 1.1 "
+                    f"reads as octal; write {int(value)} or quote it"
+                )
+            elif isinstance(value, str) and not isinstance(value, ScalarString):
+                if value.lower() in _YAML11_BOOLS:
+                    message = (
+                        f"{value!r} is a boolean in YAML 1.1; write true/false, "
+                        f"or quote it ('{value}') if you mean the word"
+                    )
+                elif _SEXAGESIMAL.match(value):
+                    message = (
+                        f"{value!r} is a base-60 number in YAML 1.1; write a duration with "
+                        "a unit (90s) or quote it"
+                    )
+            if message is not None:
+                found.append(doc.problem(here, message))
+            else:
+                visit(value, here)
+
+    visit(doc.data, ())
+    return found
+
+
+def _read(path: Path) -> tuple[YamlDocument, list[Problem]]:
+    from pytest_tapps.core._yamlutil import load_yaml
+
+    doc = load_yaml(path, preserve_quotes=True)
+    return doc, strict_problems(doc, doc.lines)
+
+
+def _plain(node: Any, doc: YamlDocument, loc: Loc, origins: dict[Loc, Origin]) -> Any:
+    """Plain Python data from ruamel nodes, recording each value's origin under ``loc``."""
+    from datetime import datetime
+
+    if isinstance(node, Mapping):
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            line = doc.line_of([*loc, key])
+            origins[(*loc, key)] = Origin(doc.path, line, doc.source_line(line))
+            result[str(key)] = _plain(value, doc, (*loc, key), origins)
+        return result
+    if isinstance(node, list):
+        items = []
+        for index, value in enumerate(node):
+            line = doc.line_of([*loc, index])
+            origins[(*loc, index)] = Origin(doc.path, line, doc.source_line(line))
+            items.append(_plain(value, doc, (*loc, index), origins))
+        return items
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, datetime):
+        return node.isoformat().replace("+00:00", "Z")
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _moved(origins: Mapping[Loc, Origin], old: Loc, new: Loc) -> dict[Loc, Origin]:
+    size = len(old)
+    return {(*new, *key[size:]): where for key, where in origins.items() if key[:size] == old}
+
+
+def merge(
+    base: Any, base_origins: dict[Loc, Origin], over: Any, over_origins: dict[Loc, Origin]
+) -> tuple[Any, dict[Loc, Origin]]:
+    """``over`` on top of ``base``: mappings merge, lists extend, scalars replace."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        data = dict(base)
+        origins = dict(base_origins)
+        for key, value in over.items():
+            if key in data:
+                sub_base = {k[1:]: v for k, v in origins.items() if k[:1] == (key,)}
+                sub_over = {k[1:]: v for k, v in over_origins.items() if k[:1] == (key,)}
+                merged, sub = merge(data[key], sub_base, value, sub_over)
+                origins = {k: v for k, v in origins.items() if k[:1] != (key,)}
+                origins.update({(key, *k): v for k, v in sub.items()})
+                data[key] = merged
+            else:
+                data[key] = value
+                origins.update({k: v for k, v in over_origins.items() if k[:1] == (key,)})
+        return data, origins
+    if isinstance(base, list) and isinstance(over, list):
+        origins = dict(base_origins)
+        for index in range(len(over)):
+            origins.update(_moved(over_origins, (index,), (len(base) + index,)))
+        if () in over_origins:
+            origins[()] = over_origins[()]
+        return [*base, *over], origins
+    return over, over_origins
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+_FILE_KEYS = ("include", "defaults", "scenarios")
+
+
+def load_file(path: Path) -> list[Loaded]:
+    """The scenarios of ``path``, validated; :class:`ScenarioFileError` lists every problem."""
+    try:
+        doc, problems = _read(path)
+    except YamlFileError as exc:
+        raise ScenarioFileError(exc.problems) from None
+    data = doc.data
+    if not isinstance(data, Mapping) or not data:
+        what = "empty" if not data else f"a {type(data).__name__}"
+        message = (
+            f"the file is {what}; a scenario file is a mapping with name:, runbook:, given:, "
+            "when:, then: (or scenarios: for several)"
+        )
+        raise ScenarioFileError([Problem(path, 1 if not data else doc.line_of([]), "", message)])
+    origins: dict[Loc, Origin] = {(): Origin(path, 1, None)}
+    plain = _plain(data, doc, (), origins)
+    if "scenarios" in plain:
+        loaded = _several(path, doc, plain, origins, problems)
+    else:
+        loaded = [Loaded(plain, path, 1, origins)]
+    flagged = {problem.field for problem in problems}
+    problems.extend(p for p in validate(loaded) if not _under(p.field, flagged))
+    if problems:
+        raise ScenarioFileError(sorted(problems, key=_order))
+    return loaded
+
+
+def _order(problem: Problem) -> tuple[str, int]:
+    return str(problem.path), problem.line or 0
+
+
+def _under(field: str, flagged: set[str]) -> bool:
+    return any(field == f or field.startswith(f + ".") for f in flagged)
+
+
+def _several(
+    path: Path,
+    doc: YamlDocument,
+    plain: dict[str, Any],
+    origins: dict[Loc, Origin],
+    problems: list[Problem],
+) -> list[Loaded]:
+    for key in plain:
+        if key not in _FILE_KEYS:
+            problems.append(
+                doc.problem(
+                    [key],
+                    f"unknown key{did_you_mean(key, _FILE_KEYS)}; a file of several scenarios "
+                    "has include:, defaults: and scenarios: (scenario keys go inside each "
+                    "scenario or under defaults:)",
+                )
+            )
+    base: dict[str, Any] = {}
+    base_origins: dict[Loc, Origin] = {}
+    includes = plain.get("include", [])
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        problems.append(doc.problem(["include"], "write a list of file paths"))
+        includes = []
+    for index, relative in enumerate(includes):
+        fragment = (path.parent / relative).resolve()
+        try:
+            frag_doc, frag_problems = _read(fragment)
+        except YamlFileError as exc:
+            problems.append(doc.problem(["include", index], f"cannot include {relative!r}"))
+            problems.extend(exc.problems)
+            continue
+        problems.extend(frag_problems)
+        if not isinstance(frag_doc.data, Mapping):
+            problems.append(
+                doc.problem(["include", index], f"{relative!r} must hold a mapping of keys")
+            )
+            continue
+        frag_origins: dict[Loc, Origin] = {}
+        frag = _plain(frag_doc.data, frag_doc, (), frag_origins)
+        base, base_origins = merge(base, base_origins, frag, frag_origins)
+    defaults = plain.get("defaults", {})
+    if not isinstance(defaults, dict):
+        problems.append(doc.problem(["defaults"], "write a mapping of scenario keys"))
+        defaults = {}
+    base, base_origins = merge(base, base_origins, defaults, _moved(origins, ("defaults",), ()))
+    scenarios = plain.get("scenarios")
+    if not isinstance(scenarios, list) or not scenarios:
+        problems.append(doc.problem(["scenarios"], "write a list of one or more scenarios"))
+        return []
+    loaded = []
+    for index, raw in enumerate(scenarios):
+        if not isinstance(raw, dict):
+            problems.append(doc.problem(["scenarios", index], "each scenario is a mapping"))
+            continue
+        own = _moved(origins, ("scenarios", index), ())
+        data, merged_origins = merge(base, base_origins, raw, own)
+        line = origins[("scenarios", index)].line or 1
+        merged_origins[()] = Origin(path, line, None)
+        loaded.append(Loaded(data, path, line, merged_origins))
+    return loaded
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required; add it"
+    if error["type"] in ("literal_error", "enum"):
+        return message.replace("Input should be", "write")
+    return message
+
+
+def _loc(loc: Sequence[str | int], data: Any) -> Loc:
+    """The YAML location of a pydantic error location: the tag pydantic adds before a one-key
+    item's own key is dropped, and so are type names of union members."""
+    out: list[str | int] = []
+    node = data
+    for key in loc:
+        inside_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+        if (isinstance(node, dict) and key in node) or inside_list:
+            out.append(key)
+            node = node[key]
+        elif isinstance(key, str) and key in ("str", "int", "list[...]", "dict[...]"):
+            continue
+        elif out and out[-1] == key:
+            continue  # the tag of a one-key item, repeated by pydantic
+        else:
+            out.append(key)
+            node = None
+    return tuple(out)
+
+
+def parse(data: dict[str, Any]) -> Scenario:
+    """The scenario model of ``data``, validated in strict JSON mode: enums from their names,
+    no number from a string, no boolean from ``no``."""
+    import json
+
+    from pytest_tapps.scenario._model import Scenario
+
+    return Scenario.model_validate_json(json.dumps(data))
+
+
+def validate(loaded: Iterable[Loaded]) -> list[Problem]:
+    """Schema and cross-reference problems of each scenario, in file order."""
+    from pydantic import ValidationError
+
+    from pytest_tapps.scenario._model import ACTIONS, FAULTS
+
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for item in loaded:
+        try:
+            scenario = parse(item.data)
+        except ValidationError as exc:
+            problems.extend(_raw_references(item))
+            for error in exc.errors():
+                loc = _loc(error["loc"], item.data)
+                message = _message(error)
+                if error["type"] in ("action_shape", "fault_shape"):
+                    message = _shape_message(item.data, loc, ACTIONS, FAULTS) or message
+                elif error["type"] == "extra_forbidden":
+                    message = f"unknown key{_known_hint(loc, item.data)}"
+                problems.append(item.problem(loc, message))
+            continue
+        if scenario.name in seen:
+            problems.append(
+                item.problem(
+                    ["name"],
+                    f"a scenario named {scenario.name!r} is already at line {seen[scenario.name]}"
+                    "; names must be unique in a file",
+                )
+            )
+        seen[scenario.name] = item.line
+        from pytest_tapps.scenario._check import cross_check
+
+        problems.extend(item.problem(loc, message) for loc, message in cross_check(scenario))
+    return problems
+
+
+def _raw_references(item: Loaded) -> Iterator[Problem]:
+    """Runbook references checked even when the rest of the scenario is invalid."""
+    from pytest_tapps.scenario._runbook import runbook
+
+    raw = item.data.get("runbook")
+    references = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    for index, reference in enumerate(references):
+        if not isinstance(reference, str):
+            continue
+        try:
+            runbook().check(reference)
+        except ValueError as exc:
+            loc: Loc = ("runbook",) if isinstance(raw, str) else ("runbook", index)
+            yield item.problem(loc, str(exc))
+
+
+def _shape_message(
+    data: Any, loc: Loc, actions: Mapping[str, Any], faults: Mapping[str, Any]
+) -> str | None:
+    node: Any = data
+    for key in loc:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    known = actions if loc[:1] == ("when",) else faults
+    what = "action" if loc[:1] == ("when",) else "fault"
+    if isinstance(node, dict) and len(node) == 1:
+        name = next(iter(node))
+        return f"unknown {what} {name!r}{did_you_mean(name, known)}; {what}s: {', '.join(known)}"
+    if isinstance(node, dict) and len(node) > 1:
+        keys = ", ".join(map(str, node))
+        return f"one {what} per list item, found several keys ({keys}); start each with '- '"
+    return None
+
+
+def _known_hint(loc: Loc, data: Any) -> str:
+    from pytest_tapps.scenario._model import ACTIONS, FAULTS, Scenario
+
+    model: Any = Scenario
+    path = loc[:-1]
+    tables = {"when": ACTIONS, "faults": FAULTS}
+    if len(loc) > 3 and loc[0] in tables and str(loc[2]) in tables[str(loc[0])]:
+        model = _inner_model(tables[str(loc[0])][str(loc[2])])
+        path = loc[3:-1]
+    for key in path:
+        if isinstance(key, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if key not in fields:
+            return ""
+        model = _inner_model(fields[key].annotation)
+        if model is None:
+            return ""
+    names = list(getattr(model, "model_fields", {}))
+    return did_you_mean(str(loc[-1]), names) if names else ""
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def scenario_paths(paths: Iterable[Path]) -> list[Path]:
+    """``*.tapps.yaml`` files under ``paths`` (files named directly are taken as they are)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob(f"*{SUFFIX}") if p.is_file()))
+        else:
+            found.append(path)
+    return found

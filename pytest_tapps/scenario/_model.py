@@ -1,0 +1,704 @@
+"""The scenario file format as pydantic models: one source for validation and the JSON Schema.
+
+Every model forbids unknown keys and uses strict types, so ``attempts: "3"`` or ``dry_run: no``
+is an error rather than a guess. Durations carry units (``5s``, ``15m``, ``40d``). ``when`` and
+``faults`` are lists of one-key mappings (``- run: workflow-123``); the key picks the model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+)
+
+from pytest_tapps.core._definition import WorkflowDefinition
+from pytest_tapps.core._envelope import Category
+from pytest_tapps.core._retention import BY_NAME
+from pytest_tapps.core._state import StepStatus, WorkflowStatus
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+DURATION_PATTERN = r"^-?\d+(\.\d+)?(ms|s|m|h|d|w)$"
+_HOW = "write a number with a unit: '90s', '15m', '12h', '40d' (ms, s, m, h, d, w)"
+
+
+def seconds_of(value: Any, *, signed: bool = False) -> float:
+    """Seconds from ``'5s'``/``'40d'`` (``'-1h'`` when ``signed``); anything else is an error."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        message = f"{value!r} has no unit; {_HOW}"
+        raise ValueError(message)
+    text = value.strip()
+    negative = signed and text.startswith("-")
+    match = _DURATION.match(text[1:] if negative else text)
+    if match is None:
+        message = f"{value!r} is not a duration; {_HOW}"
+        raise ValueError(message)
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(seconds):
+        message = f"{value!r} is too large"
+        raise ValueError(message)
+    return -seconds if negative else seconds
+
+
+def _duration_schema(description: str, *, signed: bool = False) -> WithJsonSchema:
+    pattern = DURATION_PATTERN if signed else DURATION_PATTERN.replace("-?", "")
+    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(seconds_of),
+    _duration_schema("a duration with a unit: 90s, 15m, 12h, 40d"),
+]
+Age = Annotated[
+    float,
+    BeforeValidator(lambda value: seconds_of(value, signed=True)),
+    _duration_schema("how old, with a unit (40d); negative is in the future (-1h)", signed=True),
+]
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            message = f"{value!r} is not a timestamp; write 2026-01-15T10:30:00Z"
+            raise ValueError(message) from None
+    else:
+        message = f"expected a timestamp such as 2026-01-15T10:30:00Z, got {value!r}"
+        raise ValueError(message)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        message = f"{value!s} has no time zone; add Z (UTC) or an offset such as +02:00"
+        raise ValueError(message)
+    return moment
+
+
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-15T10:30:00Z"]}),
+]
+
+
+def check_relative(value: str) -> str:
+    """A path relative to the project root, staying inside it (or under ``../outside/``)."""
+    path = PurePosixPath(value)
+    if not value or path.is_absolute():
+        message = f"{value!r}: write a path relative to the project root, e.g. .tapps-agents/x"
+        raise ValueError(message)
+    depth: list[str] = []
+    for part in path.parts:
+        if part == "..":
+            if not depth:
+                depth.append("..")
+                continue
+            if depth[-1] == "..":
+                depth.append("..")
+                continue
+            depth.pop()
+        elif part != ".":
+            depth.append(part)
+    if (depth[:1] == [".."] and depth[:2] != ["..", "outside"]) or depth.count("..") > 1:
+        message = (
+            f"{value!r} leaves the project; paths stay inside it, or under ../outside/ "
+            "for things outside the project (symlink targets)"
+        )
+        raise ValueError(message)
+    return value
+
+
+Attempts = Literal["all"] | Annotated[int, Field(ge=1)] | list[Annotated[int, Field(ge=1)]]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _checked_path(value: Any) -> Any:
+    return check_relative(value) if isinstance(value, str) else value
+
+
+Path_ = Annotated[str, BeforeValidator(_checked_path), Field(min_length=1)]
+
+
+# -- given ---------------------------------------------------------------------------------------
+
+
+class FileSpec(Strict):
+    """A file, by path from the project root, with an age (its mtime) and content."""
+
+    path: Path_
+    age: Age = 0.0
+    content: str = "x"
+
+
+class SymlinkSpec(Strict):
+    """A symbolic link at ``path`` pointing at ``target`` (``../outside/...`` for outside)."""
+
+    path: Path_
+    target: str = Field(min_length=1)
+
+
+class WorktreeSpec(Strict):
+    """A worktree folder under ``.tapps-agents/worktrees/``; ``git: true`` makes it real."""
+
+    name: str = Field(min_length=1)
+    age: Age = 0.0
+    files: int = Field(default=3, ge=0)
+    git: bool = False
+    locked: bool = False
+    dirty: bool = False
+    gone: bool = False
+    branch: str | None = None
+
+
+class Context7Spec(Strict):
+    """A valid Context7 cache entry (documents plus ``meta.json`` with their hashes)."""
+
+    library: str = Field(min_length=1)
+    documents: dict[str, str] | None = None
+    age: Age = 0.0
+
+
+class TieredSpec(Strict):
+    """A tiered context cache file under ``.tapps-agents/cache/tiered-context/``."""
+
+    name: str = Field(min_length=1)
+    age: Age = 0.0
+
+
+class ProfileSpec(Strict):
+    """The project profile, ``.tapps-agents/project-profile.yaml``."""
+
+    age: Age = 0.0
+
+
+class StepErrorSpec(Strict):
+    """A recorded error envelope."""
+
+    category: Category
+    recoverable: bool | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class StepStateSpec(Strict):
+    """A step as recorded in a workflow state."""
+
+    id: str = Field(min_length=1)
+    status: StepStatus = StepStatus.COMPLETED
+    agent: str | None = "implementer"
+    action: str | None = None
+    attempts: int = Field(default=1, ge=1)
+    error: Category | StepErrorSpec | None = None
+    worktree: str | None = None
+
+
+class StateSpec(Strict):
+    """A workflow state file as a crashed or finished run would have left it."""
+
+    id: str = Field(min_length=1)
+    status: WorkflowStatus = WorkflowStatus.RUNNING
+    current: bool = False
+    steps: list[StepStateSpec] = Field(default_factory=list)
+
+
+class LockSpec(Strict):
+    """A workflow's lock file: held by a live process, or stale (dead holder, expired)."""
+
+    workflow: str = Field(min_length=1)
+    holder: Literal["live", "dead-pid", "expired"] = "dead-pid"
+
+
+RetentionCategory = Annotated[str, Field(min_length=1)]
+
+
+class Given(Strict):
+    """The project before the scenario acts: the runbook's ``.tapps-agents/`` tree."""
+
+    workflows: list[WorkflowDefinition] = Field(
+        default_factory=list, description="workflow definitions (the runbook's step YAML)"
+    )
+    states: list[StateSpec] = Field(default_factory=list)
+    files: list[FileSpec] = Field(default_factory=list)
+    symlinks: list[SymlinkSpec] = Field(default_factory=list)
+    worktrees: list[WorktreeSpec] = Field(default_factory=list)
+    context7: list[Context7Spec] = Field(default_factory=list)
+    tiered: list[TieredSpec] = Field(default_factory=list)
+    profile: ProfileSpec | None = None
+    locks: list[LockSpec] = Field(default_factory=list)
+    retention: dict[RetentionCategory, Duration | Literal["never"]] = Field(
+        default_factory=dict, description="the retention: section of .tapps-agents/config.yaml"
+    )
+
+    @field_validator("retention")
+    @classmethod
+    def _known_categories(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from pytest_tapps.core._yamlutil import did_you_mean
+
+        for name in value:
+            if name not in BY_NAME:
+                message = f"unknown retention category {name!r}{did_you_mean(name, BY_NAME)}"
+                raise ValueError(message)
+        return value
+
+
+# -- faults --------------------------------------------------------------------------------------
+
+
+def _step_shorthand(value: Any) -> Any:
+    return {"step": value} if isinstance(value, str) else value
+
+
+class StepTimeoutFault(Strict):
+    """The step outlives its timeout on the given attempts."""
+
+    step: str = Field(min_length=1)
+    attempts: Attempts = "all"
+
+
+class StepFailureFault(Strict):
+    """The step fails with an error envelope of ``category``."""
+
+    step: str = Field(min_length=1)
+    category: Category = Category.EXECUTION
+    recoverable: bool = False
+    attempts: Attempts = "all"
+    message: str = "injected failure"
+
+
+class FlakyFault(Strict):
+    """The step fails recoverably ``failures`` times, then succeeds."""
+
+    step: str = Field(min_length=1)
+    failures: int = Field(default=1, ge=1)
+    category: Category = Category.EXTERNAL_DEPENDENCY
+
+
+class HangFault(Strict):
+    """The step never returns and stops heartbeating; only its timeout ends it."""
+
+    step: str = Field(min_length=1)
+    attempts: Attempts = "all"
+
+
+class CrashDuringWriteFault(Strict):
+    """A state write killed half-way (``truncated`` file, or a leftover ``temp`` file)."""
+
+    workflow: str = Field(min_length=1)
+    kind: Literal["truncated", "temp"] = "truncated"
+
+
+class CorruptCacheFault(Strict):
+    """A Context7 entry damaged on disk."""
+
+    library: str = Field(min_length=1)
+    kind: Literal["truncated", "bad-json", "bad-yaml", "hash", "empty", "garbage", "no-meta"] = (
+        "truncated"
+    )
+
+
+class StuckWorktreeFault(Strict):
+    """A real git worktree left behind by a dead run: ``locked`` in git, ``dirty``,
+    ``prunable`` (folder deleted by hand, still registered) or ``gone``."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["locked", "dirty", "prunable", "gone"] = "locked"
+
+
+class ClockSkewFault(Strict):
+    """A file whose mtime lies in the future."""
+
+    path: Path_
+    ahead: Duration = 3600.0
+
+
+class PermissionDeniedFault(Strict):
+    """A file or folder that cannot be changed (read-only folder)."""
+
+    path: Path_
+
+
+class DiskFullFault(Strict):
+    """The disk has only ``free_bytes`` left (fake filesystem only)."""
+
+    free_bytes: int = Field(default=0, ge=0)
+
+
+def _one_key(value: Any) -> str | None:
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value)))
+    return None
+
+
+def _single(name: str, spec: Any) -> Any:
+    """A one-field model ``{name: spec}``: how a ``- name: ...`` list item is written."""
+    from pydantic import create_model
+
+    model = create_model(  # type: ignore[call-overload]
+        f"{''.join(part.title() for part in name.split('_'))}Item",
+        __base__=Strict,
+        **{name: (spec, ...)},
+    )
+    return Annotated[model, Tag(name)]
+
+
+StepShorthand = BeforeValidator(_step_shorthand)
+
+FAULTS: dict[str, Any] = {
+    "step_timeout": Annotated[StepTimeoutFault, StepShorthand],
+    "step_failure": Annotated[StepFailureFault, StepShorthand],
+    "flaky": Annotated[FlakyFault, StepShorthand],
+    "hang": Annotated[HangFault, StepShorthand],
+    "crash_during_write": CrashDuringWriteFault,
+    "corrupt_cache_entry": CorruptCacheFault,
+    "stuck_worktree": StuckWorktreeFault,
+    "clock_skew": ClockSkewFault,
+    "permission_denied": PermissionDeniedFault,
+    "disk_full": DiskFullFault,
+}
+
+
+# -- when ----------------------------------------------------------------------------------------
+
+
+def _workflow_shorthand(value: Any) -> Any:
+    return {"workflow": value} if isinstance(value, str) else value
+
+
+WorkflowShorthand = BeforeValidator(_workflow_shorthand)
+
+
+def _category_shorthand(value: Any) -> Any:
+    return {"category": value} if isinstance(value, str) else value
+
+
+class RunAction(Strict):
+    """Run a workflow definition from ``given.workflows`` to its end (or failure)."""
+
+    workflow: str = Field(min_length=1)
+    seed: int | None = None
+
+
+class WorkflowAction(Strict):
+    """An operation on one workflow."""
+
+    workflow: str = Field(min_length=1)
+
+
+class StepAction(Strict):
+    """An operation on one step of a workflow."""
+
+    workflow: str = Field(min_length=1)
+    step: str = Field(min_length=1)
+
+
+class ResetAction(Strict):
+    """Reset a workflow (backup first) to a step, default the first."""
+
+    workflow: str = Field(min_length=1)
+    to_step: str | None = None
+
+
+class ForceCleanupAction(Strict):
+    """Remove a workflow's stale lock (never a live one) and report its stuck worktrees."""
+
+    workflow: str = Field(min_length=1)
+    dry_run: bool = False
+
+
+class StatusAction(Strict):
+    """Diagnose a workflow: stuck or not, and why."""
+
+    workflow: str | None = None
+    stuck_after: Duration = 1800.0
+
+
+class DlqRetryAction(Strict):
+    """Batch processing: mark every recoverable DLQ entry of ``category`` for retry."""
+
+    category: Category
+
+
+class CleanupAction(Strict):
+    """The retention cleanup; ``dry_run`` plans only; ``only`` limits categories."""
+
+    dry_run: bool = False
+    only: list[str] = Field(default_factory=list)
+
+    @field_validator("only")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from pytest_tapps.core._yamlutil import did_you_mean
+
+        for name in value:
+            if name not in BY_NAME:
+                message = f"unknown retention category {name!r}{did_you_mean(name, BY_NAME)}"
+                raise ValueError(message)
+        return value
+
+
+class InvalidateAction(Strict):
+    """Invalidate one Context7 library (``library``) or the whole cache (``all: true``)."""
+
+    library: str | None = None
+    all: bool = False
+
+
+class WarmAction(Strict):
+    """Warm the Context7 cache offline from a folder of documents (path from the project)."""
+
+    source: Path_ = Field(alias="from")
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class WorktreeRemoveAction(Strict):
+    """Remove one worktree (folder, git registration, workflow branch)."""
+
+    name: str = Field(min_length=1)
+    force: bool = False
+
+
+class NoArguments(Strict):
+    """An action without arguments: write ``{}``."""
+
+
+class LogAction(Strict):
+    """Log one record through the workflow logger (the runbook's logging example)."""
+
+    message: str = Field(min_length=1)
+    workflow_id: str | None = None
+    step_id: str | None = None
+    agent: str | None = None
+    trace_id: str | None = None
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    fields: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+def _command(value: Any) -> Any:
+    if isinstance(value, str):
+        import shlex
+
+        return shlex.split(value)
+    return value
+
+
+Command = Annotated[
+    list[str],
+    BeforeValidator(_command),
+    Field(min_length=1),
+    WithJsonSchema(
+        {
+            "description": "tapps arguments, as a string or a list: 'dlq list --json'",
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        }
+    ),
+]
+
+ACTIONS: dict[str, Any] = {
+    "run": Annotated[RunAction, WorkflowShorthand],
+    "resume": Annotated[WorkflowAction, WorkflowShorthand],
+    "retry_step": StepAction,
+    "skip_step": StepAction,
+    "reset": Annotated[ResetAction, WorkflowShorthand],
+    "force_cleanup": Annotated[ForceCleanupAction, WorkflowShorthand],
+    "status": Annotated[StatusAction, WorkflowShorthand],
+    "dlq_retry": Annotated[DlqRetryAction, BeforeValidator(_category_shorthand)],
+    "dlq_skip": StepAction,
+    "cleanup": CleanupAction,
+    "cache_invalidate": InvalidateAction,
+    "cache_verify": NoArguments,
+    "cache_recover": NoArguments,
+    "cache_warm": WarmAction,
+    "cache_clear_tiered": NoArguments,
+    "cache_clear_profile": NoArguments,
+    "worktree_list": NoArguments,
+    "worktree_remove": WorktreeRemoveAction,
+    "worktree_prune": NoArguments,
+    "advance": Duration,
+    "log": LogAction,
+    "command": Command,
+}
+
+
+# -- then ----------------------------------------------------------------------------------------
+
+
+class StepExpectation(Strict):
+    """What a step's record must show."""
+
+    status: StepStatus | None = None
+    attempts: int | None = Field(default=None, ge=0)
+    delays: list[Duration] | None = None
+    error: Category | StepErrorSpec | None = None
+
+
+class WorkflowExpectation(Strict):
+    """What a workflow's state must show."""
+
+    status: WorkflowStatus | None = None
+    steps: dict[str, StepExpectation] = Field(default_factory=dict)
+
+
+class DlqExpectation(Strict):
+    """One dead-letter entry: a step whose newest execution failed."""
+
+    step_id: str = Field(min_length=1)
+    workflow_id: str | None = None
+    category: Category | None = None
+    recoverable: bool | None = None
+    code: str | None = None
+
+
+class LogRecordExpectation(BaseModel):
+    """A record that must (or must not) have been logged: its message and fields."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+    message: str | None = None
+    level: str | None = None
+
+
+class LogsExpectation(Strict):
+    """Log records of the scenario's actions."""
+
+    every_record_has: list[str] = Field(default_factory=list)
+    records: list[LogRecordExpectation] = Field(default_factory=list)
+    no_records: list[LogRecordExpectation] = Field(default_factory=list)
+
+
+class DiagnosisExpectation(Strict):
+    """The verdict of the last ``status`` action."""
+
+    stuck: bool | None = None
+    reasons_contain: list[str] = Field(default_factory=list)
+
+
+class WorktreeExpectation(Strict):
+    """A row of the last ``worktree_list``."""
+
+    status: Literal["completed", "failed", "active", "stuck", "orphan"] | None = None
+    registered: bool | None = None
+    locked: bool | None = None
+    dirty: bool | None = None
+    workflow: str | None = None
+
+
+class Then(Strict):
+    """What must hold after the actions."""
+
+    present: list[Path_] = Field(default_factory=list)
+    absent: list[Path_] = Field(default_factory=list)
+    unchanged: bool | None = Field(
+        default=None, description="true: the tree is byte-for-byte as given (content and mtimes)"
+    )
+    status: WorkflowStatus | None = Field(
+        default=None, description="status of the scenario's workflow"
+    )
+    steps: dict[str, StepExpectation] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowExpectation] = Field(default_factory=dict)
+    elapsed: Duration | None = None
+    dlq: list[DlqExpectation] | None = None
+    locks: dict[str, Literal["present", "absent"]] = Field(default_factory=dict)
+    logs: LogsExpectation | None = None
+    plan: dict[Path_, str] = Field(
+        default_factory=dict, description="path: decision of the last cleanup ('keep: too new')"
+    )
+    corrupted: dict[str, str] | None = Field(
+        default=None, description="library id: reason (substring) from the last cache_verify"
+    )
+    worktrees: dict[str, WorktreeExpectation] = Field(default_factory=dict)
+    diagnosis: DiagnosisExpectation | None = None
+    exit_code: int | None = None
+    output_contains: list[str] = Field(default_factory=list)
+    output_lacks: list[str] = Field(default_factory=list)
+
+
+# -- the scenario --------------------------------------------------------------------------------
+
+
+def _tagged_union(items: dict[str, Any], what: str) -> Any:
+    members = tuple(_single(name, spec) for name, spec in items.items())
+    return Annotated[
+        _union(members),
+        Discriminator(
+            _one_key,
+            custom_error_type=f"{what}_shape",
+            custom_error_message=(
+                f"write each {what} as a one-key mapping, e.g. '- {next(iter(items))}: ...'"
+            ),
+        ),
+    ]
+
+
+def _union(members: tuple[Any, ...]) -> Any:
+    from typing import Union
+
+    return Union[members]  # noqa: UP007 -- built from a tuple at runtime
+
+
+Action = _tagged_union(ACTIONS, "action")
+Fault = _tagged_union(FAULTS, "fault")
+
+FS = Literal["real", "fake"]
+Requirement = Literal["git", "root", "non-root"]
+
+
+class Scenario(Strict):
+    """One scenario: a tree, faults, actions and what must hold afterwards."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    runbook: str | list[str] = Field(
+        description=(
+            "the runbook procedure(s) exercised, e.g. "
+            "'Retry/Timeout Handling > Manual Retry Procedures > Resume Workflow'"
+        )
+    )
+    now: Moment | None = None
+    fs: FS = "real"
+    requires: list[Requirement] = Field(default_factory=list)
+    marks: list[str] = Field(default_factory=list)
+    given: Given = Field(default_factory=Given)
+    faults: list[Fault] = Field(default_factory=list)  # type: ignore[valid-type]
+    when: list[Action] = Field(default_factory=list)  # type: ignore[valid-type]
+    then: Then = Field(default_factory=Then)
+
+    @property
+    def references(self) -> list[str]:
+        return [self.runbook] if isinstance(self.runbook, str) else list(self.runbook)
+
+
+class ScenarioFile(Strict):
+    """A file of several scenarios sharing defaults and included fragments."""
+
+    include: list[str] = Field(default_factory=list)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    scenarios: list[dict[str, Any]] = Field(min_length=1)
+
+
+def action_name(action: BaseModel) -> str:
+    """The key an action or fault item was written with (``run``, ``step_timeout``)."""
+    return next(iter(type(action).model_fields))
+
+
+def action_value(action: BaseModel) -> Any:
+    return getattr(action, action_name(action))

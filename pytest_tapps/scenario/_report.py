@@ -1,0 +1,96 @@
+"""The failure message of a scenario: source lines, expected vs actual, and the picture."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from pytest_tapps.harness import diff_snapshots, timeline
+
+if TYPE_CHECKING:
+    from pytest_tapps.scenario._expect import Mismatch
+    from pytest_tapps.scenario._run import Result
+
+_MAX_RECORDS = 20
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _timelines(result: Result) -> str:
+    from pytest_tapps.core import StateFileError, StateStore
+
+    parts = []
+    for _path, state in StateStore(result.session.layout).iter_states():
+        if isinstance(state, StateFileError):
+            parts.append(f"  {state}")
+            continue
+        parts.append(f"  {state.workflow_id} ({state.status.value}):\n{_indent(timeline(state))}")
+    elapsed = result.session.clock.time() - result.start
+    parts.append(f"  simulated time elapsed: {elapsed:g}s")
+    return "attempt timeline (virtual time):\n" + "\n".join(parts)
+
+
+def _plan(result: Result) -> str:
+    done = result.last("cleanup", "worktree_prune")
+    if done is None:
+        return "cleanup plan: (no cleanup ran)"
+    items = (done.outcome.data or {}).get("items", {})
+    width = max((len(label) for label in items.values()), default=0)
+    rows = [f"    {label:<{width}}  {path}" for path, label in sorted(items.items())]
+    kind = "dry run" if getattr(done.value, "dry_run", False) else "removed or skipped"
+    return f"cleanup plan ({kind}):\n" + ("\n".join(rows) if rows else "    (empty)")
+
+
+def _logs(result: Result) -> str:
+    records = result.records
+    lines = [json.dumps(r, default=str) for r in records[:_MAX_RECORDS]]
+    more = f"\n    ... {len(records) - _MAX_RECORDS} more" if len(records) > _MAX_RECORDS else ""
+    return f"log records ({len(records)}):\n" + _indent("\n".join(lines) or "(none)") + more
+
+
+def _output(result: Result) -> str:
+    lines = []
+    for done in result.performed:
+        if done.name == "advance":
+            continue
+        lines.append(f"  when.{done.index} {done.name} -> exit {done.outcome.exit_code}")
+        if done.outcome.output:
+            lines.append(_indent(done.outcome.output.rstrip(), "      | "))
+    return "actions:\n" + ("\n".join(lines) or "  (none)")
+
+
+def render_failure(result: Result, mismatches: list[Mismatch]) -> str:
+    """Every mismatch with its source line, then each picture they call for, once."""
+    loaded = result.loaded
+    lines = [
+        f"scenario {loaded.name!r} failed against {result.target.name}: "
+        f"{len(mismatches)} expectation(s) do not hold"
+    ]
+    pictures: list[str] = []
+    for mismatch in mismatches:
+        where = loaded.origin(mismatch.loc)
+        field = ".".join(str(part) for part in mismatch.loc)
+        line = f"{where.path}:{where.line}" if where.line else str(where.path)
+        lines.append(f"\n{line}: {field}")
+        if where.source:
+            lines.append(f"    {where.line:>4} | {where.source}")
+        lines.append(f"    expected: {mismatch.expected}")
+        lines.append(f"    actual:   {mismatch.actual}")
+        if mismatch.picture and mismatch.picture not in pictures:
+            pictures.append(mismatch.picture)
+    draw = {
+        "timeline": lambda: _timelines(result),
+        "tree": lambda: "tree change:\n" + _indent(diff_snapshots(result.before, result.after)),
+        "plan": lambda: _plan(result),
+        "logs": lambda: _logs(result),
+        "output": lambda: _output(result),
+    }
+    for picture in pictures:
+        lines.append("")
+        lines.append(draw[picture]())
+    if "output" not in pictures:
+        lines.append("")
+        lines.append(_output(result))
+    return "\n".join(lines)

@@ -1,0 +1,287 @@
+"""Running one scenario: build the tree, inject the faults, act through a target, check.
+
+Three outcomes besides a pass stay apart: :class:`ScenarioFailure` (the system under test did
+not do what the scenario expects), a :class:`~pytest_tapps.harness.HarnessError` (a fault could
+not be injected here), and :class:`~pytest_tapps.scenario.Unsupported` (the target cannot
+perform an action). An invalid scenario never gets this far: it fails at load time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.core import Layout, VirtualClock
+from pytest_tapps.harness import Faults, HarnessError, TappsProject, capture_logs, project
+from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
+from pytest_tapps.scenario._expect import check
+from pytest_tapps.scenario._load import Loaded
+from pytest_tapps.scenario._model import Given, Scenario, action_name, action_value
+from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target
+
+
+class ScenarioFailure(AssertionError):
+    """The system under test did not behave as the scenario expects."""
+
+
+class ScenarioSkip(Exception):
+    """The scenario cannot run on this machine (a requirement is missing)."""
+
+
+@dataclass
+class Performed:
+    """One action and its outcome."""
+
+    index: int
+    name: str
+    value: Any
+    outcome: Outcome
+
+
+@dataclass
+class Result:
+    """Everything the expectations look at after the actions."""
+
+    scenario: Scenario
+    loaded: Loaded
+    session: Session
+    target: Target
+    before: dict[str, str]
+    after: dict[str, str]
+    start: float
+    performed: list[Performed] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def last(self, *names: str) -> Performed | None:
+        """The last action among ``names`` (any action but ``advance`` when none is given)."""
+        for done in reversed(self.performed):
+            if done.name in names or (not names and done.name != "advance"):
+                return done
+        return None
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """The project and the ``../outside`` folder beside it, path by path."""
+    found = TappsProject(root).snapshot()
+    outside = root.parent / "outside"
+    if outside.is_dir():
+        found.update({f"../outside/{k}": v for k, v in TappsProject(outside).snapshot().items()})
+    return found
+
+
+def _requirements(scenario: Scenario) -> None:
+    for need in scenario.requires:
+        if need == "git" and shutil.which("git") is None:
+            message = "requires git, which is not on PATH"
+            raise ScenarioSkip(message)
+        if need == "root" and os.geteuid() != 0:
+            message = "requires running as root"
+            raise ScenarioSkip(message)
+        if need == "non-root" and os.geteuid() == 0 and scenario.fs == "real":
+            message = "requires a non-root user (root ignores permissions); or use fs: fake"
+            raise ScenarioSkip(message)
+
+
+def build_given(proj: TappsProject, given: Given) -> None:
+    """Write the ``given:`` tree into ``proj``."""
+    from pytest_tapps.core import format_duration
+
+    root = proj.root
+    for spec in given.files:
+        proj.write(root / spec.path, spec.content, age=spec.age)
+    for tree in given.worktrees:
+        proj.worktree(tree.name, **tree.model_dump(exclude={"name"}))
+    for entry in given.context7:
+        proj.context7(entry.library, entry.documents, age=entry.age)
+    for tiered in given.tiered:
+        proj.tiered(tiered.name, age=tiered.age)
+    if given.profile is not None:
+        proj.write(proj.layout.project_profile, "language: python\n", age=given.profile.age)
+    for state in given.states:
+        builder = proj.workflow(state.id, state.status.value, current=state.current)
+        for step in state.steps:
+            error: Any = step.error
+            if error is not None and not isinstance(error, str):
+                error = {
+                    "code": error.code or f"{error.category.value}_error",
+                    "category": error.category.value,
+                    "recoverable": error.recoverable
+                    if error.recoverable is not None
+                    else error.category.value
+                    in ("timeout", "external_dependency", "configuration"),
+                    "message": error.message or f"{step.id} failed ({error.category.value})",
+                }
+            elif error is not None:
+                error = str(error)
+            builder.step(
+                step.id,
+                step.status.value,
+                agent=step.agent,
+                action=step.action,
+                attempts=step.attempts,
+                error=error,
+                worktree=step.worktree,
+            )
+        builder.save()
+    if given.retention:
+        lines = ["retention:"]
+        for name, value in given.retention.items():
+            text = value if isinstance(value, str) else format_duration(value)
+            lines.append(f"  {name}: {text}")
+        proj.write(proj.layout.config_file, "\n".join(lines) + "\n")
+    for link in given.symlinks:
+        path = root / link.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = Path(os.path.normpath(root / link.target))
+        path.symlink_to(target)
+
+
+def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
+    proj = faults.project
+    tapps = proj.layout.tapps_dir
+    if name == "crash_during_write":
+        faults.crash_during_write(spec.workflow, kind=spec.kind)
+    elif name == "corrupt_cache_entry":
+        faults.corrupt_cache_entry(spec.library, spec.kind)
+    elif name == "stuck_worktree":
+        faults.stuck_worktree(spec.name, spec.kind)
+    elif name == "clock_skew":
+        path = proj.root / spec.path
+        if not path.exists():
+            proj.write(path, "x")
+        proj.age(path, -spec.ahead)
+    elif name == "permission_denied":
+        faults.permission_denied(os.path.relpath(proj.root / spec.path, tapps))
+    elif name == "disk_full":
+        faults.disk_full(spec.free_bytes)
+
+
+def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
+    plain = []
+    for fault in scenario.faults:
+        name = action_name(fault)
+        spec = action_value(fault)
+        attempts: Any = getattr(spec, "attempts", "all")
+        if name == "step_timeout":
+            faults.step_timeout(spec.step, attempts)
+        elif name == "step_failure":
+            faults.step_failure(
+                spec.step, spec.category.value, recoverable=spec.recoverable, attempts=attempts
+            )
+        elif name == "flaky":
+            faults.flaky(spec.step, spec.failures, spec.category.value)
+        elif name == "hang":
+            faults.hang(spec.step, attempts)
+        else:
+            continue
+        plain.append({name: spec.model_dump(mode="json")})
+    return plain
+
+
+def _locks(faults: Faults, given: Given) -> None:
+    for lock in given.locks:
+        if lock.holder == "live":
+            faults.live_lock(lock.workflow)
+        else:
+            faults.stale_lock(lock.workflow, kind=lock.holder)
+
+
+def run_scenario(
+    loaded: Loaded,
+    scenario: Scenario,
+    *,
+    target: Target | None = None,
+    root: Path | None = None,
+    fs: str | None = None,
+    seed: int = 0,
+) -> Result:
+    """Run ``scenario`` in ``root`` (a fresh folder; ``/project`` on the fake filesystem) and
+    raise :class:`ScenarioFailure` with the picture when an expectation does not hold."""
+    _requirements(scenario)
+    target = target or CoreTarget()
+    clock = VirtualClock(to_epoch(scenario.now or DEFAULT_NOW))
+    start = clock.time()
+    chosen_fs = fs or scenario.fs
+    if chosen_fs == "fake":
+        for worktree in scenario.given.worktrees:
+            if worktree.git:
+                message = "git worktrees cannot run on the fake filesystem"
+                raise HarnessError(message)
+    with project(root, fs=chosen_fs, clock=clock) as proj:
+        (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
+        proj.root.mkdir(parents=True, exist_ok=True)
+        faults = Faults(proj)
+        try:
+            build_given(proj, scenario.given)
+            for fault in scenario.faults:
+                _tree_fault(faults, action_name(fault), action_value(fault))
+            step_faults = _step_faults(faults, scenario)
+            _locks(faults, scenario.given)
+            before = snapshot(proj.root)
+            scratch = proj.root.parent / "scratch"
+            session = Session(
+                layout=Layout(proj.root),
+                clock=clock,
+                definitions={w.id: w for w in scenario.given.workflows},
+                runner=faults.runner(),
+                step_faults=step_faults,
+                scratch=scratch,
+                seed=seed,
+            )
+            result = _act(
+                loaded=loaded,
+                scenario=scenario,
+                target=target,
+                session=session,
+                before=before,
+                start=start,
+            )
+        finally:
+            faults.close()
+    problems = check(result)
+    if problems:
+        from pytest_tapps.scenario._report import render_failure
+
+        raise ScenarioFailure(render_failure(result, problems))
+    return result
+
+
+def _act(
+    *,
+    loaded: Loaded,
+    scenario: Scenario,
+    target: Target,
+    session: Session,
+    before: dict[str, str],
+    start: float,
+) -> Result:
+    performed: list[Performed] = []
+    with capture_logs() as logs:
+        target.start(session)
+        try:
+            for index, action in enumerate(scenario.when):
+                name = action_name(action)
+                value = action_value(action)
+                if name == "advance":
+                    session.clock.sleep(value)
+                    outcome = Outcome()
+                else:
+                    outcome = target.perform(name, value, session)
+                performed.append(Performed(index, name, value, outcome))
+        finally:
+            target.finish(session)
+    after = snapshot(session.root)
+    return Result(
+        scenario,
+        loaded,
+        session,
+        target,
+        before,
+        after,
+        start,
+        performed,
+        [*logs.records, *session.records],
+    )
