@@ -81,11 +81,15 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and settle the run's seed."""
     config.addinivalue_line("markers", MARKER)
     config.stash[SEED_KEY] = _resolve_seed(config)
+    if config.getoption("--tapps-target") or config.getini("tapps_target"):
+        from pytest_tapps.scenario._collect import resolve_target
+
+        resolve_target(config)  # a bad target is a usage error before anything runs
 
 
 def _resolve_seed(config: pytest.Config) -> int:
     raw = config.getoption("--tapps-seed") or config.getini("tapps_seed") or ""
-    cache = config.cache
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
     if raw == "last":
         last = cache.get(_CACHE_KEY, None) if cache is not None else None
         if last is None:
@@ -104,8 +108,9 @@ def _resolve_seed(config: pytest.Config) -> int:
 def pytest_report_header(config: pytest.Config) -> str:
     """Print the seed so any run can be replayed."""
     seed = config.stash[SEED_KEY]
-    if config.cache is not None:
-        config.cache.set(_CACHE_KEY, seed)
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set(_CACHE_KEY, seed)
     return f"Using --tapps-seed={seed}"
 
 
@@ -228,6 +233,17 @@ def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] 
         if UNSUPPORTED in reason:
             return "unsupported", "U", "UNSUPPORTED"
     return None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the scenarios the target could not perform, with the action it lacks."""
+    reports = terminalreporter.stats.get("unsupported", [])
+    if not reports:
+        return
+    terminalreporter.section("scenarios not supported by the target", sep="-")
+    for report in reports:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        terminalreporter.line(f"UNSUPPORTED {report.nodeid} - {reason.removeprefix('Skipped: ')}")
 
 
 def _is_harness_error(error: BaseException | None) -> bool:

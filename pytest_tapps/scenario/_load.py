@@ -9,8 +9,10 @@ an included fragment points into the fragment.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 Loc = tuple[str | int, ...]
 
 SUFFIX = ".tapps.yaml"
+_STR_TAG = "tag:yaml.org,2002:str"
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
 _SEXAGESIMAL = re.compile(r"^[-+]?\d+(:[0-5]?\d)+(\.\d*)?$")
 _LEADING_ZERO = re.compile(r"^[-+]?0\d+(\s|$|#|,|\]|\})")
@@ -34,11 +37,12 @@ class ScenarioFileError(YamlFileError):
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a value was written: file, line and the source line."""
+    """Where a value was written: file, line, the source line, and its keys in that file."""
 
     path: Path
     line: int | None
     source: str | None
+    loc: Loc = ()
 
 
 @dataclass
@@ -75,10 +79,35 @@ def _children(node: Any) -> Iterator[tuple[str | int, Any, tuple[int, int] | Non
     lc = getattr(node, "lc", None)
     if isinstance(node, Mapping):
         for key, value in node.items():
-            yield key, value, (lc.value(key) if lc is not None else None)
+            yield key, value, _position(lc, "value", key)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield index, value, (lc.item(index) if lc is not None else None)
+            yield index, value, _position(lc, "item", index)
+
+
+def _position(lc: Any, kind: str, key: Any) -> tuple[int, int] | None:
+    """Line and column of a value; ``None`` for a key merged in with ``<<:`` (not written here)."""
+    if lc is None:
+        return None
+    try:
+        position: tuple[int, int] = getattr(lc, kind)(key)
+    except (KeyError, IndexError, TypeError):
+        return None
+    return position
+
+
+def _tag(value: Any) -> str | None:
+    """The explicit YAML tag of ``value`` when it makes a value the format has no use for."""
+    from ruamel.yaml.comments import TaggedScalar
+
+    if isinstance(value, TaggedScalar):
+        tag = str(value.tag.value)
+        return None if tag == _STR_TAG else tag
+    if isinstance(value, bytes):
+        return "!!binary"
+    if isinstance(value, AbstractSet):
+        return "!!set"
+    return None
 
 
 def strict_problems(doc: YamlDocument, lines: Sequence[str]) -> list[Problem]:
@@ -94,8 +123,14 @@ def strict_problems(doc: YamlDocument, lines: Sequence[str]) -> list[Problem]:
             if position is not None and position[0] < len(lines):
                 token = lines[position[0]][position[1] :]
             message = None
+            tag = _tag(value)
             if value is None:
                 message = "empty value; write a value, or remove the key"
+            elif tag is not None:
+                message = (
+                    f"the YAML tag {tag} is not supported; write a plain string, number, "
+                    "list or mapping"
+                )
             elif isinstance(value, bool):
                 pass
             elif isinstance(value, int) and _LEADING_ZERO.match(token):
@@ -126,27 +161,86 @@ def strict_problems(doc: YamlDocument, lines: Sequence[str]) -> list[Problem]:
 def _read(path: Path) -> tuple[YamlDocument, list[Problem]]:
     from pytest_tapps.core._yamlutil import load_yaml
 
-    doc = load_yaml(path, preserve_quotes=True)
+    try:
+        doc = load_yaml(path, preserve_quotes=True)
+    except YamlFileError:
+        duplicates = _duplicates(path)
+        if not duplicates:
+            raise
+        doc = load_yaml(path, preserve_quotes=True, allow_duplicate_keys=True)
+        return doc, [*duplicates, *strict_problems(doc, doc.lines)]
     return doc, strict_problems(doc, doc.lines)
 
 
-def _plain(node: Any, doc: YamlDocument, loc: Loc, origins: dict[Loc, Origin]) -> Any:
-    """Plain Python data from ruamel nodes, recording each value's origin under ``loc``."""
-    from datetime import datetime
+def _duplicates(path: Path) -> list[Problem]:
+    """Every key written twice in its mapping, with its field path; empty when the file has
+    none or is not valid YAML (then the reader's own error stands)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = YAML(typ="rt").compose(text)
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return []
+    lines = text.splitlines()
+    found: list[Problem] = []
+
+    def visit(node: Node | None, loc: tuple[str | int, ...]) -> None:
+        if isinstance(node, MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = int(key_node.start_mark.line) + 1
+                if key in first:
+                    message = (
+                        f"duplicate key {key!r} (first at line {first[key]}); "
+                        "each key may appear once"
+                    )
+                    source = lines[line - 1].strip() if line <= len(lines) else None
+                    found.append(Problem(path, line, _field((*loc, key)), message, source))
+                    continue
+                first[key] = line
+                visit(value_node, (*loc, key))
+        elif isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                visit(item, (*loc, index))
+
+    visit(root, ())
+    return found
+
+
+def _plain(
+    node: Any,
+    doc: YamlDocument,
+    loc: Loc,
+    origins: dict[Loc, Origin],
+    doc_loc: tuple[Any, ...] | None = None,
+) -> Any:
+    """Plain Python data from ruamel nodes (JSON types only), recording each value's origin
+    under ``loc`` (keys as strings; ``doc_loc`` keeps them as written, for line lookups)."""
+    from datetime import date, datetime
+
+    from ruamel.yaml.comments import TaggedScalar
+
+    where: tuple[Any, ...] = loc if doc_loc is None else doc_loc
     if isinstance(node, Mapping):
         result: dict[str, Any] = {}
         for key, value in node.items():
-            line = doc.line_of([*loc, key])
-            origins[(*loc, key)] = Origin(doc.path, line, doc.source_line(line))
-            result[str(key)] = _plain(value, doc, (*loc, key), origins)
+            here = (*loc, str(key))
+            written = (*where, key)
+            line = doc.line_of(written)
+            origins[here] = Origin(doc.path, line, doc.source_line(line), written)
+            result[str(key)] = _plain(value, doc, here, origins, written)
         return result
     if isinstance(node, list):
         items = []
         for index, value in enumerate(node):
-            line = doc.line_of([*loc, index])
-            origins[(*loc, index)] = Origin(doc.path, line, doc.source_line(line))
-            items.append(_plain(value, doc, (*loc, index), origins))
+            written = (*where, index)
+            line = doc.line_of(written)
+            origins[(*loc, index)] = Origin(doc.path, line, doc.source_line(line), written)
+            items.append(_plain(value, doc, (*loc, index), origins, written))
         return items
     if isinstance(node, bool):
         return bool(node)
@@ -156,9 +250,13 @@ def _plain(node: Any, doc: YamlDocument, loc: Loc, origins: dict[Loc, Origin]) -
         return float(node)
     if isinstance(node, datetime):
         return node.isoformat().replace("+00:00", "Z")
-    if isinstance(node, str):
-        return str(node)
-    return node
+    if isinstance(node, date):
+        return node.isoformat()
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    if node is None or isinstance(node, str):
+        return None if node is None else str(node)
+    return str(node)  # a tagged value strict_problems has reported; kept JSON-safe
 
 
 def _moved(origins: Mapping[Loc, Origin], old: Loc, new: Loc) -> dict[Loc, Origin]:
@@ -220,10 +318,10 @@ def load_file(path: Path) -> list[Loaded]:
         loaded = _several(path, doc, plain, origins, problems)
     else:
         loaded = [Loaded(plain, path, 1, origins)]
-    flagged = {problem.field for problem in problems}
-    problems.extend(p for p in validate(loaded) if not _under(p.field, flagged))
+    flagged = {(problem.path, problem.field) for problem in problems}
+    problems.extend(validate(loaded, flagged=flagged))
     if problems:
-        raise ScenarioFileError(sorted(problems, key=_order))
+        raise ScenarioFileError(sorted(dict.fromkeys(problems), key=_order))
     return loaded
 
 
@@ -231,8 +329,18 @@ def _order(problem: Problem) -> tuple[str, int]:
     return str(problem.path), problem.line or 0
 
 
-def _under(field: str, flagged: set[str]) -> bool:
-    return any(field == f or field.startswith(f + ".") for f in flagged)
+def _reported(item: Loaded, loc: Loc, flagged: AbstractSet[tuple[Path, str]]) -> bool:
+    """Whether the value at ``loc`` (or a value holding it) was written where a strict YAML
+    problem has already been reported: in this file, in ``defaults:`` or in a fragment."""
+    for size in range(len(loc), 0, -1):
+        where = item.origins.get(loc[:size])
+        if where is not None and (where.path, _field(where.loc)) in flagged:
+            return True
+    return False
+
+
+def _field(loc: Sequence[Any]) -> str:
+    return ".".join(str(key) for key in loc)
 
 
 def _several(
@@ -259,7 +367,7 @@ def _several(
         problems.append(doc.problem(["include"], "write a list of file paths"))
         includes = []
     for index, relative in enumerate(includes):
-        fragment = (path.parent / relative).resolve()
+        fragment = Path(os.path.normpath(path.parent / relative))
         try:
             frag_doc, frag_problems = _read(fragment)
         except YamlFileError as exc:
@@ -320,7 +428,7 @@ def _loc(loc: Sequence[str | int], data: Any) -> Loc:
         if (isinstance(node, dict) and key in node) or inside_list:
             out.append(key)
             node = node[key]
-        elif isinstance(key, str) and key in ("str", "int", "list[...]", "dict[...]"):
+        elif isinstance(key, str) and _member_tag(key):
             continue
         elif out and out[-1] == key:
             continue  # the tag of a one-key item, repeated by pydantic
@@ -328,6 +436,12 @@ def _loc(loc: Sequence[str | int], data: Any) -> Loc:
             out.append(key)
             node = None
     return tuple(out)
+
+
+def _member_tag(key: str) -> bool:
+    """A union member's tag pydantic puts in an error location (``str``, ``list[...]``,
+    ``str-enum[Category]``, ``StepErrorSpec``); the format's own keys are lower-case words."""
+    return key in ("str", "int", "float", "bool", "none") or "[" in key or key[:1].isupper()
 
 
 def parse(data: dict[str, Any]) -> Scenario:
@@ -340,8 +454,12 @@ def parse(data: dict[str, Any]) -> Scenario:
     return Scenario.model_validate_json(json.dumps(data))
 
 
-def validate(loaded: Iterable[Loaded]) -> list[Problem]:
-    """Schema and cross-reference problems of each scenario, in file order."""
+def validate(
+    loaded: Iterable[Loaded], *, flagged: AbstractSet[tuple[Path, str]] = frozenset()
+) -> list[Problem]:
+    """Schema and cross-reference problems of each scenario, in file order; values already
+    reported by the strict YAML checks (``flagged``: file and field path) are not reported
+    again."""
     from pydantic import ValidationError
 
     from pytest_tapps.scenario._model import ACTIONS, FAULTS
@@ -353,8 +471,12 @@ def validate(loaded: Iterable[Loaded]) -> list[Problem]:
             scenario = parse(item.data)
         except ValidationError as exc:
             problems.extend(_raw_references(item))
+            seen_locs: set[Loc] = set()
             for error in exc.errors():
                 loc = _loc(error["loc"], item.data)
+                if loc in seen_locs or _reported(item, loc, flagged):
+                    continue  # union members each explain one value; the first says enough
+                seen_locs.add(loc)
                 message = _message(error)
                 if error["type"] in ("action_shape", "fault_shape"):
                     message = _shape_message(item.data, loc, ACTIONS, FAULTS) or message
@@ -373,7 +495,11 @@ def validate(loaded: Iterable[Loaded]) -> list[Problem]:
         seen[scenario.name] = item.line
         from pytest_tapps.scenario._check import cross_check
 
-        problems.extend(item.problem(loc, message) for loc, message in cross_check(scenario))
+        problems.extend(
+            item.problem(loc, message)
+            for loc, message in cross_check(scenario)
+            if not _reported(item, loc, flagged)
+        )
     return problems
 
 

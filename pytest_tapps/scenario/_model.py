@@ -138,6 +138,16 @@ def _checked_path(value: Any) -> Any:
 Path_ = Annotated[str, BeforeValidator(_checked_path), Field(min_length=1)]
 
 
+def _checked_name(value: Any) -> Any:
+    from pytest_tapps.core._layout import safe_name
+
+    return safe_name(value) if isinstance(value, str) else value
+
+
+#: One file or folder name in the given tree (no ``/``, no ``..``): it cannot leave its folder.
+OneName = Annotated[str, BeforeValidator(_checked_name), Field(min_length=1)]
+
+
 # -- given ---------------------------------------------------------------------------------------
 
 
@@ -153,13 +163,13 @@ class SymlinkSpec(Strict):
     """A symbolic link at ``path`` pointing at ``target`` (``../outside/...`` for outside)."""
 
     path: Path_
-    target: str = Field(min_length=1)
+    target: Path_
 
 
 class WorktreeSpec(Strict):
     """A worktree folder under ``.tapps-agents/worktrees/``; ``git: true`` makes it real."""
 
-    name: str = Field(min_length=1)
+    name: OneName
     age: Age = 0.0
     files: int = Field(default=3, ge=0)
     git: bool = False
@@ -172,7 +182,7 @@ class WorktreeSpec(Strict):
 class Context7Spec(Strict):
     """A valid Context7 cache entry (documents plus ``meta.json`` with their hashes)."""
 
-    library: str = Field(min_length=1)
+    library: OneName
     documents: dict[str, str] | None = None
     age: Age = 0.0
 
@@ -180,7 +190,7 @@ class Context7Spec(Strict):
 class TieredSpec(Strict):
     """A tiered context cache file under ``.tapps-agents/cache/tiered-context/``."""
 
-    name: str = Field(min_length=1)
+    name: OneName
     age: Age = 0.0
 
 

@@ -41,13 +41,14 @@ class Runbook:
         by_lower = {p.lower(): p for p in self.procedures}
         if wanted.lower() in by_lower:
             return by_lower[wanted.lower()]
-        if wanted in self.headings:
-            under = [p for p in self.procedures if p.startswith(wanted + SEPARATOR)]
+        heading = {h.lower(): h for h in self.headings}.get(wanted.lower())
+        if heading is not None:
+            under = [p for p in self.procedures if p.startswith(heading + SEPARATOR)]
             if under:
-                listed = "; ".join(repr(p.rsplit(SEPARATOR, 1)[1]) for p in under)
+                listed = "; ".join(repr(p.removeprefix(heading + SEPARATOR)) for p in under)
                 message = (
                     f"{reference!r} is a heading with several procedures; name one: "
-                    f"{wanted} > one of {listed}"
+                    f"{heading} > one of {listed}"
                 )
             else:
                 message = f"{reference!r} is advice in the runbook, not a procedure to test"

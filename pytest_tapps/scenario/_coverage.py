@@ -1,0 +1,131 @@
+"""Runbook coverage: which scenarios exercise each procedure, and how they fared.
+
+Results come from a JUnit XML file written by ``pytest --junitxml`` (or from a run's reports):
+a scenario passed, failed, was unsupported by the target, or was skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_tapps.scenario._load import Loaded
+from pytest_tapps.scenario._runbook import SEPARATOR, Runbook, runbook
+
+#: How a procedure's status is worst-first summarised from its scenarios' outcomes.
+_ORDER = ("failed", "unsupported", "skipped", "not run", "passed")
+
+
+@dataclass(frozen=True)
+class ScenarioRef:
+    """A scenario by file and name."""
+
+    path: Path
+    name: str
+
+
+@dataclass
+class Row:
+    """One procedure and the scenarios that exercise it."""
+
+    procedure: str
+    scenarios: list[ScenarioRef] = field(default_factory=list)
+    status: str | None = None
+
+    @property
+    def section(self) -> str:
+        return self.procedure.split(SEPARATOR)[0]
+
+
+@dataclass
+class Coverage:
+    """The runbook's procedures against the scenarios."""
+
+    rows: list[Row]
+
+    @property
+    def covered(self) -> int:
+        """Procedures with a scenario; with results, with all of their scenarios passing."""
+        return sum(
+            1
+            for row in self.rows
+            if row.scenarios and (row.status is None or row.status == "passed")
+        )
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / len(self.rows) if self.rows else 100.0
+
+
+def coverage(
+    loaded: Iterable[Loaded],
+    results: Mapping[tuple[str, str], str] | None = None,
+    book: Runbook | None = None,
+) -> Coverage:
+    """Map each procedure to its scenarios; with ``results`` (``(file name, scenario name)``
+    -> outcome) each row gets the worst outcome of its scenarios."""
+    from pytest_tapps.scenario._load import parse
+
+    book = book or runbook()
+    rows = {procedure: Row(procedure) for procedure in book.procedures}
+    for item in loaded:
+        scenario = parse(item.data)
+        for reference in scenario.references:
+            procedure = book.check(reference)
+            rows[procedure].scenarios.append(ScenarioRef(item.path, scenario.name))
+    if results is not None:
+        for row in rows.values():
+            outcomes = [results.get((ref.path.name, ref.name), "not run") for ref in row.scenarios]
+            row.status = min(outcomes, key=_ORDER.index) if outcomes else None
+    return Coverage(list(rows.values()))
+
+
+def read_junit(path: Path) -> dict[tuple[str, str], str]:
+    """``(file name, scenario name)`` -> passed/failed/skipped/unsupported from JUnit XML."""
+    import xml.etree.ElementTree as ET
+
+    from pytest_tapps.plugin import UNSUPPORTED
+
+    tree = ET.parse(path)  # noqa: S314 -- a local report file
+    found: dict[tuple[str, str], str] = {}
+    for case in tree.iter("testcase"):
+        key = (_file_from_classname(case.get("classname", "")), case.get("name", ""))
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed"
+            elif child.tag == "skipped":
+                message = child.get("message", "") + (child.text or "")
+                outcome = "unsupported" if UNSUPPORTED in message else "skipped"
+        found[key] = outcome
+    return found
+
+
+def _file_from_classname(classname: str) -> str:
+    """pytest writes ``scenarios/dlq/x.tapps.yaml`` as the class name
+    ``scenarios.dlq.x.tapps.yaml``; the file name is what follows the folders."""
+    for suffix in (".tapps.yaml", ".yaml", ".yml"):
+        if classname.endswith(suffix):
+            return classname[: -len(suffix)].rsplit(".", 1)[-1] + suffix
+    return classname
+
+
+def render(report: Coverage) -> str:
+    """A table per section: procedure, scenarios, and status when known."""
+    lines: list[str] = []
+    section = None
+    with_status = any(row.status is not None for row in report.rows)
+    for row in report.rows:
+        if row.section != section:
+            section = row.section
+            lines.append(f"\n{section}")
+        title = row.procedure[len(section) + len(SEPARATOR) :] or "(the section itself)"
+        count = len(row.scenarios)
+        mark = "✓" if count else "✗"
+        status = f"  [{row.status}]" if with_status and row.status else ""
+        lines.append(f"  {mark} {title:<58} {count:>2} scenario(s){status}")
+    lines.append(
+        f"\n{report.covered} of {len(report.rows)} procedures covered ({report.percent:.1f}%)"
+    )
+    return "\n".join(lines).lstrip("\n")

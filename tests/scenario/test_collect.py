@@ -1,0 +1,267 @@
+"""Tests for pytest_tapps.scenario._collect: scenario files as pytest tests, through pytester."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+CRITICAL = """\
+name: {name}
+runbook: Retry/Timeout Handling > Automatic Retries > Stop after max_attempts
+now: 2026-01-15T10:30:00Z
+given:
+  workflows:
+    - id: workflow-123
+      steps:
+        - id: critical-step
+          agent: implementer
+          action: generate-code
+          retry: {{max_attempts: 3, backoff_strategy: exponential, initial_delay: 5, max_delay: 60}}
+          timeout: 300
+faults:
+  - step_timeout: {{step: critical-step, attempts: all}}
+when:
+  - run: workflow-123
+then:
+  steps: {{critical-step: {{status: failed, attempts: {attempts}, delays: [5s, 10s]}}}}
+  elapsed: 915s
+  dlq: [{{step_id: critical-step, category: timeout, recoverable: true}}]
+"""
+
+
+def critical(name: str = "critical step times out three times", attempts: int = 3) -> str:
+    """The runbook's critical-step example; ``attempts`` other than 3 makes it fail."""
+    return CRITICAL.format(name=name, attempts=attempts)
+
+
+@pytest.fixture
+def tapps_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester with plugin autoloading off: each run names -p tapps itself."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    return pytester
+
+
+def write(pytester: pytest.Pytester, name: str, text: str) -> None:
+    path = pytester.path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+def test_a_tapps_yaml_file_is_collected_and_passes(tapps_pytester: pytest.Pytester) -> None:
+    """A .tapps.yaml file becomes one passing test per scenario."""
+    write(tapps_pytester, "critical.tapps.yaml", critical())
+    result = tapps_pytester.runpytest("-p", "tapps", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*critical.tapps.yaml::critical step times out three times PASSED*"]
+    )
+
+
+def test_plain_yaml_files_are_not_claimed(tapps_pytester: pytest.Pytester) -> None:
+    """Only *.tapps.yaml (or files under --tapps-scenarios) are collected: other YAML is left."""
+    write(tapps_pytester, "config.yaml", "just: data\n")
+    result = tapps_pytester.runpytest("-p", "tapps")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_tapps_scenarios_collects_yaml_but_not_fragments(tapps_pytester: pytest.Pytester) -> None:
+    """Under --tapps-scenarios every *.yaml is a scenario, except files and folders named _*."""
+    write(tapps_pytester, "suite/one.yaml", critical("one"))
+    write(tapps_pytester, "suite/_fragments/shared.yaml", "now: 2026-01-15T10:30:00Z\n")
+    write(tapps_pytester, "suite/_draft.yaml", "not: a scenario\n")
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-scenarios", "suite", "suite")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_ini_key_names_scenario_folders(tapps_pytester: pytest.Pytester) -> None:
+    """ini tapps_scenarios works like --tapps-scenarios."""
+    write(tapps_pytester, "suite/one.yaml", critical("one"))
+    tapps_pytester.makeini("[pytest]\ntapps_scenarios = suite\n")
+    result = tapps_pytester.runpytest("-p", "tapps", "suite")
+    result.assert_outcomes(passed=1)
+
+
+def test_k_selects_scenarios_by_name(tapps_pytester: pytest.Pytester) -> None:
+    """-k matches scenario names."""
+    write(
+        tapps_pytester,
+        "two.tapps.yaml",
+        "scenarios:\n"
+        + textwrap.indent("- " + critical("alpha").replace("\n", "\n  ").rstrip(), "  ")
+        + "\n"
+        + textwrap.indent("- " + critical("beta").replace("\n", "\n  ").rstrip(), "  ")
+        + "\n",
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "-k", "beta", "-v")
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*::beta PASSED*"])
+
+
+def test_marks_from_the_scenario_apply(tapps_pytester: pytest.Pytester) -> None:
+    """marks: become pytest marks: -m selects on them, and --strict-markers checks them."""
+    text = critical("marked") + "marks: [slow]\n"
+    write(tapps_pytester, "marked.tapps.yaml", text)
+    write(tapps_pytester, "plain.tapps.yaml", critical("plain"))
+    tapps_pytester.makeini("[pytest]\nmarkers =\n    slow: slow scenarios\n")
+    result = tapps_pytester.runpytest("-p", "tapps", "-m", "slow", "--strict-markers")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_last_failed_reruns_only_the_failing_scenario(tapps_pytester: pytest.Pytester) -> None:
+    """--lf remembers scenario node ids like any test's."""
+    write(tapps_pytester, "good.tapps.yaml", critical("good"))
+    write(tapps_pytester, "bad.tapps.yaml", critical("bad", attempts=2))
+    tapps_pytester.runpytest("-p", "tapps")
+    result = tapps_pytester.runpytest("-p", "tapps", "--lf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*rerun previous 1 failure*"])
+
+
+def test_a_failing_scenario_shows_its_picture_not_a_traceback(
+    tapps_pytester: pytest.Pytester,
+) -> None:
+    """The failure names the line, expected vs actual and the timeline; no Python traceback."""
+    write(tapps_pytester, "bad.tapps.yaml", critical("bad", attempts=2))
+    result = tapps_pytester.runpytest("-p", "tapps")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SCENARIO FAILED (the system under test misbehaved)*",
+            "*bad.tapps.yaml:18: then.steps.critical-step.attempts",
+            "*18 | steps: {critical-step: {status: failed, attempts: 2, delays: *",
+            "*expected: 2",
+            "*actual:   3",
+            "*attempt timeline (virtual time):*",
+            "*+615s   critical-step #3 started  (waited 10s)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "_run.py" not in result.stdout.str()
+
+
+def test_tapps_traceback_shows_the_python_traceback(tapps_pytester: pytest.Pytester) -> None:
+    """--tapps-traceback brings pytest's usual traceback back."""
+    write(tapps_pytester, "bad.tapps.yaml", critical("bad", attempts=2))
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-traceback")
+    result.assert_outcomes(failed=1)
+    assert "ScenarioFailure" in result.stdout.str()
+    assert "SCENARIO FAILED" not in result.stdout.str()
+
+
+def test_the_location_is_the_scenario_line(tapps_pytester: pytest.Pytester) -> None:
+    """Each scenario's reported location is its own line in the file."""
+    text = "scenarios:\n" + "".join(
+        textwrap.indent("- " + critical(name).replace("\n", "\n  ").rstrip(), "  ") + "\n"
+        for name in ("first", "second")
+    )
+    write(tapps_pytester, "two.tapps.yaml", text)
+    items, _ = tapps_pytester.inline_genitems("-p", "tapps")
+    second_line = text.splitlines().index("  - name: second") + 1
+    assert [item.location[1] for item in items] == [1, second_line - 1]
+
+
+def test_an_invalid_file_is_one_collection_error_with_every_problem(
+    tapps_pytester: pytest.Pytester,
+) -> None:
+    """All problems of a file are listed at once and pytest exits 2."""
+    write(
+        tapps_pytester,
+        "broken.tapps.yaml",
+        """\
+        name: broken
+        runbook: Retry/Timeout Handling > Automatic Retry
+        now: 2026-01-15T10:30:00Z
+        when:
+          - clenup: {dry_run: true}
+          - advance: 5
+        then:
+          stpes: {}
+        """,
+    )
+    result = tapps_pytester.runpytest("-p", "tapps")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*INVALID SCENARIO FILE (4 problem(s)):",
+            "*broken.tapps.yaml:2: runbook: 'Retry/Timeout Handling > Automatic Retry' is not a "
+            "runbook procedure*",
+            "*broken.tapps.yaml:5: when.0: unknown action 'clenup' (did you mean 'cleanup'?)*",
+            "*- clenup: {dry_run: true}",
+            "*broken.tapps.yaml:6: when.1.advance: 5 has no unit*",
+            "*broken.tapps.yaml:8: then.stpes: unknown key (did you mean 'steps'?)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+UNSUPPORTING = """
+from pytest_tapps.scenario import Target
+
+class NoRuns(Target):
+    name = "no-runs"
+
+target = NoRuns()
+"""
+
+
+def test_an_action_the_target_cannot_perform_is_unsupported(
+    tapps_pytester: pytest.Pytester,
+) -> None:
+    """--tapps-target=module:attr; a missing action is its own outcome, neither pass nor fail."""
+    tapps_pytester.makepyfile(no_runs=UNSUPPORTING)
+    write(tapps_pytester, "critical.tapps.yaml", critical())
+    tapps_pytester.syspathinsert()
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-target=no_runs:target")
+    result.stdout.fnmatch_lines(
+        [
+            "critical.tapps.yaml U*",
+            "UNSUPPORTED critical.tapps.yaml::critical step times out three times - not "
+            "supported by this target (no-runs): no-runs has no way to perform 'run'",
+            "*= 1 unsupported in *",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_bad_target_is_a_usage_error(tapps_pytester: pytest.Pytester) -> None:
+    """An unknown --tapps-target names the forms that work."""
+    write(tapps_pytester, "critical.tapps.yaml", critical())
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-target=nowhere")
+    result.stderr.fnmatch_lines(
+        ["*--tapps-target='nowhere': write one of core, tapps-cli, or module:attr*"]
+    )
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_a_fault_that_cannot_be_injected_is_a_harness_error(
+    tapps_pytester: pytest.Pytester,
+) -> None:
+    """A fault the machine cannot inject (disk_full needs the fake fs) is not a scenario failure."""
+    write(
+        tapps_pytester,
+        "full.tapps.yaml",
+        """\
+        name: disk full on the real disk
+        runbook: Cleanup Tools > Usage > Actual cleanup
+        fs: fake
+        faults:
+          - disk_full: {free_bytes: 0}
+        when:
+          - cleanup: {dry_run: true}
+        then:
+          unchanged: true
+        """,
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-fs=real")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["HARNESS ERROR*", "disk_full needs fs='fake'*"])
+    assert "SCENARIO FAILED" not in result.stdout.str()
+
+
+def test_scenarios_run_the_same_under_xdist(tapps_pytester: pytest.Pytester) -> None:
+    """-n 2 collects and runs scenarios like a serial run."""
+    for index in range(3):
+        write(tapps_pytester, f"s{index}.tapps.yaml", critical(f"scenario {index}"))
+    result = tapps_pytester.runpytest("-p", "tapps", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=3)

@@ -1,0 +1,240 @@
+"""Tests for pytest_tapps.scenario._run (with _expect and _report): building the tree, acting,
+checking ``then:`` and the failure picture."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_tapps.harness import HarnessError
+from pytest_tapps.scenario import (
+    Outcome,
+    ScenarioFailure,
+    ScenarioSkip,
+    Session,
+    Target,
+    Unsupported,
+    load_file,
+    parse,
+    run_scenario,
+)
+from pytest_tapps.scenario._run import Result
+
+
+def run_text(tmp_path: Path, text: str, target: Target | None = None) -> Result:
+    """Write ``text`` as a scenario file and run its only scenario in ``tmp_path``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "s.tapps.yaml"
+    path.write_text(textwrap.dedent(text))
+    (loaded,) = load_file(path)
+    return run_scenario(loaded, parse(loaded.data), target=target, root=tmp_path / "project")
+
+
+RETENTION = """\
+name: analytics expire at 90 days
+runbook: Data Retention Policies > Metrics > Analytics history
+given:
+  files:
+    - {path: .tapps-agents/analytics/history/old.jsonl, age: 91d}
+    - {path: .tapps-agents/analytics/history/new.jsonl, age: 89d}
+when:
+  - cleanup: {dry_run: %s}
+then:
+%s
+"""
+
+
+def test_a_dry_run_plan_is_checked_and_leaves_the_tree(tmp_path: Path) -> None:
+    """The plan's decisions match by prefix, and a dry run leaves the tree as given."""
+    then = """\
+  unchanged: true
+  plan:
+    .tapps-agents/analytics/history/old.jsonl: delete
+    .tapps-agents/analytics/history/new.jsonl: "keep: too new"
+"""
+    result = run_text(tmp_path, RETENTION % ("true", then))
+    assert result.before == result.after
+    assert (tmp_path / "project/.tapps-agents/analytics/history/old.jsonl").exists()
+
+
+def test_a_wrong_plan_expectation_shows_the_plan_table(tmp_path: Path) -> None:
+    """A decision that differs is reported with the plan of the last cleanup."""
+    then = "  plan: {.tapps-agents/analytics/history/new.jsonl: delete}\n"
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path, RETENTION % ("true", then))
+    message = str(caught.value)
+    assert "then.plan..tapps-agents/analytics/history/new.jsonl" in message
+    assert "expected: delete\n    actual:   keep: too new" in message
+    assert "cleanup plan (dry run):" in message
+    assert "delete: " in message.split("cleanup plan (dry run):")[1]
+
+
+def test_a_real_run_removes_and_the_tree_picture_shows_it(tmp_path: Path) -> None:
+    """After a real cleanup, a path expected present but removed is shown in the tree diff."""
+    then = "  present: [.tapps-agents/analytics/history/old.jsonl]\n"
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path, RETENTION % ("false", then))
+    message = str(caught.value)
+    assert "expected: .tapps-agents/analytics/history/old.jsonl present" in message
+    assert "tree change:\n    - .tapps-agents/analytics/history/old.jsonl" in message
+
+
+def test_paths_outside_the_project_are_given_and_checked(tmp_path: Path) -> None:
+    """A symlink to ../outside is made as a link, and ../outside paths can be expected."""
+    result = run_text(
+        tmp_path,
+        """\
+        name: a link out of the tree is removed as a link
+        runbook: Data Retention Policies > Metrics > Analytics history
+        given:
+          files:
+            - {path: ../outside/precious/keep.txt}
+          symlinks:
+            - {path: .tapps-agents/analytics/history/link, target: ../outside/precious}
+        when:
+          - cleanup: {}
+        then:
+          present: [../outside/precious/keep.txt]
+        """,
+    )
+    assert (result.session.root.parent / "outside/precious/keep.txt").read_text() == "x"
+
+
+def test_the_retention_override_is_written_to_config(tmp_path: Path) -> None:
+    """given.retention becomes the retention: section of config.yaml, which cleanup reads."""
+    result = run_text(
+        tmp_path,
+        """\
+        name: a shorter analytics retention
+        runbook: Data Retention Policies > Metrics > Analytics history
+        given:
+          retention: {analytics_history: 30d}
+          files:
+            - {path: .tapps-agents/analytics/history/a.jsonl, age: 40d}
+        when:
+          - cleanup: {dry_run: true}
+        then:
+          plan: {.tapps-agents/analytics/history/a.jsonl: delete}
+        """,
+    )
+    config = result.session.root / ".tapps-agents/config.yaml"
+    assert config.read_text() == "retention:\n  analytics_history: 30d\n"
+
+
+def test_advance_moves_the_virtual_clock_and_elapsed_counts_it(tmp_path: Path) -> None:
+    """advance: is simulated time; elapsed: compares it."""
+    text = """\
+    name: time passes
+    runbook: Workflow Stuck/Failed Recovery > Symptoms > Running but no progress
+    when:
+      - advance: 2h
+      - advance: 30m
+    then:
+      elapsed: %s
+    """
+    result = run_text(tmp_path, text % "150m")
+    assert result.session.clock.time() - result.start == 9000
+    with pytest.raises(ScenarioFailure, match=r"expected: 2h\n    actual:   2\.5h"):
+        run_text(tmp_path / "again", text % "2h")
+
+
+def test_log_expectations_show_the_records(tmp_path: Path) -> None:
+    """A missing record is reported with the records that were logged."""
+    text = """\
+    name: the runbook's logger example
+    runbook: Log and Trace Field Conventions > Examples
+    when:
+      - log: {message: Step started, workflow_id: workflow-123, step_id: step-1,
+              agent: implementer, trace_id: trace-456, fields: {duration_seconds: 5.2}}
+    then:
+      logs:
+        records: [{message: Step started, workflow_id: workflow-123, duration_seconds: %s}]
+    """
+    run_text(tmp_path, text % "5.2")
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path / "again", text % "5.3")
+    message = str(caught.value)
+    assert "then.logs.records.0" in message
+    assert "log records (1):" in message
+    assert '"duration_seconds": 5.2' in message
+
+
+def test_exit_code_and_output_are_of_the_last_action(tmp_path: Path) -> None:
+    """exit_code and output_contains read the last action; the actions picture shows them."""
+    text = """\
+    name: a hostile library id is refused
+    runbook: Cache Invalidation and Recovery > Context7 Cache > Invalidation > Manual invalidation
+    when:
+      - cache_invalidate: {library: ../escape}
+    then:
+      exit_code: %s
+      output_contains: [escape]
+    """
+    run_text(tmp_path, text % "2")
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path / "again", text % "0")
+    assert "when.0 cache_invalidate -> exit 2" in str(caught.value)
+
+
+def test_a_missing_requirement_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requires: [git] without git on PATH is a skip, not a failure."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ScenarioSkip, match="requires git"):
+        run_text(
+            tmp_path,
+            """\
+            name: needs git
+            runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > List worktrees
+            requires: [git]
+            """,
+        )
+
+
+def test_git_worktrees_on_the_fake_fs_are_a_harness_error(tmp_path: Path) -> None:
+    """The harness says it cannot set up git on pyfakefs; it is not the system's failure."""
+    path = tmp_path / "s.tapps.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: real git worktree
+            runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > List worktrees
+            given:
+              worktrees: [{name: wt, git: true}]
+            """
+        )
+    )
+    (loaded,) = load_file(path)
+    with pytest.raises(HarnessError, match="git worktrees cannot run on the fake filesystem"):
+        run_scenario(loaded, parse(loaded.data), fs="fake")
+
+
+class Recorder(Target):
+    """A target that performs only cleanup, and records what it was asked."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def cleanup(self, spec: Any, session: Session) -> Outcome:
+        self.calls.append(("cleanup", spec.dry_run))
+        return Outcome(0, "", {"items": {}})
+
+
+def test_a_target_gets_each_action_and_lacks_the_rest(tmp_path: Path) -> None:
+    """Actions dispatch to the target's methods; a method it lacks is Unsupported."""
+    target = Recorder()
+    run_text(tmp_path, RETENTION % ("true", "  unchanged: true\n"), target)
+    assert target.calls == [("cleanup", True)]
+    with pytest.raises(Unsupported, match="recorder has no way to perform 'run'"):
+        target.perform("run", None, Session.__new__(Session))
+
+
+def test_the_project_root_is_where_the_scenario_says(tmp_path: Path) -> None:
+    """Files land under the given root, with their ages as mtimes on the virtual clock."""
+    result = run_text(tmp_path, RETENTION % ("true", "  unchanged: true\n"))
+    old = result.session.root / ".tapps-agents/analytics/history/old.jsonl"
+    assert result.session.clock.time() - old.stat().st_mtime == pytest.approx(91 * 86400)
