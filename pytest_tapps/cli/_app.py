@@ -110,7 +110,7 @@ def future_now_refusal(args: argparse.Namespace) -> str | None:
     ``changes=True``; a parser that says nothing counts as changing) unless it runs with
     ``--dry-run``. A TIME in the past is always allowed: ages only shrink.
     """
-    clock = args.clock
+    clock = getattr(args, "clock", SYSTEM_CLOCK)  # commands without --now (scenario)
     if clock is SYSTEM_CLOCK or not getattr(args, "changes", True):
         return None
     if getattr(args, "dry_run", False):
@@ -153,7 +153,8 @@ def _common_options() -> argparse.ArgumentParser:
         metavar="TIME",
         help=(
             "evaluate ages, staleness and schedules as if it were TIME, then run the clock "
-            f"virtually (retry waits and timeouts take no real time); TIME is {NOW_FORMS}"
+            f"virtually (retry waits and timeouts take no real time); TIME is {NOW_FORMS}; "
+            "a TIME in the future needs --dry-run, unless the command changes nothing"
         ),
     )
     return common
@@ -161,7 +162,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``tapps`` command tree."""
-    from pytest_tapps.cli import _cache, _cleanup, _dlq, _logs, _workflow, _worktree
+    from pytest_tapps.cli import _cache, _cleanup, _dlq, _logs, _scenario, _workflow, _worktree
 
     parser = argparse.ArgumentParser(
         prog="tapps",
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common_options()
-    for module in (_workflow, _dlq, _cleanup, _worktree, _cache, _logs):
+    for module in (_workflow, _dlq, _cleanup, _worktree, _cache, _logs, _scenario):
         module.register(commands, common)
     return parser
 

@@ -197,6 +197,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
                     for e in outcome.marked
                 ],
                 "left": outcome.left,
+                "locked": outcome.locked,
             }
         )
     else:
@@ -210,7 +211,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
             print(f"no recoverable failed step of category {args.category}")
         elif not args.dry_run:
             print("resume each workflow to run the marked steps: tapps workflow resume ...")
-    return EXIT_PROBLEMS if outcome.unreadable else EXIT_OK
+    return EXIT_PROBLEMS if outcome.unreadable or outcome.locked else EXIT_OK
 
 
 def cmd_skip(args: argparse.Namespace) -> int:

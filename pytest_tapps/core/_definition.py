@@ -59,6 +59,17 @@ def _timeout(value: Any) -> float | None:
     return None if value is None else parse_timeout(value)
 
 
+def _same_timeout(step: Any, meta: Any) -> bool:
+    """Whether the step's own timeout agrees with its metadata's (``120`` and ``"2m"`` do: a
+    saved definition carries both, the parsed one and the one written in metadata)."""
+    if step is None:
+        return True
+    try:
+        return parse_timeout(step) == parse_timeout(meta)
+    except ValueError:
+        return False
+
+
 Retry = Annotated[RetryPolicy, BeforeValidator(_retry), PlainSerializer(_dump_retry)]
 Timeout = Annotated[float | None, BeforeValidator(_timeout)]
 
@@ -81,7 +92,7 @@ class StepDefinition(BaseModel):
         if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
             meta = data["metadata"]
             if "timeout" in meta:
-                if data.get("timeout") not in (None, meta["timeout"]):
+                if not _same_timeout(data.get("timeout"), meta["timeout"]):
                     message = "timeout is set both on the step and in its metadata; keep one"
                     raise ValueError(message)
                 data = {**data, "timeout": meta["timeout"]}

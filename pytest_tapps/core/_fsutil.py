@@ -9,6 +9,15 @@ from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
 
+#: ``TAPPS_FSYNC=0`` skips the fsync calls: writes stay atomic (a reader never sees a partial
+#: file) but are not made durable against power loss. For simulations and test runs on disks
+#: where fsync dominates (the scenario runner sets it); never needed in production.
+FSYNC_ENV = "TAPPS_FSYNC"
+
+
+def _durable() -> bool:
+    return os.environ.get(FSYNC_ENV, "1") != "0"
+
 
 def temp_name_for(path: Path) -> Path:
     """A fresh hidden temporary name beside ``path`` (same folder, so rename is atomic)."""
@@ -21,6 +30,8 @@ def is_temp_name(name: str) -> bool:
 
 
 def _fsync_dir(folder: Path) -> None:
+    if not _durable():
+        return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -36,7 +47,8 @@ def _write_temp(path: Path, data: bytes) -> Path:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if _durable():
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

@@ -48,9 +48,19 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return done
 
 
+def _may_be_repository(path: Path) -> bool:
+    """False when git cannot find a repository from ``path``: no ``.git`` in it or any parent
+    and no ``GIT_DIR`` (saves starting git, about 8 ms, for projects without one)."""
+    if "GIT_DIR" in os.environ:
+        return True
+    return any(os.path.lexists(folder / ".git") for folder in (path, *path.parents))
+
+
 def is_repository(path: Path) -> bool:
     """Whether ``path`` is inside a git work tree (False when git is missing)."""
-    if shutil.which("git") is None or not path.is_dir():
+    if not path.is_dir() or not _may_be_repository(path.absolute()):
+        return False
+    if shutil.which("git") is None:
         return False
     return _git(path, "rev-parse", "--git-dir", check=False).returncode == 0
 

@@ -351,6 +351,8 @@ class DlqRetry:
     marked: list[Edit] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     unreadable: list[StateFileError] = field(default_factory=list)
+    #: Workflows a live executor holds: left alone, the batch went on without them.
+    locked: list[str] = field(default_factory=list)
 
 
 def dlq_retry(
@@ -377,9 +379,13 @@ def dlq_retry(
                     "and use retry-step"
                 )
                 continue
-            outcome.marked.append(
-                retry_step(
+            try:
+                edit = retry_step(
                     layout, state.workflow_id, execution.step_id, clock=clock, dry_run=dry_run
                 )
-            )
+            except LockHeldError as exc:  # one busy workflow must not stop the batch
+                outcome.left.append(f"{state.workflow_id}/{execution.step_id}: {exc}")
+                outcome.locked.append(state.workflow_id)
+                continue
+            outcome.marked.append(edit)
     return outcome

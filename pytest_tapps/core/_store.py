@@ -147,9 +147,21 @@ class StateStore:
             message = f"no workflow state in {self.layout.state_dir}"
             raise WorkflowNotFoundError(message)
         safe_name(workflow_id, what="workflow id")
+        unreadable: list[StateFileError] = []
         for path, state in self.iter_states():
-            if isinstance(state, WorkflowState) and state.workflow_id == workflow_id:
+            if isinstance(state, StateFileError):
+                unreadable.append(state)
+            elif state.workflow_id == workflow_id:
                 return path
+        if unreadable:
+            # The workflow may be in a file that cannot be read: say so, not "no such workflow".
+            first, *others = unreadable
+            also = "".join(f"\n  also unreadable: {error}" for error in others)
+            reason = (
+                f"{first.reason}; no readable state holds workflow id {workflow_id!r}, "
+                f"so it may be in this file{also}"
+            )
+            raise StateFileError(first.path, reason)
         message = f"no workflow state for workflow id {workflow_id!r} in {self.layout.state_dir}"
         raise WorkflowNotFoundError(message)
 

@@ -49,6 +49,24 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def key_position(node: Any, key: Any, *, value: bool = False) -> tuple[int, int]:
+    """0-based line and column of ``key`` (or of its value) in a ruamel mapping, looking into
+    the mappings merged in with ``<<:`` for keys written there; ``KeyError`` if unknown."""
+    lc = getattr(node, "lc", None)
+    if lc is not None:
+        try:
+            position: tuple[int, int] | None = lc.value(key) if value else lc.key(key)
+        except KeyError:
+            position = None  # not written in this mapping: merged in, or not there at all
+        if position is not None:
+            return position
+    for source in getattr(node, "merge", None) or ():
+        merged = source[1] if isinstance(source, tuple) else source
+        if isinstance(merged, dict) and key in merged:
+            return key_position(merged, key, value=value)
+    raise KeyError(key)
+
+
 class YamlDocument:
     """A loaded YAML document that can tell the line of any key or item."""
 
@@ -70,7 +88,7 @@ class YamlDocument:
                     line = lc.item(key)[0] + 1
                     node = node[key]
                 elif isinstance(node, dict) and key in node:
-                    line = lc.key(key)[0] + 1
+                    line = key_position(node, key)[0] + 1
                     node = node[key]
                 else:
                     break
@@ -90,9 +108,13 @@ class YamlDocument:
         return Problem(self.path, line, field, message, self.source_line(line))
 
 
-def load_yaml(path: Path, *, preserve_quotes: bool = False) -> YamlDocument:
+def load_yaml(
+    path: Path, *, preserve_quotes: bool = False, allow_duplicate_keys: bool = False
+) -> YamlDocument:
     """Read ``path`` as YAML; a syntax error or duplicate key raises :class:`YamlFileError`.
-    ``preserve_quotes`` keeps quoted strings apart from plain ones (for strictness checks)."""
+    ``preserve_quotes`` keeps quoted strings apart from plain ones (for strictness checks);
+    ``allow_duplicate_keys`` keeps the first of duplicate keys (for callers that report every
+    duplicate themselves)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -107,6 +129,7 @@ def load_yaml(path: Path, *, preserve_quotes: bool = False) -> YamlDocument:
     try:
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = preserve_quotes
+        yaml.allow_duplicate_keys = allow_duplicate_keys
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

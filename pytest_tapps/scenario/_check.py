@@ -17,7 +17,7 @@ Loc = tuple[str | int, ...]
 
 #: ``then`` keys that read what an action returned, and the actions that return it.
 RESULT_KEYS = {
-    "plan": ("cleanup",),
+    "plan": ("cleanup", "worktree_prune"),
     "corrupted": ("cache_verify", "cache_recover"),
     "diagnosis": ("status",),
     "worktrees": ("worktree_list",),

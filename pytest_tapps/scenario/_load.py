@@ -76,24 +76,27 @@ class Loaded:
 
 
 def _children(node: Any) -> Iterator[tuple[str | int, Any, tuple[int, int] | None]]:
-    lc = getattr(node, "lc", None)
     if isinstance(node, Mapping):
         for key, value in node.items():
-            yield key, value, _position(lc, "value", key)
+            yield key, value, _position(node, key)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield index, value, _position(lc, "item", index)
+            yield index, value, _position(node, index)
 
 
-def _position(lc: Any, kind: str, key: Any) -> tuple[int, int] | None:
-    """Line and column of a value; ``None`` for a key merged in with ``<<:`` (not written here)."""
-    if lc is None:
-        return None
+def _position(node: Any, key: Any) -> tuple[int, int] | None:
+    """Line and column of a value (in the mapping merged in with ``<<:`` for a key written
+    there), or ``None``."""
+    from pytest_tapps.core._yamlutil import key_position
+
     try:
-        position: tuple[int, int] = getattr(lc, kind)(key)
+        if isinstance(node, list):
+            lc = getattr(node, "lc", None)
+            position: tuple[int, int] | None = None if lc is None else lc.item(key)
+            return position
+        return key_position(node, key, value=True)
     except (KeyError, IndexError, TypeError):
         return None
-    return position
 
 
 def _tag(value: Any) -> str | None:

@@ -273,8 +273,14 @@ class Given(Strict):
 # -- faults --------------------------------------------------------------------------------------
 
 
-def _step_shorthand(value: Any) -> Any:
-    return {"step": value} if isinstance(value, str) else value
+def _shorthand(model: Any, key: str) -> Any:
+    """``model``, also written as a plain string meaning ``{key: string}``
+    (``- run: workflow-123``); the JSON Schema accepts both forms."""
+
+    def expand(value: Any) -> Any:
+        return {key: value} if isinstance(value, str) else value
+
+    return Annotated[model, BeforeValidator(expand, json_schema_input_type=str | model)]
 
 
 class StepTimeoutFault(Strict):
@@ -370,13 +376,11 @@ def _single(name: str, spec: Any) -> Any:
     return Annotated[model, Tag(name)]
 
 
-StepShorthand = BeforeValidator(_step_shorthand)
-
 FAULTS: dict[str, Any] = {
-    "step_timeout": Annotated[StepTimeoutFault, StepShorthand],
-    "step_failure": Annotated[StepFailureFault, StepShorthand],
-    "flaky": Annotated[FlakyFault, StepShorthand],
-    "hang": Annotated[HangFault, StepShorthand],
+    "step_timeout": _shorthand(StepTimeoutFault, "step"),
+    "step_failure": _shorthand(StepFailureFault, "step"),
+    "flaky": _shorthand(FlakyFault, "step"),
+    "hang": _shorthand(HangFault, "step"),
     "crash_during_write": CrashDuringWriteFault,
     "corrupt_cache_entry": CorruptCacheFault,
     "stuck_worktree": StuckWorktreeFault,
@@ -387,17 +391,6 @@ FAULTS: dict[str, Any] = {
 
 
 # -- when ----------------------------------------------------------------------------------------
-
-
-def _workflow_shorthand(value: Any) -> Any:
-    return {"workflow": value} if isinstance(value, str) else value
-
-
-WorkflowShorthand = BeforeValidator(_workflow_shorthand)
-
-
-def _category_shorthand(value: Any) -> Any:
-    return {"category": value} if isinstance(value, str) else value
 
 
 class RunAction(Strict):
@@ -524,14 +517,14 @@ Command = Annotated[
 ]
 
 ACTIONS: dict[str, Any] = {
-    "run": Annotated[RunAction, WorkflowShorthand],
-    "resume": Annotated[WorkflowAction, WorkflowShorthand],
+    "run": _shorthand(RunAction, "workflow"),
+    "resume": _shorthand(WorkflowAction, "workflow"),
     "retry_step": StepAction,
     "skip_step": StepAction,
-    "reset": Annotated[ResetAction, WorkflowShorthand],
-    "force_cleanup": Annotated[ForceCleanupAction, WorkflowShorthand],
-    "status": Annotated[StatusAction, WorkflowShorthand],
-    "dlq_retry": Annotated[DlqRetryAction, BeforeValidator(_category_shorthand)],
+    "reset": _shorthand(ResetAction, "workflow"),
+    "force_cleanup": _shorthand(ForceCleanupAction, "workflow"),
+    "status": _shorthand(StatusAction, "workflow"),
+    "dlq_retry": _shorthand(DlqRetryAction, "category"),
     "dlq_skip": StepAction,
     "cleanup": CleanupAction,
     "cache_invalidate": InvalidateAction,

@@ -8,8 +8,10 @@ perform an action). An invalid scenario never gets this far: it fails at load ti
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,23 @@ def _locks(faults: Faults, given: Given) -> None:
             faults.stale_lock(lock.workflow, kind=lock.holder)
 
 
+@contextlib.contextmanager
+def _no_fsync() -> Iterator[None]:
+    """Scenarios test atomicity and recovery, not power loss: skip fsync (it dominates a
+    scenario's time on a real disk). Subprocesses of the command target inherit it."""
+    from pytest_tapps.core._fsutil import FSYNC_ENV
+
+    before = os.environ.get(FSYNC_ENV)
+    os.environ[FSYNC_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[FSYNC_ENV]
+        else:
+            os.environ[FSYNC_ENV] = before
+
+
 def run_scenario(
     loaded: Loaded,
     scenario: Scenario,
@@ -210,7 +229,7 @@ def run_scenario(
             if worktree.git:
                 message = "git worktrees cannot run on the fake filesystem"
                 raise HarnessError(message)
-    with project(root, fs=chosen_fs, clock=clock) as proj:
+    with _no_fsync(), project(root, fs=chosen_fs, clock=clock) as proj:
         (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
         proj.root.mkdir(parents=True, exist_ok=True)
         faults = Faults(proj)

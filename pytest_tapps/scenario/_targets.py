@@ -152,7 +152,14 @@ class CoreTarget(Target):
         edit = skip_step(session.layout, spec.workflow, spec.step, clock=session.clock)
         return Outcome(0, "\n".join(edit.changes))
 
-    dlq_skip = skip_step
+    def dlq_skip(self, spec: Any, session: Session) -> Outcome:
+        """Skip a step of the dead letter queue (refused for a step that is not in it)."""
+        from pytest_tapps.core import skip_step
+
+        edit = skip_step(
+            session.layout, spec.workflow, spec.step, clock=session.clock, failed_only=True
+        )
+        return Outcome(0, "\n".join(edit.changes))
 
     def reset(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.core import reset
@@ -193,7 +200,8 @@ class CoreTarget(Target):
         done = dlq_retry(session.layout, spec.category, clock=session.clock)
         lines = [f"marked {edit.workflow_id}: {'; '.join(edit.changes)}" for edit in done.marked]
         lines.extend(f"left {why}" for why in done.left)
-        return Outcome(0, "\n".join(lines))
+        lines.extend(f"unreadable: {problem}" for problem in done.unreadable)
+        return Outcome(1 if done.unreadable or done.locked else 0, "\n".join(lines))
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -283,10 +291,28 @@ class CoreTarget(Target):
         return Outcome()
 
     def command(self, argv: list[str], session: Session) -> Outcome:
-        """A ``tapps`` command line, run as a subprocess at the scenario's virtual now."""
-        from pytest_tapps.scenario._command import tapps_cli
+        """A ``tapps`` command line, run in-process in the project root at the scenario's
+        virtual now (the ``tapps-cli`` target runs the same commands in subprocesses)."""
+        import io
+        import logging
+        from contextlib import chdir, redirect_stderr, redirect_stdout
 
-        return tapps_cli().perform("command", argv, session)
+        from pytest_tapps.cli import main as run
+        from pytest_tapps.core import to_iso, utcnow
+
+        args = list(argv)
+        if not {"-h", "--help", "--version"} & set(args) and "--now" not in args:
+            args += ["--now", to_iso(utcnow(session.clock))]
+        out, err = io.StringIO(), io.StringIO()
+        logger = logging.getLogger("tapps_agents")
+        handlers, level = list(logger.handlers), logger.level
+        try:
+            with chdir(session.root), redirect_stdout(out), redirect_stderr(err):
+                code = run(args)
+        finally:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+        return Outcome(code, out.getvalue() + err.getvalue())
 
     # -- logging -------------------------------------------------------------------------------
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
+import signal
+import socket
 import textwrap
 import time
 from datetime import UTC, datetime
@@ -10,9 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tapps.cli._app import _attach_negative_now, parse_now
+from pytest_tapps.cli._app import (
+    _attach_negative_now,
+    build_parser,
+    future_now_refusal,
+    parse_now,
+)
 from pytest_tapps.core import Layout
-from tests.helpers import DAY, aged_file, run_cli, snapshot, state, write_current
+from tests.helpers import (
+    DAY,
+    aged_file,
+    envelope,
+    execution,
+    live_lock,
+    run_cli,
+    snapshot,
+    state,
+    write_current,
+)
 
 NOW = "2026-01-15T10:30:00Z"
 NOW_EPOCH = datetime(2026, 1, 15, 10, 30, tzinfo=UTC).timestamp()
@@ -175,3 +195,207 @@ def test_only_a_value_after_now_that_starts_with_a_digit_is_attached() -> None:
         "--now",
         "-1",
     ]
+
+
+def _not_yet_expired(root: Path) -> None:
+    """A debug log 5 days old, an orphan worktree 3 days old (both kept for 7 days) and a
+    failed workflow-123: nothing a command on the real clock may delete or break yet."""
+    now = time.time()
+    aged_file(root / ".tapps-agents/logs/debug/d.log", age=5 * DAY, now=now)
+    worktree = aged_file(root / ".tapps-agents/worktrees/wt-old/file.txt", age=3 * DAY, now=now)
+    os.utime(worktree.parent, (now - 3 * DAY, now - 3 * DAY))
+    failed = execution("critical-step", "failed", error=envelope())
+    write_current(root, state("workflow-123", "failed", failed))
+
+
+def _future_refusal(command: str, fix: str = "Preview it with --dry-run.") -> re.Pattern[str]:
+    """The refusal of a future --now for ``tapps COMMAND``, any TIME."""
+    return re.compile(
+        r"tapps: error: --now is in the future \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\); "
+        + re.escape(f"'tapps {command}' changes things and would act on ages that have not ")
+        + re.escape(f"passed yet. {fix}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("cleanup", []),
+        ("workflow reset", ["--workflow-id", "workflow-123"]),
+        ("worktree prune", []),
+    ],
+)
+def test_a_future_now_is_refused_for_a_command_that_changes_things(
+    tmp_path: Path, name: str, options: list[str]
+) -> None:
+    """A week ahead, a changing command exits 2 naming --dry-run and touches nothing; its dry
+    run at the same TIME shows what it would have changed."""
+    _not_yet_expired(tmp_path)
+    before = snapshot(tmp_path)
+    command = [*name.split(), *options]
+    done = run_cli(*command, "--now", "+7d", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout
+    assert done.stdout == ""
+    assert _future_refusal(name).fullmatch(done.stderr.strip()), done.stderr
+    assert snapshot(tmp_path) == before
+    preview = run_cli(*command, "--now", "+7d", "--dry-run", cwd=tmp_path)
+    assert preview.returncode == 0, preview.stderr
+    assert re.search(r"delete|would change", preview.stdout)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_future_now_is_refused_for_a_command_without_a_dry_run(tmp_path: Path) -> None:
+    """worktree remove has no --dry-run: the refusal says to drop --now or use a past TIME."""
+    _not_yet_expired(tmp_path)
+    before = snapshot(tmp_path)
+    done = run_cli(
+        "worktree", "remove", "wt-old", "--now", "2099-01-01T00:00:00+02:00", cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stdout
+    assert done.stderr == (
+        "tapps: error: --now is in the future (2098-12-31T22:00:00Z); 'tapps worktree remove' "
+        "changes things and would act on ages that have not passed yet. It has no --dry-run: "
+        "run it without --now, or with a TIME that has passed.\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+def test_a_future_now_is_allowed_to_preview_and_to_read(tmp_path: Path) -> None:
+    """cleanup --dry-run and workflow status run a week ahead, and change nothing."""
+    _not_yet_expired(tmp_path)
+    before = snapshot(tmp_path)
+    preview = run_cli("cleanup", "--dry-run", "--json", "--now", "+7d", cwd=tmp_path)
+    assert preview.returncode == 0, preview.stderr
+    assert {d for d, _age in _decisions(preview.stdout).values()} == {"delete"}
+    status = run_cli("workflow", "status", "--json", "--now", "+7d", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "failed"
+    assert snapshot(tmp_path) == before
+
+
+def test_a_past_now_never_breaks_a_live_holders_lock(tmp_path: Path) -> None:
+    """With the holder's real heartbeat ahead of TIME, retry-step and force-cleanup refuse
+    (exit 1) exactly as on the real clock; the lock and its holder survive."""
+    _not_yet_expired(tmp_path)
+    layout = Layout(tmp_path)
+    lock = layout.lock_file("workflow-123")
+    current = layout.current_state_file
+    assert current is not None
+    with live_lock(tmp_path, "workflow-123") as holder:
+        held, saved = lock.read_bytes(), current.read_bytes()
+        retry = run_cli(
+            "workflow",
+            "retry-step",
+            "--workflow-id",
+            "workflow-123",
+            "--step",
+            "critical-step",
+            "--now",
+            NOW,
+            cwd=tmp_path,
+        )
+        assert retry.returncode == 1, retry.stdout
+        assert f"workflow is locked by pid {holder.pid} on {socket.gethostname()}" in retry.stderr
+        assert " s ahead of the clock)" in retry.stderr
+        cleanup = run_cli(
+            "workflow", "force-cleanup", "--workflow-id", "workflow-123", "--now", NOW, cwd=tmp_path
+        )
+        assert cleanup.returncode == 1, cleanup.stderr
+        assert cleanup.stdout.startswith(f"kept lock {lock.relative_to(tmp_path)}: held by pid ")
+        assert (lock.read_bytes(), current.read_bytes()) == (held, saved)
+        assert not layout.backups_dir.exists()
+        assert holder.poll() is None
+
+
+def test_a_past_now_still_breaks_a_dead_holders_lock(tmp_path: Path) -> None:
+    """Once the holder is killed, retry-step at TIME removes its lock, naming the dead pid."""
+    _not_yet_expired(tmp_path)
+    with live_lock(tmp_path, "workflow-123") as holder:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        done = run_cli(
+            "workflow",
+            "retry-step",
+            "--workflow-id",
+            "workflow-123",
+            "--step",
+            "critical-step",
+            "--now",
+            NOW,
+            cwd=tmp_path,
+        )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"  removed a stale lock: holder pid {holder.pid} on {socket.gethostname()} is not "
+        "running (heartbeat "
+    ) in done.stdout
+    assert "  - step 'critical-step': failed -> pending" in done.stdout
+    assert not Layout(tmp_path).lock_file("workflow-123").exists()
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every runnable subcommand of ``parser`` by its full name."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    # argparse lists its subcommands only in these underscore names.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                inner = _commands(sub)
+                found.update({f"{name} {k}": v for k, v in inner.items()} if inner else {name: sub})
+    return found
+
+
+READ_ONLY = {
+    "cache verify",
+    "dlq list",
+    "logs grep",
+    "logs lint",
+    "workflow status",
+    "worktree list",
+}
+CHANGING = {
+    "cache clear-profile",
+    "cache clear-tiered",
+    "cache invalidate",
+    "cache recover",
+    "cache warm",
+    "cleanup",
+    "dlq retry",
+    "dlq skip",
+    "workflow force-cleanup",
+    "workflow reset",
+    "workflow resume",
+    "workflow retry-step",
+    "workflow run",
+    "workflow skip-step",
+    "worktree prune",
+    "worktree remove",
+}
+
+
+def test_every_command_says_whether_it_changes_things() -> None:
+    """Each subcommand sets changes=True or False, and every one that writes says True."""
+    commands = _commands(build_parser())
+    marks = {name: sub.get_default("changes") for name, sub in commands.items()}
+    assert {name: mark for name, mark in marks.items() if not isinstance(mark, bool)} == {}
+    assert {name: marks.get(name) for name in READ_ONLY} == dict.fromkeys(READ_ONLY, False)
+    assert {name: marks.get(name) for name in CHANGING} == dict.fromkeys(CHANGING, True)
+
+
+@pytest.mark.parametrize("now", ["+0s", "+500ms", "-1s", "-12h", "2026-01-15T10:30:00Z"])
+def test_now_and_the_past_are_allowed_for_every_command(now: str) -> None:
+    """The real now (within a second) and any past TIME pass for a changing command."""
+    args = build_parser().parse_args(_attach_negative_now(["cleanup", "--now", now]))
+    assert future_now_refusal(args) is None
+
+
+def test_two_seconds_ahead_is_refused() -> None:
+    """Past the one-second tolerance, a changing command without --dry-run is refused."""
+    args = build_parser().parse_args(["dlq", "retry", "--category", "timeout", "--now", "+2s"])
+    refusal = future_now_refusal(args)
+    assert refusal is not None
+    assert refusal.startswith("--now is in the future (")
+    assert refusal.endswith(
+        "'tapps dlq retry' changes things and would act on ages that have not passed yet. "
+        "Preview it with --dry-run."
+    )

@@ -52,9 +52,23 @@ def test_timeouts_may_sit_in_metadata_and_carry_units() -> None:
     assert (definition.timeout, definition.steps[0].timeout) == (3600, 900)
 
 
+def test_a_saved_definition_with_a_metadata_timeout_reads_back() -> None:
+    """A dumped definition holds the parsed timeout and the metadata's '2m'; they agree."""
+    definition = WorkflowDefinition.parse(
+        {"id": "wf", "steps": [{"id": "s", "metadata": {"timeout": "2m"}}]}
+    )
+    dumped = definition.model_dump(mode="json", by_alias=True)
+    assert dumped["steps"][0]["timeout"] == 120
+    assert WorkflowDefinition.parse(dumped).steps[0].timeout == 120
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
+        (
+            {"id": "wf", "steps": [{"id": "a", "timeout": 60, "metadata": {"timeout": "2m"}}]},
+            "timeout is set both on the step and in its metadata; keep one",
+        ),
         (
             {"id": "wf", "steps": []},
             "steps: List should have at least 1 item after validation, not 0",

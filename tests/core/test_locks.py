@@ -160,6 +160,54 @@ def test_a_broken_holder_cannot_heartbeat_or_remove_its_successor(tmp_path: Path
     assert not new.path.exists()
 
 
+def test_a_live_holders_heartbeat_ahead_of_the_clock_keeps_its_lock(
+    tmp_path: Path, live_holder: subprocess.Popen[str]
+) -> None:
+    """On a clock in the past (tapps --now), a running holder's lock is held and never broken."""
+    path = Layout(tmp_path).lock_file("wf")
+    before = path.read_bytes()
+    past = VirtualClock(datetime(2026, 1, 15, 10, 30, tzinfo=UTC).timestamp())
+    inspection = inspect_lock(path, clock=past)
+    assert (inspection.stale, inspection.holder_alive) == (False, True)
+    assert inspection.heartbeat_age_seconds is not None
+    assert inspection.heartbeat_age_seconds < 0
+    assert inspection.reason.startswith(
+        f"held by pid {live_holder.pid} on {socket.gethostname()} (running, heartbeat "
+    )
+    assert inspection.reason.endswith(" s ahead of the clock)")
+    assert break_stale_lock(path, clock=past) is None
+    with pytest.raises(LockHeldError):
+        WorkflowLock(Layout(tmp_path), "wf", clock=past, break_stale=True).acquire()
+    assert path.read_bytes() == before
+    assert live_holder.poll() is None
+
+
+def test_a_dead_holders_lock_is_stale_though_its_heartbeat_is_ahead_of_the_clock(
+    tmp_path: Path, live_holder: subprocess.Popen[str]
+) -> None:
+    """On a clock in the past, a killed holder's lock is still stale, for its dead pid."""
+    live_holder.send_signal(signal.SIGKILL)
+    live_holder.wait()
+    past = VirtualClock(datetime(2026, 1, 15, 10, 30, tzinfo=UTC).timestamp())
+    lock = WorkflowLock(Layout(tmp_path), "wf", clock=past, break_stale=True).acquire()
+    assert lock.broken is not None
+    assert lock.broken.stale
+    assert lock.broken.reason.startswith(
+        f"holder pid {live_holder.pid} on {socket.gethostname()} is not running (heartbeat "
+    )
+    assert lock.broken.reason.endswith(" s ahead of the clock)")
+    lock.release()
+    assert not lock.path.exists()
+
+
+def test_a_heartbeat_a_moment_ahead_reads_as_now(tmp_path: Path) -> None:
+    """Less than half a second ahead of the clock is "0 s ago", never "-0 s ago"."""
+    clock = VirtualClock()
+    lock = WorkflowLock(Layout(tmp_path), "wf", clock=VirtualClock(clock.time() + 0.4)).acquire()
+    assert inspect_lock(lock.path, clock=clock).reason.endswith("(running, heartbeat 0 s ago)")
+    lock.release()
+
+
 def test_lock_on_another_host_is_judged_by_heartbeat_only(tmp_path: Path) -> None:
     """A pid on another host cannot be checked: only its heartbeat decides."""
     clock = VirtualClock()
@@ -232,3 +280,61 @@ def test_staleness_boundary_is_strictly_older_than_ttl(ttl: float, age: float) -
         measured = clock.time() - start
         assert inspect_lock(lock.path, clock=clock).stale == (measured > ttl)
         lock.release()
+
+
+# pid_max is at most 2**22 on Linux: no process can have this pid.
+_NO_SUCH_PID = 2**22 + 12345
+
+
+def _lock_at(folder: Path, *, heartbeat: float, ttl: float, pid: int | None = None) -> Path:
+    """A lock of this host whose heartbeat is at ``heartbeat``, held by ``pid`` (default: us)."""
+    lock = WorkflowLock(Layout(folder), "wf", ttl_seconds=ttl, clock=VirtualClock(heartbeat))
+    lock.acquire()
+    if pid is not None:
+        data = json.loads(lock.path.read_text())
+        lock.path.write_text(json.dumps({**data, "pid": pid}))
+    return lock.path
+
+
+@given(
+    ttl=st.floats(min_value=1e-3, max_value=1e7),
+    lead=st.floats(min_value=0, max_value=1e9, exclude_min=True),
+    this_host=st.booleans(),
+)
+def test_a_heartbeat_ahead_of_the_clock_never_makes_a_lock_stale(
+    ttl: float, lead: float, this_host: bool
+) -> None:
+    """A live or unknown holder whose heartbeat lies ahead of the clock keeps its lock."""
+    import tempfile
+
+    start = datetime(2026, 1, 15, tzinfo=UTC).timestamp()
+    host = None if this_host else "elsewhere"
+    with tempfile.TemporaryDirectory() as folder:
+        path = _lock_at(Path(folder), heartbeat=start + lead, ttl=ttl)
+        clock = VirtualClock(start)
+        inspection = inspect_lock(path, clock=clock, host=host)
+        assert not inspection.stale
+        assert inspection.holder_alive is (True if this_host else None)
+        assert not is_stale(path, clock=clock, host=host)
+        assert break_stale_lock(path, clock=clock, host=host) is None
+        assert path.exists()
+
+
+@given(
+    ttl=st.floats(min_value=1e-3, max_value=1e7),
+    offset=st.floats(min_value=-1e9, max_value=1e9),
+)
+def test_a_dead_holder_is_stale_wherever_its_heartbeat_lies(ttl: float, offset: float) -> None:
+    """A dead pid on this host makes a lock stale, its heartbeat behind or ahead of the clock."""
+    import tempfile
+
+    start = datetime(2026, 1, 15, tzinfo=UTC).timestamp()
+    with tempfile.TemporaryDirectory() as folder:
+        path = _lock_at(Path(folder), heartbeat=start + offset, ttl=ttl, pid=_NO_SUCH_PID)
+        clock = VirtualClock(start)
+        inspection = inspect_lock(path, clock=clock)
+        assert (inspection.stale, inspection.holder_alive) == (True, False)
+        assert inspection.reason.startswith(f"holder pid {_NO_SUCH_PID} on ")
+        broken = break_stale_lock(path, clock=clock)
+        assert broken is not None
+        assert not path.exists()

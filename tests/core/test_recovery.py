@@ -297,6 +297,20 @@ def test_dlq_retry_marks_recoverable_failures_of_one_category(tmp_path: Path) ->
     assert StateStore(layout).load("wf-perm").latest()["b"].status is StepStatus.FAILED
 
 
+def test_dlq_retry_goes_on_past_a_workflow_a_live_executor_holds(tmp_path: Path) -> None:
+    """One locked workflow is left (and named); the batch still marks the others."""
+    run_failing(tmp_path, workflow_id="wf-a", category="timeout", recoverable=True)
+    run_failing(tmp_path, workflow_id="wf-b", category="timeout", recoverable=True)
+    run_failing(tmp_path, workflow_id="wf-c", category="timeout", recoverable=True)
+    layout = Layout(tmp_path)
+    with live_lock(tmp_path, "wf-b"):
+        outcome = dlq_retry(layout, "timeout")
+    assert sorted(e.workflow_id for e in outcome.marked) == ["wf-a", "wf-c"]
+    assert outcome.locked == ["wf-b"]
+    assert outcome.left[0].startswith("wf-b/b: ")
+    assert StateStore(layout).load("wf-b").latest()["b"].status is StepStatus.FAILED
+
+
 def test_dlq_skip_only_takes_failed_steps(tmp_path: Path) -> None:
     """Skipping from the DLQ refuses a step that has not failed."""
     run_failing(tmp_path)

@@ -67,6 +67,24 @@ def test_unreadable_state_names_file_and_reason_and_is_kept(
     assert _snapshot(path) == before
 
 
+def test_a_workflow_that_may_be_in_a_corrupt_file_names_that_file(tmp_path: Path) -> None:
+    """Asking for a workflow no readable file holds, with a corrupt file present, blames the
+    corrupt file (exit 1), not a missing workflow; the file is left as it was."""
+    path = Layout(tmp_path).current_state_file
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"workflow_id": "workflow-123", "sta')
+    before = _snapshot(path)
+    with pytest.raises(StateFileError) as info:
+        StateStore(Layout(tmp_path)).locate("workflow-123")
+    assert info.value.path == path
+    assert info.value.exit_code == 1
+    assert "no readable state holds workflow id 'workflow-123', so it may be in this file" in (
+        info.value.reason
+    )
+    assert _snapshot(path) == before
+
+
 def test_missing_workflow_is_reported_with_the_folder(tmp_path: Path) -> None:
     """Asking for an id that has no file says which id and where it looked."""
     write_current(tmp_path, state("workflow-1"))

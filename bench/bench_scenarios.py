@@ -1,0 +1,134 @@
+"""Benchmark: the bundled scenario suite's wall time, and what a scenario costs over plain pytest.
+
+    python bench/bench_scenarios.py [--runs 3] [--repeat 51]
+
+1. The whole suite, ``pytest -p tapps scenarios/`` serial and with ``-n 2`` (median of --runs),
+   and the median per-scenario time pytest records (JUnit XML) on the real and the fake
+   filesystem (``--tapps-fs=fake``; scenarios that need git or subprocesses are left out there).
+2. The per-scenario overhead: one retention scenario (two aged files, a dry-run cleanup, a plan
+   check) run through the scenario runner against a plain function making the same core calls
+   (build the files with their mtimes, ``plan_cleanup``, compare the decisions), medians of
+   --repeat runs, alternating. Target: a median scenario under 25 ms on the real filesystem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENARIO = """\
+name: analytics expire at 90 days
+runbook: Data Retention Policies > Metrics > Analytics history
+given:
+  files:
+    - {path: .tapps-agents/analytics/history/old.jsonl, age: 91d}
+    - {path: .tapps-agents/analytics/history/new.jsonl, age: 89d}
+when:
+  - cleanup: {dry_run: true}
+then:
+  plan:
+    .tapps-agents/analytics/history/old.jsonl: delete
+    .tapps-agents/analytics/history/new.jsonl: "keep: too new"
+"""
+
+
+def suite(*options: str, junit: Path | None = None) -> float:
+    command = [sys.executable, "-m", "pytest", "-p", "tapps", "scenarios/", "-q", *options]
+    if junit is not None:
+        command.append(f"--junitxml={junit}")
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def per_scenario(junit: Path) -> tuple[float, int]:
+    """Median time of the passing scenarios in a JUnit file, and how many passed."""
+    times = [
+        float(case.get("time", "0"))
+        for case in ET.parse(junit).iter("testcase")  # noqa: S314 -- our own report
+        if not any(child.tag in ("failure", "error", "skipped") for child in case)
+    ]
+    return (statistics.median(times) if times else float("nan")), len(times)
+
+
+def plain(root: Path) -> None:
+    """The same core calls as the scenario, written as a plain test would."""
+    from pytest_tapps.core import Layout, VirtualClock, plan_cleanup
+
+    clock = VirtualClock(1768473000)
+    history = root / ".tapps-agents" / "analytics" / "history"
+    history.mkdir(parents=True)
+    for name, days in (("old.jsonl", 91), ("new.jsonl", 89)):
+        path = history / name
+        path.write_text("x")
+        stamp = clock.time() - days * 86400
+        os.utime(path, (stamp, stamp))
+    plan = plan_cleanup(Layout(root), clock=clock)
+    labels = {os.path.relpath(item.location, root): item.label for item in plan.items}
+    assert labels[".tapps-agents/analytics/history/old.jsonl"].startswith("delete")
+    assert labels[".tapps-agents/analytics/history/new.jsonl"] == "keep: too new"
+
+
+def through_runner(path: Path, root: Path) -> None:
+    from pytest_tapps.scenario import load_file, parse, run_scenario
+
+    (loaded,) = load_file(path)
+    run_scenario(loaded, parse(loaded.data), root=root)
+
+
+def overhead(repeat: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "s.tapps.yaml"
+        path.write_text(textwrap.dedent(SCENARIO))
+        through_runner(path, folder / "warm" / "project")
+        plain(folder / "warm-plain")
+        scenario, bare = [], []
+        for index in range(repeat):
+            start = time.perf_counter()
+            through_runner(path, folder / f"s{index}" / "project")
+            scenario.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            plain(folder / f"p{index}")
+            bare.append(time.perf_counter() - start)
+    return statistics.median(scenario), statistics.median(bare)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=51)
+    args = parser.parse_args()
+    scenario, bare = overhead(args.repeat)
+    print(f"one scenario vs the same core calls in a plain function ({args.repeat} runs, medians):")
+    print(f"  plain function   {bare * 1000:7.2f} ms")
+    print(f"  scenario runner  {scenario * 1000:7.2f} ms   (+{(scenario - bare) * 1000:.2f} ms)")
+    with tempfile.TemporaryDirectory() as tmp:
+        real, fake = Path(tmp) / "real.xml", Path(tmp) / "fake.xml"
+        serial = statistics.median(
+            suite(junit=real if run == 0 else None) for run in range(args.runs)
+        )
+        parallel = statistics.median(suite("-n", "2") for _ in range(args.runs))
+        suite("--tapps-fs=fake", junit=fake)
+        real_median, real_count = per_scenario(real)
+        fake_median, fake_count = per_scenario(fake)
+    print(f"bundled suite, pytest -p tapps scenarios/ ({args.runs} runs, medians):")
+    print(f"  serial  {serial:6.2f} s")
+    print(f"  -n 2    {parallel:6.2f} s   ({serial / parallel:.2f}x)")
+    print("median time per passing scenario (pytest's own timing):")
+    print(f"  real filesystem  {real_median * 1000:7.1f} ms   ({real_count} scenarios)")
+    print(f"  fake filesystem  {fake_median * 1000:7.1f} ms   ({fake_count} scenarios)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""``tapps scenario ...``: the scenario format's JSON Schema, validation and runbook coverage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
+from pytest_tapps.cli._output import print_json
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    scenario = commands.add_parser("scenario", help="scenario files: schema, validate, coverage")
+    actions = scenario.add_subparsers(dest="action", metavar="ACTION", required=True)
+    schema = actions.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editors)",
+        description=(
+            "Print the JSON Schema of .tapps.yaml files. Point your editor's YAML language "
+            "server at it to validate as you type."
+        ),
+    )
+    schema.set_defaults(handler=cmd_schema, changes=False)
+    validate = actions.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        description=(
+            "Check scenario files (folders: every *.tapps.yaml inside) and print each problem "
+            "as FILE:LINE: field: message. Exits 2 when any file is invalid."
+        ),
+    )
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    validate.set_defaults(handler=cmd_validate, changes=False)
+    cover = actions.add_parser(
+        "coverage",
+        help="runbook procedures against the scenarios that exercise them",
+        description=(
+            "List every procedure of the runbook with the scenarios that exercise it; with "
+            "--results (pytest --junitxml output) also whether they passed. Exits 1 when "
+            "coverage is below --fail-under."
+        ),
+    )
+    cover.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="default: scenarios/")
+    cover.add_argument("--results", type=Path, metavar="JUNIT_XML", help="pytest --junitxml file")
+    cover.add_argument("--fail-under", type=float, metavar="PCT", help="minimum coverage percent")
+    cover.add_argument("--json", action="store_true", help="print JSON")
+    cover.set_defaults(handler=cmd_coverage, changes=False)
+
+
+def schema_json() -> dict[str, Any]:
+    """The JSON Schema of a scenario file: one scenario, or several under ``scenarios:``."""
+    from pydantic.json_schema import models_json_schema
+
+    from pytest_tapps.scenario._model import Scenario, ScenarioFile
+
+    _, definitions = models_json_schema(
+        [(Scenario, "validation"), (ScenarioFile, "validation")],
+        ref_template="#/$defs/{model}",
+    )
+    _accept_both_names(definitions["$defs"]["WorkflowDefinition"], "id", "workflow_id")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://pytest-tapps.invalid/scenario.schema.json",
+        "title": "pytest-tapps scenario file (*.tapps.yaml)",
+        "anyOf": [{"$ref": "#/$defs/Scenario"}, {"$ref": "#/$defs/ScenarioFile"}],
+        "$defs": definitions["$defs"],
+    }
+
+
+def _accept_both_names(schema: dict[str, Any], name: str, alias: str) -> None:
+    """pydantic lists a field under its alias only; the loader accepts either name."""
+    properties = schema["properties"]
+    properties[name] = properties[alias]
+    schema["required"] = [key for key in schema.get("required", []) if key != alias]
+    schema["oneOf"] = [{"required": [name]}, {"required": [alias]}]
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(schema_json(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def _load_all(paths: list[Path]) -> tuple[list[Any], list[str]]:
+    from pytest_tapps.scenario._load import ScenarioFileError, load_file, scenario_paths
+
+    loaded: list[Any] = []
+    problems: list[str] = []
+    for path in paths:
+        if not path.exists():
+            problems.append(f"{path}: no such file or folder")
+    for path in scenario_paths(p for p in paths if p.exists()):
+        try:
+            loaded.extend(load_file(path))
+        except ScenarioFileError as exc:
+            problems.extend(str(problem) for problem in exc.problems)
+    return loaded, problems
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded, problems = _load_all(args.paths)
+    for problem in problems:
+        print(problem)
+    files = len({item.path for item in loaded})
+    if problems:
+        error(f"{len(problems)} problem(s); {files} valid file(s) with {len(loaded)} scenario(s)")
+        return EXIT_USAGE
+    print(f"{files} file(s), {len(loaded)} scenario(s): valid")
+    return EXIT_OK
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from pytest_tapps.scenario._coverage import coverage, read_junit, render
+
+    loaded, problems = _load_all(args.paths or [Path("scenarios")])
+    if problems:
+        for problem in problems:
+            print(problem)
+        error("fix the scenario files above first (`tapps scenario validate`)")
+        return EXIT_USAGE
+    results = None
+    if args.results is not None:
+        try:
+            results = read_junit(args.results)
+        except (OSError, SyntaxError) as exc:
+            error(f"{args.results}: cannot read JUnit XML ({exc})")
+            return EXIT_USAGE
+    report = coverage(loaded, results)
+    if args.json:
+        print_json(
+            {
+                "covered": report.covered,
+                "procedures": len(report.rows),
+                "percent": round(report.percent, 2),
+                "rows": [
+                    {
+                        "procedure": row.procedure,
+                        "status": row.status,
+                        "scenarios": [
+                            {"file": str(ref.path), "name": ref.name} for ref in row.scenarios
+                        ],
+                    }
+                    for row in report.rows
+                ],
+            }
+        )
+    else:
+        print(render(report))
+    if args.fail_under is not None and report.percent < args.fail_under:
+        error(f"coverage {report.percent:.1f}% is below --fail-under {args.fail_under:g}%")
+        return EXIT_PROBLEMS
+    return EXIT_OK

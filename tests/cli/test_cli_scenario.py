@@ -1,0 +1,148 @@
+"""Tests for ``tapps scenario schema|validate|coverage`` (real subprocess runs of the CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "docs" / "scenario.schema.json"
+BUNDLED = ROOT / "scenarios"
+
+GOOD = """\
+name: analytics survive until 90 days
+runbook: Data Retention Policies > Metrics > Analytics history
+given:
+  files:
+    - {path: .tapps-agents/analytics/history/a.jsonl, age: 40d}
+when:
+  - cleanup: {dry_run: true}
+then:
+  plan: {.tapps-agents/analytics/history/a.jsonl: "keep: too new"}
+"""
+
+FAILING = (
+    GOOD.replace("name: analytics survive", "name: analytics wrongly")
+    .replace('"keep: too new"', "delete")
+    .replace("Analytics history", "Performance metrics")
+)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_committed_schema_is_what_the_command_prints(tmp_path: Path) -> None:
+    """docs/scenario.schema.json is kept in sync with the models (regenerate it on change)."""
+    done = run_cli("scenario", "schema", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(SCHEMA.read_text()), (
+        "docs/scenario.schema.json is stale: run `tapps scenario schema > "
+        "docs/scenario.schema.json`"
+    )
+
+
+def test_every_bundled_scenario_validates_against_the_schema() -> None:
+    """The published schema accepts what the loader accepts (editors agree with pytest)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from pytest_tapps.scenario._load import load_file, scenario_paths
+
+    schema = json.loads(SCHEMA.read_text())
+    scenario_schema = {**schema, "anyOf": [{"$ref": "#/$defs/Scenario"}]}
+    files = scenario_paths([BUNDLED])
+    assert files, "the bundled suite has scenario files"
+    for path in files:
+        for loaded in load_file(path):
+            jsonschema.validate(loaded.data, scenario_schema)
+
+
+def test_the_schema_rejects_what_the_loader_rejects() -> None:
+    """An unknown key and a duration without a unit fail the schema too."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = {**json.loads(SCHEMA.read_text()), "anyOf": [{"$ref": "#/$defs/Scenario"}]}
+    base = {"name": "x", "runbook": "Cleanup Tools > Usage > Dry run"}
+    jsonschema.validate(base, schema)
+    for bad in ({**base, "thne": {}}, {**base, "when": [{"advance": "5"}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_validate_accepts_good_files(tmp_path: Path) -> None:
+    """A valid folder: exit 0 and a count."""
+    write(tmp_path / "suite", "a.tapps.yaml", GOOD)
+    done = run_cli("scenario", "validate", "suite", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "1 file(s), 1 scenario(s): valid\n")
+
+
+def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    """Problems print as FILE:LINE: field: message with the source line; exit 2; no traceback."""
+    write(tmp_path / "suite", "a.tapps.yaml", GOOD)
+    write(
+        tmp_path / "suite",
+        "b.tapps.yaml",
+        GOOD.replace("dry_run: true", "dry_run: no").replace("age: 40d", "age: 40"),
+    )
+    done = run_cli("scenario", "validate", "suite", "missing.tapps.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        "missing.tapps.yaml: no such file or folder",
+        "suite/b.tapps.yaml:5: given.files.0.age: 40 has no unit; write a number with a unit: "
+        "'90s', '15m', '12h', '40d' (ms, s, m, h, d, w)",
+        "    - {path: .tapps-agents/analytics/history/a.jsonl, age: 40}",
+        "suite/b.tapps.yaml:7: when.0.cleanup.dry_run: 'no' is a boolean in YAML 1.1; write "
+        "true/false, or quote it ('no') if you mean the word",
+        "    - cleanup: {dry_run: no}",
+    ]
+    assert done.stderr == ("tapps: error: 3 problem(s); 1 valid file(s) with 1 scenario(s)\n")
+
+
+def test_coverage_lists_procedures_and_gates(tmp_path: Path) -> None:
+    """The table marks covered procedures; --fail-under turns low coverage into exit 1."""
+    write(tmp_path / "suite", "a.tapps.yaml", GOOD)
+    done = run_cli("scenario", "coverage", "suite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("  ✓ Metrics > Analytics history") for line in lines)
+    assert any(line.startswith("  ✗ Metrics > Performance metrics") for line in lines)
+    from pytest_tapps.scenario import runbook
+
+    total = len(runbook().procedures)
+    assert lines[-1] == f"1 of {total} procedures covered ({100 / total:.1f}%)"
+    gated = run_cli("scenario", "coverage", "suite", "--fail-under", "90", cwd=tmp_path)
+    assert gated.returncode == 1
+    assert "is below --fail-under 90%" in gated.stderr
+
+
+def test_coverage_with_results_shows_pass_status(tmp_path: Path) -> None:
+    """With a JUnit XML file from a real pytest run, each procedure shows how it fared."""
+    write(tmp_path / "suite", "a.tapps.yaml", GOOD)
+    write(tmp_path / "suite", "b.tapps.yaml", FAILING)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tapps", "suite", "--junitxml=out.xml", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    done = run_cli("scenario", "coverage", "suite", "--results", "out.xml", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {row["procedure"]: row for row in json.loads(done.stdout)["rows"]}
+    assert rows["Data Retention Policies > Metrics > Analytics history"]["status"] == "passed"
+    assert rows["Data Retention Policies > Metrics > Performance metrics"]["status"] == "failed"
+    assert json.loads(done.stdout)["covered"] == 1
+
+
+def test_the_bundled_suite_covers_every_procedure(tmp_path: Path) -> None:
+    """scenarios/ exercises 100% of the runbook's procedures."""
+    done = run_cli("scenario", "coverage", str(BUNDLED), "--fail-under", "100", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
