@@ -1,13 +1,16 @@
-"""Runs every Python example of docs/fixtures.md as a test module, so the docs cannot rot."""
+"""Runs the examples of the docs as tests, so the docs cannot rot: every Python example of
+docs/fixtures.md as a test module, every scenario of docs/scenarios.md as a scenario file."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).parent.parent / "docs" / "fixtures.md"
+DOCS = Path(__file__).parent.parent / "docs"
+DOC = DOCS / "fixtures.md"
 EXAMPLES = re.findall(r"### (.+?)\n\n```python\n(.*?)```", DOC.read_text(), re.S)
 
 
@@ -28,3 +31,134 @@ def test_example_runs(
     pytester.makepyfile(test_example=code)
     result = pytester.runpytest("-p", "tapps", "--strict-markers", "-W", "error")
     assert result.ret == 0, f"{title}:\n{result.stdout.str()}"
+
+
+# -- docs/scenarios.md ---------------------------------------------------------------------------
+#
+# A ```yaml block that starts with `name:` or `scenarios:` is a scenario file. HTML comments on
+# the line(s) just before a block say more about it:
+#   <!-- file: PATH -->     write the block at PATH (from the project root), whatever it starts
+#                           with: a scenario file if PATH ends in .tapps.yaml, else a fragment
+#                           for include: (written beside every example)
+#   <!-- invalid -->        the file must fail collection (exit 2)
+#   <!-- fails -->          the scenario must fail (SCENARIO FAILED)
+#   <!-- harness-error -->  the scenario must end in a HARNESS ERROR
+# The ```text block after an invalid, failing or harness-error example is the output the guide
+# shows: each of its lines must appear in the output, in order (a leading "..." stands for the
+# folders before the file name; a line of "..." alone stands for lines left out).
+
+SCENARIO_GUIDE = DOCS / "scenarios.md"
+_BLOCK = re.compile(
+    r"((?:<!--[^\n]*-->\n)*)```(yaml|text)\n(.*?)```",
+    re.S,
+)
+_EXPECTS = ("invalid", "fails", "harness-error")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One YAML example of the guide, with what the guide says about it."""
+
+    line: int
+    text: str
+    path: str
+    expect: str
+    shown: str
+
+    @property
+    def id(self) -> str:
+        return f"line-{self.line}-{self.expect}"
+
+
+def _blocks(text: str) -> tuple[list[Block], list[Block]]:
+    """The guide's scenario examples and its fragment files, in document order."""
+    found = list(_BLOCK.finditer(text))
+    scenarios: list[Block] = []
+    fragments: list[Block] = []
+    for index, match in enumerate(found):
+        comments, kind, body = match.groups()
+        if kind != "yaml":
+            continue
+        notes = re.findall(r"<!--\s*(.*?)\s*-->", comments)
+        path = next((n.split(":", 1)[1].strip() for n in notes if n.startswith("file:")), "")
+        expect = next((n for n in notes if n in _EXPECTS), "passes")
+        line = text.count("\n", 0, match.start(2)) + 1
+        following = found[index + 1] if index + 1 < len(found) else None
+        shown = ""
+        if expect != "passes":
+            assert following is not None, f"line {line}: {expect} example without a ```text block"
+            assert following.group(2) == "text", f"line {line}: no ```text block after it"
+            shown = following.group(3)
+        first = body.lstrip().split("\n", 1)[0]
+        if path and not path.endswith(".tapps.yaml"):
+            fragments.append(Block(line, body, path, "fragment", ""))
+        elif path or first.startswith(("name:", "scenarios:")):
+            default = f"scenarios/guide/example-{line}.tapps.yaml"
+            scenarios.append(Block(line, body, path or default, expect, shown))
+    return scenarios, fragments
+
+
+GUIDE_TEXT = SCENARIO_GUIDE.read_text(encoding="utf-8")
+SCENARIOS, FRAGMENTS = _blocks(GUIDE_TEXT)
+
+
+def _shown_in_order(shown: str, output: str) -> None:
+    """Each line the guide shows is in the output, in the same order."""
+    position = 0
+    for raw in shown.splitlines():
+        line = raw.strip(" _!=")
+        if line.startswith("..."):
+            line = line[3:].strip()
+        if not line:
+            continue
+        found = output.find(line, position)
+        assert found >= 0, f"the guide shows {line!r}, not in the output after it:\n{output}"
+        position = found + len(line)
+
+
+def test_the_scenario_guide_has_an_example_per_action() -> None:
+    """Every action of the format has a complete, passing scenario in the guide."""
+    from pytest_tapps.scenario._model import ACTIONS
+
+    passing = "\n".join(b.text for b in SCENARIOS if b.expect == "passes")
+    missing = [name for name in ACTIONS if not re.search(rf"- {name}:", passing)]
+    assert not missing, f"no example in docs/scenarios.md for: {missing}"
+    assert {b.expect for b in SCENARIOS} == {"passes", *_EXPECTS}
+
+
+@pytest.mark.parametrize("block", SCENARIOS, ids=[b.id for b in SCENARIOS])
+def test_scenario_guide_example(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, block: Block
+) -> None:
+    """Each scenario of docs/scenarios.md does what the guide says: passes on the reference
+    core, or fails the way the guide shows."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeini("[pytest]\n")  # the project root is the rootdir, as in a real project
+    for fragment in FRAGMENTS:
+        target = pytester.path / fragment.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(fragment.text, encoding="utf-8")
+    path = pytester.path / block.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(block.text, encoding="utf-8")
+    # A subprocess per example: fake-filesystem scenarios patch modules of the process.
+    result = pytester.runpytest_subprocess("-p", "tapps", "-p", "no:cacheprovider", block.path)
+    output = result.stdout.str()
+    where = f"docs/scenarios.md line {block.line}:\n{output}"
+    if block.expect == "passes":
+        outcomes = result.parseoutcomes()
+        if "skipped" in outcomes and "requires:" in block.text:
+            pytest.skip(f"line {block.line}: a requirement is missing here")
+        assert result.ret == 0, where
+        assert set(outcomes) == {"passed"}, where
+        return
+    if block.expect == "invalid":
+        assert result.ret == pytest.ExitCode.INTERRUPTED, where
+        assert "INVALID SCENARIO FILE" in output, where
+    elif block.expect == "fails":
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, where
+        assert "SCENARIO FAILED" in output, where
+    else:
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, where
+        assert "HARNESS ERROR" in output, where
+    _shown_in_order(block.shown, output)

@@ -152,9 +152,9 @@ def is_stale(path: Path, *, clock: Clock = SYSTEM_CLOCK, host: str | None = None
 
 @contextlib.contextmanager
 def _break_guard(path: Path) -> Any:
-    """Serialise stale-lock removal between processes (flock on a sibling guard file)."""
-    guard = path.with_name(f".{path.name}.guard")
-    fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o644)
+    """Serialise stale-lock removal between processes: an flock on the lock's folder itself,
+    so that checking for staleness leaves no file behind (a refused command changes nothing)."""
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -167,9 +167,14 @@ def break_stale_lock(
 ) -> LockInspection | None:
     """Remove the lock at ``path`` if and only if it is stale; return the inspection that
     justified the removal, or ``None`` when nothing was removed (absent or live)."""
+    try:
+        if not inspect_lock(path, clock=clock, host=host).stale:
+            return None  # live: nothing to break, and no need to take the guard
+    except FileNotFoundError:
+        return None
     with _break_guard(path):
         try:
-            inspection = inspect_lock(path, clock=clock, host=host)
+            inspection = inspect_lock(path, clock=clock, host=host)  # again, under the guard
         except FileNotFoundError:
             return None
         if not inspection.stale:

@@ -186,6 +186,12 @@ class CommandTarget(Target):
     timeout: float = 120.0
 
     def perform(self, action: str, value: Any, session: Session) -> Outcome:
+        if session.fake_fs:
+            message = (
+                f"{self.name} runs commands in subprocesses, which cannot see the fake "
+                "filesystem this scenario uses (fs: fake)"
+            )
+            raise Unsupported(message)
         if action == "command":
             return self._call(list(value), session, action)
         template = self.commands.get(action)

@@ -61,6 +61,18 @@ def _output(result: Result) -> str:
     return "actions:\n" + ("\n".join(lines) or "  (none)")
 
 
+def field_path(loc: tuple[str | int, ...]) -> str:
+    """``then.plan[".tapps-agents/a.jsonl"]``: keys that hold dots or slashes are quoted."""
+    text = ""
+    for part in loc:
+        key = str(part)
+        if any(mark in key for mark in "./ "):
+            text += f"[{key!r}]"
+        else:
+            text += f".{key}" if text else key
+    return text
+
+
 def render_failure(result: Result, mismatches: list[Mismatch]) -> str:
     """Every mismatch with its source line, then each picture they call for, once."""
     loaded = result.loaded
@@ -71,7 +83,7 @@ def render_failure(result: Result, mismatches: list[Mismatch]) -> str:
     pictures: list[str] = []
     for mismatch in mismatches:
         where = loaded.origin(mismatch.loc)
-        field = ".".join(str(part) for part in mismatch.loc)
+        field = field_path(mismatch.loc)
         line = f"{where.path}:{where.line}" if where.line else str(where.path)
         lines.append(f"\n{line}: {field}")
         if where.source:

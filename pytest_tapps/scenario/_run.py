@@ -249,6 +249,7 @@ def run_scenario(
                 step_faults=step_faults,
                 scratch=scratch,
                 seed=seed,
+                fake_fs=proj.fake_fs,
             )
             result = _act(
                 loaded=loaded,

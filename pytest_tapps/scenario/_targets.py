@@ -56,6 +56,8 @@ class Session:
     step_faults: list[dict[str, Any]]
     scratch: Path
     seed: int = 0
+    #: Whether the project lives on pyfakefs' fake filesystem (subprocesses cannot see it).
+    fake_fs: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -92,8 +94,12 @@ class Target:
 
 
 def _error_outcome(exc: BaseException) -> Outcome:
+    """The exit code and message the ``tapps`` command line gives for ``exc``."""
     from pytest_tapps.core import TappsError
 
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return Outcome(1, f"tapps: error: {where}{exc.strerror or exc}")
     code = exc.exit_code if isinstance(exc, TappsError) else 1
     return Outcome(code, f"tapps: error: {exc}")
 
@@ -113,7 +119,7 @@ class CoreTarget(Target):
 
         try:
             return super().perform(action, value, session)
-        except TappsError as exc:
+        except (TappsError, OSError) as exc:  # what the command line reports, not a crash
             return _error_outcome(exc)
 
     # -- workflows -----------------------------------------------------------------------------

@@ -134,3 +134,24 @@ def test_plans_and_verdicts_parse_from_the_cli_json(tmp_path: Path) -> None:
         """,
         tapps_cli(),
     )
+
+
+def test_the_fake_filesystem_is_unsupported_by_subprocesses(tmp_path: Path) -> None:
+    """A command target cannot act on pyfakefs' tree: it says so instead of failing oddly."""
+    path = tmp_path / "s.tapps.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: a dry run on the fake filesystem
+            runbook: Cleanup Tools > Usage > Dry run
+            fs: fake
+            when:
+              - cleanup: {dry_run: true}
+            then:
+              unchanged: true
+            """
+        )
+    )
+    (loaded,) = load_file(path)
+    with pytest.raises(Unsupported, match=r"cannot see the fake filesystem this scenario uses"):
+        run_scenario(loaded, parse(loaded.data), target=tapps_cli())

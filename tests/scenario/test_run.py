@@ -66,7 +66,7 @@ def test_a_wrong_plan_expectation_shows_the_plan_table(tmp_path: Path) -> None:
     with pytest.raises(ScenarioFailure) as caught:
         run_text(tmp_path, RETENTION % ("true", then))
     message = str(caught.value)
-    assert "then.plan..tapps-agents/analytics/history/new.jsonl" in message
+    assert "then.plan['.tapps-agents/analytics/history/new.jsonl']" in message
     assert "expected: delete\n    actual:   keep: too new" in message
     assert "cleanup plan (dry run):" in message
     assert "delete: " in message.split("cleanup plan (dry run):")[1]
@@ -238,3 +238,21 @@ def test_the_project_root_is_where_the_scenario_says(tmp_path: Path) -> None:
     result = run_text(tmp_path, RETENTION % ("true", "  unchanged: true\n"))
     old = result.session.root / ".tapps-agents/analytics/history/old.jsonl"
     assert result.session.clock.time() - old.stat().st_mtime == pytest.approx(91 * 86400)
+
+
+def test_an_os_error_of_the_core_is_an_exit_code_not_a_crash(tmp_path: Path) -> None:
+    """The core target reports an OSError as the command line would: exit 1 and the path."""
+    result = run_text(
+        tmp_path,
+        """\
+        name: warming from a folder that is not there
+        runbook: Cache Invalidation and Recovery > Context7 Cache > Recovery > Cache warming
+        when:
+          - cache_warm: {from: no-such-folder}
+        then:
+          exit_code: 1
+        """,
+    )
+    (done,) = result.performed
+    assert done.outcome.output.startswith("tapps: error: ")
+    assert "no-such-folder" in done.outcome.output
