@@ -30,6 +30,7 @@ HARNESS_ERROR = (
 )
 _CACHE_KEY = "tapps/seed"
 _ROOTS_KEY = pytest.StashKey[list[Path]]()
+_COVERAGE_KEY = pytest.StashKey[Any]()
 #: The skip reason of a scenario whose target cannot perform one of its actions.
 UNSUPPORTED = "not supported by this target"
 
@@ -69,6 +70,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="show Python tracebacks of failing scenarios (normally only the scenario's picture)",
     )
+    group.addoption(
+        "--tapps-coverage",
+        action="store_true",
+        help="after the run, print the runbook procedures against the scenarios that ran, "
+        "with their outcome",
+    )
+    group.addoption(
+        "--tapps-coverage-fail-under",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="fail the run when fewer than PCT%% of the runbook's procedures have all their "
+        "scenarios passing (implies --tapps-coverage)",
+    )
     parser.addini("tapps_fs", "default filesystem for tapps_project: real or fake", default="real")
     parser.addini("tapps_target", "system under test of scenario files", default="")
     parser.addini(
@@ -81,6 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and settle the run's seed."""
     config.addinivalue_line("markers", MARKER)
     config.stash[SEED_KEY] = _resolve_seed(config)
+    threshold = config.getoption("--tapps-coverage-fail-under")
+    if config.getoption("--tapps-coverage") or threshold is not None:
+        config.pluginmanager.register(_CoverageRecorder(config), "tapps-coverage")
     if config.getoption("--tapps-target") or config.getini("tapps_target"):
         from pytest_tapps.scenario._collect import resolve_target
 
@@ -235,8 +253,55 @@ def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] 
     return None
 
 
+class _CoverageRecorder:
+    """Registered with --tapps-coverage: each scenario's outcome (on the xdist controller
+    too), the runbook coverage at the end, and the --tapps-coverage-fail-under verdict."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.outcomes: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        path = report.nodeid.partition("::")[0]
+        if not path.endswith((".yaml", ".yml")):
+            return
+        before = self.outcomes.setdefault(report.nodeid, "passed")
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed"
+        elif report.skipped and before == "passed":
+            reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+            self.outcomes[report.nodeid] = "unsupported" if UNSUPPORTED in reason else "skipped"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.outcomes:
+            return
+        from pytest_tapps.scenario._coverage import run_coverage
+
+        report = run_coverage(self.config.rootpath, self.outcomes)
+        self.config.stash[_COVERAGE_KEY] = report
+        threshold = self.config.getoption("--tapps-coverage-fail-under")
+        if threshold is not None and report.percent < threshold and exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """List the scenarios the target could not perform, with the action it lacks."""
+    """List the scenarios the target could not perform, and the runbook coverage if asked."""
+    config = terminalreporter.config
+    coverage = config.stash.get(_COVERAGE_KEY, None)
+    if coverage is not None:
+        from pytest_tapps.scenario._coverage import render
+
+        terminalreporter.section("runbook coverage", sep="-")
+        for line in render(coverage).splitlines():
+            terminalreporter.line(line)
+        threshold = config.getoption("--tapps-coverage-fail-under")
+        if threshold is not None and coverage.percent < threshold:
+            terminalreporter.line(
+                f"FAIL: runbook coverage {coverage.percent:.1f}% is below "
+                f"--tapps-coverage-fail-under {threshold:g}%",
+                red=True,
+            )
     reports = terminalreporter.stats.get("unsupported", [])
     if not reports:
         return

@@ -129,3 +129,25 @@ def render(report: Coverage) -> str:
         f"\n{report.covered} of {len(report.rows)} procedures covered ({report.percent:.1f}%)"
     )
     return "\n".join(lines).lstrip("\n")
+
+
+def run_coverage(rootdir: Path, outcomes: Mapping[str, str]) -> Coverage:
+    """Coverage of the scenario files a pytest run collected, with their outcomes
+    (``outcomes`` maps node ids ``path::scenario name`` to passed/failed/...)."""
+    from pytest_tapps.scenario._load import ScenarioFileError, load_file
+
+    files: dict[str, list[str]] = {}
+    for nodeid in outcomes:
+        relative, _, name = nodeid.partition("::")
+        files.setdefault(relative, []).append(name)
+    loaded = []
+    results: dict[tuple[str, str], str] = {}
+    for relative in sorted(files):
+        file_path = rootdir / relative
+        try:
+            loaded.extend(load_file(file_path))
+        except (ScenarioFileError, OSError):
+            continue  # reported as a collection error already
+        for name in files[relative]:
+            results[(file_path.name, name)] = outcomes[f"{relative}::{name}"]
+    return coverage(loaded, results)

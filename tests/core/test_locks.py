@@ -73,9 +73,11 @@ def test_live_child_lock_is_not_stale_and_never_broken(
     assert inspection.holder_alive is True
     assert inspection.record is not None
     assert inspection.record.pid == live_holder.pid
-    listing = sorted(os.listdir(path.parent))
+    listing = sorted(p.name for p in path.parent.iterdir())
     assert break_stale_lock(path) is None
-    assert sorted(os.listdir(path.parent)) == listing  # a refusal leaves no file behind
+    assert (
+        sorted(p.name for p in path.parent.iterdir()) == listing
+    )  # a refusal leaves no file behind
     assert path.exists()
     with pytest.raises(LockHeldError):
         WorkflowLock(Layout(tmp_path), "wf", break_stale=True).acquire()
@@ -89,7 +91,7 @@ def test_breaking_a_stale_lock_leaves_no_other_file(
     live_holder.wait()
     path = Layout(tmp_path).lock_file("wf")
     assert break_stale_lock(path) is not None
-    assert os.listdir(path.parent) == []
+    assert list(path.parent.iterdir()) == []
 
 
 def test_lock_of_a_killed_holder_is_stale_and_broken_with_reason(

@@ -265,3 +265,34 @@ def test_scenarios_run_the_same_under_xdist(tapps_pytester: pytest.Pytester) -> 
         write(tapps_pytester, f"s{index}.tapps.yaml", critical(f"scenario {index}"))
     result = tapps_pytester.runpytest("-p", "tapps", "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=3)
+
+
+def test_coverage_after_a_run_shows_outcomes_and_gates(tapps_pytester: pytest.Pytester) -> None:
+    """--tapps-coverage prints each procedure with its scenarios' outcome; below
+    --tapps-coverage-fail-under the run fails even though every scenario passed."""
+    write(tapps_pytester, "critical.tapps.yaml", critical())
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-coverage")
+    result.stdout.fnmatch_lines(
+        [
+            "*- runbook coverage -*",
+            "Retry/Timeout Handling",
+            "  ✓ Automatic Retries > Stop after max_attempts * 1 scenario(s)  [[]passed]",
+            "  ✗ Automatic Retries > Cap delays at max_delay * 0 scenario(s)",
+            "1 of * procedures covered (*%)",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.OK
+    gated = tapps_pytester.runpytest("-p", "tapps", "--tapps-coverage-fail-under=50")
+    gated.stdout.fnmatch_lines(
+        ["FAIL: runbook coverage *% is below --tapps-coverage-fail-under 50%"]
+    )
+    assert gated.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_failed_scenario_marks_its_procedure_failed(tapps_pytester: pytest.Pytester) -> None:
+    """A procedure whose scenario failed is shown failed and not counted as covered."""
+    write(tapps_pytester, "bad.tapps.yaml", critical("bad", attempts=2))
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-coverage")
+    result.stdout.fnmatch_lines(
+        ["*Stop after max_attempts * 1 scenario(s)  [[]failed]", "0 of * procedures covered*"]
+    )
