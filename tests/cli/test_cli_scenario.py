@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.helpers import run_cli
@@ -54,7 +55,6 @@ def test_the_committed_schema_is_what_the_command_prints(tmp_path: Path) -> None
 
 def test_every_bundled_scenario_validates_against_the_schema() -> None:
     """The published schema accepts what the loader accepts (editors agree with pytest)."""
-    jsonschema = pytest.importorskip("jsonschema")
     from pytest_tapps.scenario._load import load_file, scenario_paths
 
     schema = json.loads(SCHEMA.read_text())
@@ -68,7 +68,6 @@ def test_every_bundled_scenario_validates_against_the_schema() -> None:
 
 def test_the_schema_rejects_what_the_loader_rejects() -> None:
     """An unknown key and a duration without a unit fail the schema too."""
-    jsonschema = pytest.importorskip("jsonschema")
     schema = {**json.loads(SCHEMA.read_text()), "anyOf": [{"$ref": "#/$defs/Scenario"}]}
     base = {"name": "x", "runbook": "Cleanup Tools > Usage > Dry run"}
     jsonschema.validate(base, schema)
