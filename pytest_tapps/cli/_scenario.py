@@ -33,6 +33,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     validate.set_defaults(handler=cmd_validate, changes=False)
+    where = actions.add_parser(
+        "path",
+        help="print the folder of the bundled runbook suite",
+        description=(
+            "Print the folder of the runbook suite shipped with pytest-tapps, to run it: "
+            'pytest -p tapps "$(tapps scenario path)"'
+        ),
+    )
+    where.set_defaults(handler=cmd_path, changes=False)
     cover = actions.add_parser(
         "coverage",
         help="runbook procedures against the scenarios that exercise them",
@@ -96,6 +105,17 @@ def _load_all(paths: list[Path]) -> tuple[list[Any], list[str]]:
         except ScenarioFileError as exc:
             problems.extend(str(problem) for problem in exc.problems)
     return loaded, problems
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    from pytest_tapps.scenario._load import bundled_path
+
+    folder = bundled_path()
+    if not folder.is_dir():
+        error(f"the bundled suite is missing from this installation (looked in {folder})")
+        return EXIT_PROBLEMS
+    print(folder)
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -578,6 +578,20 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+def bundled_path() -> Path:
+    """The bundled runbook suite: installed as ``pytest_tapps.bundled``, or the ``scenarios/``
+    folder of a source checkout (an editable install)."""
+    import importlib
+
+    try:
+        bundled = importlib.import_module("pytest_tapps.bundled")
+    except ModuleNotFoundError:
+        import pytest_tapps
+
+        return Path(pytest_tapps.__file__).resolve().parent.parent / "scenarios"
+    return Path(next(iter(bundled.__path__)))
+
+
 def scenario_paths(paths: Iterable[Path]) -> list[Path]:
     """``*.tapps.yaml`` files under ``paths`` (files named directly are taken as they are)."""
     found: list[Path] = []
