@@ -2,7 +2,8 @@
 
 Planning walks each category's folder without following links and decides, for every item, one
 of: ``delete`` (expired), ``keep`` (too new, or never expires) or ``skip`` (locked, a link out of
-the tree, a mount point, an active or stuck workflow's worktree, a future timestamp, no policy).
+the tree, a mount point, an active or stuck workflow's worktree, a future timestamp, a part that
+cannot be read, no policy).
 An item is a direct child of its category's folder: a file aged by its mtime, or a folder aged as
 one unit by the newest file inside it (editing a deep file keeps the whole folder alive).
 
@@ -15,13 +16,14 @@ functions as planning:
 - :func:`apply_plan` takes a plan made earlier, decides every item again, and skips (and reports)
   anything that changed since.
 
-Either way items that vanished meanwhile are counted, and what cannot be deleted is reported while
-the run goes on.
+Either way items that vanished meanwhile are counted, and what cannot be deleted (or a category
+folder that cannot be read) is reported while the run goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import re
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fnmatch import translate
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
@@ -68,8 +71,10 @@ FORK_THRESHOLD = 20_000
 
 
 def _can_fork() -> bool:
-    """Forking is safe only while this process runs a single thread (and fork exists)."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Forking is safe only while this process runs a single thread (and fork exists), on the
+    real filesystem: under pyfakefs (``os`` here is then its fake module, no module at all) a
+    child would delete in its own copy of the fake filesystem, unseen by this process."""
+    return isinstance(os, ModuleType) and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def fork_map(
@@ -166,6 +171,43 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _keep_until(limit: float | None) -> float | None:
+    """The oldest age a fast path keeps, as :meth:`_Scan.age_decision` decides: exactly the
+    limit, nothing at all for a zero limit ("at once"), everything for ``None``."""
+    return -1.0 if limit == 0 else limit
+
+
+def _unreadable(found: tuple[str, str]) -> str:
+    """The skip reason for an item with a part that could not be read: ``unreadable (sub:
+    Permission denied)``, or ``unreadable (Permission denied)`` for the item itself."""
+    where, why = found
+    return f"unreadable ({where}: {why})" if where else f"unreadable ({why})"
+
+
+def _unlisted(exc: OSError) -> str:
+    """The failure reason for a category folder that cannot be listed."""
+    return f"cannot read the folder ({exc.strerror or exc}); nothing in it was checked"
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """``folder`` or ``file`` from the listing alone (for an entry that cannot be stat-ed)."""
+    with contextlib.suppress(OSError):
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+    return "file"
+
+
+def _open_folder(folder: Path) -> int:
+    """Open a category folder for the ``*at`` calls, never through a link. (pyfakefs answers
+    ENOTDIR for a folder the user may not read; the real error is EACCES.)"""
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except NotADirectoryError:
+        if not folder.is_dir():
+            raise
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(folder)) from None
+
+
 @dataclass
 class _Scan:
     """What every decision of one pass shares: the tree, the policy, the time, the locks."""
@@ -199,14 +241,16 @@ class _Scan:
     def age_decision(
         self, category: RetentionCategory, timestamp: float
     ) -> tuple[Decision, str, float]:
-        """Expired strictly after the category's age; a future time is never deleted."""
+        """Expired strictly after the category's age (exactly the age is kept), except that an
+        age of zero ("at once": completed worktrees) expires at age 0; a future time is never
+        deleted."""
         age = self.now - timestamp
         limit = self.policy.ages[category.name]
         if age < 0:
             return Decision.SKIP, "future timestamp", 0.0
         if limit is None:
             return Decision.KEEP, "never expires", age
-        if age > limit:
+        if age > limit or limit == 0:
             if category.name == "completed_worktrees":
                 return Decision.DELETE, "workflow completed", age
             return Decision.DELETE, f"older than {format_duration(limit)}", age
@@ -249,7 +293,10 @@ class _Scan:
             stats = walk_stats(location, device, self.locks)
             stamp = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
             decision, reason, age = self.age_decision(category, stamp)
-            if decision is Decision.DELETE and stats.mounts:
+            if stats.unreadable is not None and decision is not Decision.KEEP:
+                # Its newest file may be in what could not be read: its age is unknown.
+                decision, reason = Decision.SKIP, _unreadable(stats.unreadable)
+            elif decision is Decision.DELETE and stats.mounts:
                 decision, reason = Decision.SKIP, "contains a mount point"
             elif decision is Decision.DELETE and stats.locked:
                 decision, reason = Decision.SKIP, "locked"
@@ -302,7 +349,9 @@ class _Scan:
             )
         stamp = info.timestamp if info.timestamp is not None else self.now
         decision, reason, age = self.age_decision(category, stamp)
-        if decision is Decision.DELETE and info.file_locked:
+        if info.unreadable is not None and decision is not Decision.KEEP:
+            decision, reason = Decision.SKIP, _unreadable(info.unreadable)
+        elif decision is Decision.DELETE and info.file_locked:
             decision, reason = Decision.SKIP, "locked"
         return replace(base, decision=decision, reason=reason, timestamp=stamp, age_seconds=age)
 
@@ -310,59 +359,108 @@ class _Scan:
         self, category: RetentionCategory
     ) -> Iterator[tuple[str, os.stat_result | None, int] | PlanItem]:
         """The children of a category's folder as ``(location, lstat, device)``, or a finished
-        item when the folder itself is refused or a child matches no pattern."""
+        item when the folder itself is refused or cannot be read, or a child matches no pattern
+        or cannot be stat-ed."""
         folder = category.folder(self.layout)
-        if folder is None or not (folder.exists() or folder.is_symlink()):
+        if folder is None:
             return
+        try:
+            found = self._listing(folder, category)
+        except OSError as exc:
+            reason = _unreadable(("", exc.strerror or str(exc)))
+            found = [PlanItem(os.fspath(folder), category.name, Decision.SKIP, reason, "folder")]
+        yield from found
+
+    def _listing(
+        self, folder: Path, category: RetentionCategory
+    ) -> list[tuple[str, os.stat_result | None, int] | PlanItem]:
+        if not (folder.exists() or folder.is_symlink()):
+            return []
         if not self.folder_inside(folder, category):
-            yield PlanItem(
-                os.fspath(folder), category.name, Decision.SKIP, "symlink target outside", "folder"
-            )
-            return
+            return [
+                PlanItem(
+                    os.fspath(folder),
+                    category.name,
+                    Decision.SKIP,
+                    "symlink target outside",
+                    "folder",
+                )
+            ]
         if not folder.is_dir():  # the project profile is one file
             location = os.fspath(folder)
-            yield location, os.lstat(location), folder.parent.stat().st_dev
-            return
+            return [(location, os.lstat(location), folder.parent.stat().st_dev)]
         device = folder.stat().st_dev
         matcher = _matcher(category.pattern)
         with os.scandir(folder) as listing:
             entries = list(listing)
+        found: list[tuple[str, os.stat_result | None, int] | PlanItem] = []
         for entry in entries:
             name = entry.name
             if not matcher.match(name) and not name.startswith(TOMBSTONE_PREFIX):
-                yield PlanItem(entry.path, category.name, Decision.SKIP, "no policy", "file")
+                found.append(
+                    PlanItem(entry.path, category.name, Decision.SKIP, "no policy", "file")
+                )
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield entry.path, st, device
+            except OSError as exc:  # a folder that may be listed but not searched
+                reason = _unreadable(("", exc.strerror or str(exc)))
+                found.append(
+                    PlanItem(entry.path, category.name, Decision.SKIP, reason, _kind(entry))
+                )
+                continue
+            found.append((entry.path, st, device))
+        return found
 
     def worktree_items(
-        self, wanted: set[str] | None, *, measure: bool = True
+        self,
+        wanted: set[str] | None,
+        *,
+        measure: bool = True,
+        failed: list[tuple[Path, str]] | None = None,
     ) -> Iterator[PlanItem]:
         """Every worktree, and the tombstones of unfinished worktree deletions. Without
-        ``measure`` plain worktree folders are not walked (their items carry no age yet)."""
+        ``measure`` plain worktree folders are not walked (their items carry no age yet).
+        A worktrees folder that cannot be read is one skipped item, or, given ``failed``, a
+        failure added there."""
         from pytest_tapps.core._worktrees import inventory
 
         folder = self.layout.worktrees_dir
-        if folder.is_symlink() or (folder.exists() and not self.folder_inside(folder, None)):
-            yield PlanItem(
-                os.fspath(folder), "worktrees", Decision.SKIP, "symlink target outside", "folder"
+        try:
+            if folder.is_symlink() or (folder.exists() and not self.folder_inside(folder, None)):
+                yield PlanItem(
+                    os.fspath(folder),
+                    "worktrees",
+                    Decision.SKIP,
+                    "symlink target outside",
+                    "folder",
+                )
+                return
+            infos = inventory(
+                self.layout, clock=self.clock, stuck_after=self.stuck_after, measure=measure
             )
+            tombstones = (
+                sorted(p for p in folder.iterdir() if p.name.startswith(TOMBSTONE_PREFIX))
+                if folder.is_dir()
+                else []
+            )
+        except OSError as exc:
+            if failed is not None:
+                failed.append((folder, _unlisted(exc)))
+            else:
+                reason = _unreadable(("", exc.strerror or str(exc)))
+                yield PlanItem(os.fspath(folder), "worktrees", Decision.SKIP, reason, "folder")
             return
-        for info in inventory(
-            self.layout, clock=self.clock, stuck_after=self.stuck_after, measure=measure
-        ):
+        for info in infos:
             item = self.worktree(info)
             if wanted is None or item.category in wanted:
                 yield item
-        if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                if path.name.startswith(TOMBSTONE_PREFIX):
-                    yield PlanItem(
-                        os.fspath(path), "worktrees", Decision.DELETE, _TOMBSTONE_REASON, "folder"
-                    )
+        for path in tombstones:
+            yield PlanItem(
+                os.fspath(path), "worktrees", Decision.DELETE, _TOMBSTONE_REASON, "folder"
+            )
 
     def unclaimed(self) -> Iterator[PlanItem]:
         """Entries under .tapps-agents/ that no retention category covers: skip, no policy."""
@@ -431,7 +529,14 @@ def plan_cleanup(
 
 @dataclass
 class CleanupReport:
-    """What a cleanup run did."""
+    """What a cleanup run did.
+
+    ``skipped`` pairs each skipped item with the bare reason, without the ``skip:`` of its
+    label (``locked``, ``future timestamp``, ``changed since planning: now keep: too new``):
+    consumers add their own prefix. ``failed`` pairs each path that could not be removed
+    (or, for a folder that could not be read, cleaned) with the error; any failure makes
+    ``ok`` false (``tapps cleanup`` exits 1).
+    """
 
     removed: list[PlanItem] = field(default_factory=list)
     skipped: list[tuple[PlanItem, str]] = field(default_factory=list)
@@ -507,7 +612,7 @@ class _Remover:
                     else:
                         self.report.kept[decided.category] += decided.decision is Decision.KEEP
                         if decided.decision is Decision.SKIP:
-                            self.report.skipped.append((decided, decided.label))
+                            self.report.skipped.append((decided, decided.reason))
                 return
             removal = remove_path(decided.path, device=os.lstat(decided.path.parent).st_dev)
             with self.lock:
@@ -535,6 +640,15 @@ class _Remover:
         else:
             self.report.removed.append(item)
 
+    def take(self, item: PlanItem, clock: Clock) -> None:
+        """Delete one item decided ``delete``, the way its kind needs."""
+        if item.worktree is not None:
+            self.worktree(item, clock)
+        elif item.kind == "folder":
+            self.folder(item)
+        else:
+            self.file(item)
+
     def finish(self) -> None:
         self.wait()
         if self.pool is not None:
@@ -545,7 +659,7 @@ def _record(report: CleanupReport, item: PlanItem) -> None:
     if item.decision is Decision.KEEP:
         report.kept[item.category] += 1
     elif item.decision is Decision.SKIP:
-        report.skipped.append((item, item.label))
+        report.skipped.append((item, item.reason))
 
 
 @dataclass
@@ -579,6 +693,7 @@ class _FolderRun:
         R removed, V vanished, F failed (detail: the error), D deferred to the parent, K kept
         (name: the count)."""
         limit = self.scan.policy.ages[self.category.name]
+        keep_until = _keep_until(limit)
         now, locks, fd = self.scan.now, self.scan.locks, self.fd
         matcher = _matcher(self.category.pattern).match
         out: list[str] = []
@@ -593,8 +708,11 @@ class _FolderRun:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            except OSError:
+                add(f"D\0{name}\0\0\0\0")  # cannot be stat-ed: the parent reports it
+                continue
             age = now - st.st_mtime
-            if stat.S_ISREG(st.st_mode) and age >= 0 and (limit is None or age <= limit):
+            if stat.S_ISREG(st.st_mode) and age >= 0 and (keep_until is None or age <= keep_until):
                 kept += 1
                 continue
             if (
@@ -666,6 +784,7 @@ class _FolderRun:
         category, report, fd, prefix = self.category, self.report, self.fd, self.prefix
         name_of = category.name
         limit = self.scan.policy.ages[name_of]
+        keep_until = _keep_until(limit)
         expired = None if limit is None else f"older than {format_duration(limit)}"
         now, locks = self.scan.now, self.scan.locks
         matcher = _matcher(category.pattern).match
@@ -679,15 +798,18 @@ class _FolderRun:
             tombstone = name.startswith(TOMBSTONE_PREFIX)
             if not tombstone and not matcher(name):
                 item = PlanItem(prefix + name, name_of, Decision.SKIP, "no policy", "file")
-                report.skipped.append((item, item.label))
+                report.skipped.append((item, item.reason))
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # a folder that may be listed but not searched
+                self.unreadable(entry, exc)
+                continue
             if is_reg(st.st_mode) and not tombstone:
                 age = now - st.st_mtime
-                if age >= 0 and (limit is None or age <= limit):
+                if age >= 0 and (keep_until is None or age <= keep_until):
                     kept += 1
                     continue
                 if (
@@ -719,6 +841,15 @@ class _FolderRun:
         with self.remover.lock:
             report.kept[name_of] += kept
 
+    def unreadable(self, entry: os.DirEntry[str], exc: OSError) -> None:
+        """An entry that cannot be stat-ed (its folder may be listed, not searched): skipped."""
+        reason = _unreadable(("", exc.strerror or str(exc)))
+        item = PlanItem(
+            self.prefix + entry.name, self.category.name, Decision.SKIP, reason, _kind(entry)
+        )
+        with self.remover.lock:
+            _record(self.report, item)
+
     def other(self, location: str, st: os.stat_result, tombstone: bool) -> None:
         """Links, folders, locked or odd files: the general decision."""
         scan, category = self.scan, self.category
@@ -749,20 +880,26 @@ def _run_category(
     processes: int = 1,
 ) -> None:
     """One category in one pass (a folder of at least FORK_THRESHOLD entries is split over
-    ``processes``)."""
+    ``processes``). A folder that cannot be read is a failure; the run goes on."""
     folder = category.folder(scan.layout)
-    if folder is None or not (folder.exists() or folder.is_symlink()):
+    if folder is None:
         return
-    if not folder.is_dir() or not scan.folder_inside(folder, category):
-        for found in scan.category_entries(category):  # a refused folder, or the profile file
-            if isinstance(found, PlanItem):
-                _record(report, found)
-            else:
-                location, st, device = found
-                assert st is not None  # noqa: S101 -- category_entries always stats children
-                _record(report, scan.decide(location, st, category, device))
+    try:
+        if not (folder.exists() or folder.is_symlink()):
+            return
+        if not folder.is_dir() or not scan.folder_inside(folder, category):
+            for found in scan.category_entries(category):  # a refused folder, or the profile
+                if isinstance(found, PlanItem):
+                    _record(report, found)
+                else:
+                    location, st, device = found
+                    assert st is not None  # noqa: S101 -- category_entries stats children
+                    _record(report, scan.decide(location, st, category, device))
+            return
+        fd = _open_folder(folder)
+    except OSError as exc:
+        report.failed.append((folder, _unlisted(exc)))
         return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         run = _FolderRun(
             scan,
@@ -774,8 +911,12 @@ def _run_category(
             os.fstat(fd).st_dev,
             processes,
         )
-        with os.scandir(fd) as listing:
-            entries = list(listing)
+        try:
+            with os.scandir(fd) as listing:
+                entries = list(listing)
+        except OSError as exc:  # a folder that may be searched but not listed
+            report.failed.append((folder, _unlisted(exc)))
+            return
         # One thread for the files: threads over one folder contend for its lock and for the
         # GIL, and measured slower (bench/bench_cleanup.py). Folders go to the pool.
         run.entries(entries, tick)
@@ -870,7 +1011,7 @@ def _run_worktrees(
     remover, plain folders walked, decided and removed together (split over processes)."""
     split = processes > 1 and _can_fork()
     plain: list[WorktreeInfo] = []
-    for item in scan.worktree_items(wanted, measure=not split):
+    for item in scan.worktree_items(wanted, measure=not split, failed=report.failed):
         info = item.worktree
         if info is not None and info.newest_mtime is None and info.exists and not info.is_symlink:
             plain.append(info)  # a plain folder, decided after its own walk
@@ -945,10 +1086,15 @@ def _checker(
     return check
 
 
-def _recheck(scan: _Scan, item: PlanItem, worktrees: dict[str, WorktreeInfo]) -> PlanItem | None:
-    """Decide an item again, as planning would now (None when it is gone)."""
+def _recheck(
+    scan: _Scan, item: PlanItem, worktrees: dict[str, WorktreeInfo] | OSError
+) -> PlanItem | None:
+    """Decide an item again, as planning would now (None when it is gone). ``worktrees`` is
+    the inventory, or the error that stopped it (raised again for a worktree)."""
     if item.kind == "worktree":
         assert item.worktree is not None  # noqa: S101 -- worktree items carry their info
+        if isinstance(worktrees, OSError):
+            raise worktrees
         fresh = worktrees.get(item.worktree.name)
         return None if fresh is None else scan.worktree(fresh)
     if item.category == "worktrees":  # a tombstone in the worktrees folder
@@ -975,9 +1121,12 @@ def apply_plan(
     report = CleanupReport()
     targets = plan.by_decision(Decision.DELETE)
     scan = _scan(layout, plan.policy, clock, stuck_after)
-    worktrees: dict[str, WorktreeInfo] = {}
+    worktrees: dict[str, WorktreeInfo] | OSError = {}
     if any(item.kind == "worktree" for item in targets):
-        worktrees = {i.name: i for i in inventory(layout, clock=clock, stuck_after=stuck_after)}
+        try:
+            worktrees = {i.name: i for i in inventory(layout, clock=clock, stuck_after=stuck_after)}
+        except OSError as exc:  # the worktrees folder cannot be read: each worktree fails
+            worktrees = exc
     remover = _Remover(layout, report, workers=1)
     for item in plan.items:
         if item.decision is not Decision.DELETE:
@@ -991,16 +1140,16 @@ def apply_plan(
         if not _inside(parent, scan.real_boundary(category)):
             report.skipped.append((item, "resolves outside the tree now"))
             continue
-        fresh = _recheck(scan, item, worktrees)
+        try:
+            fresh = _recheck(scan, item, worktrees)
+        except OSError as exc:  # permissions changed since planning
+            report.failed.append((item.path, exc.strerror or str(exc)))
+            continue
         if fresh is None:
             report.vanished.append(item)
         elif fresh.decision is not Decision.DELETE:
             report.skipped.append((item, f"changed since planning: now {fresh.label}"))
-        elif fresh.worktree is not None:
-            remover.worktree(fresh, clock)
-        elif fresh.kind == "folder":
-            remover.folder(fresh)
         else:
-            remover.file(fresh)
+            remover.take(fresh, clock)
     remover.finish()
     return report

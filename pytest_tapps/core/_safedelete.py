@@ -7,7 +7,8 @@
 - Skip what a live process has locked (``flock``/``fcntl`` locks, read from ``/proc/locks``).
 - Keep going past what cannot be deleted, and report it.
 - A folder is first renamed to a hidden tombstone beside it, then emptied: it disappears at once,
-  and a run killed half-way leaves a tombstone that the next run finishes.
+  and a run killed half-way leaves a tombstone that the next run finishes. What cannot be removed
+  is reported under the path the user knows (``run-1/sub``), with where it now is (the tombstone).
 """
 
 from __future__ import annotations
@@ -94,35 +95,48 @@ def resolves_inside(path: Path, boundary: Path) -> bool:
 
 @dataclass(frozen=True)
 class TreeStats:
-    """What a walk of a folder found: newest file time, total size, locked files, mounts."""
+    """What a walk of a folder found: newest file time, total size, locked files, mounts, and
+    the first part that could not be read (``(path relative to the folder, error)``; ``""`` for
+    the folder itself), if any: then the newest time is only a lower bound."""
 
     newest_mtime: float | None
     size: int
     files: int
     locked: bool
     mounts: bool
+    unreadable: tuple[str, str] | None = None
 
 
 def walk_stats(
     path: str | os.PathLike[str], device: int, locks: set[tuple[int, int]] | None
 ) -> TreeStats:
-    """Newest mtime of the files (not folders) below ``path``, their size, and whether any is
-    locked or a folder below sits on another device. Links are counted, never followed."""
+    """Newest mtime of the files (not folders) below ``path``, their size, whether any is
+    locked or a folder below sits on another device, and the first part that could not be read
+    (a folder that cannot be listed, an entry that cannot be stat-ed: permissions). Links are
+    counted, never followed; what vanishes during the walk is passed over."""
     newest: float | None = None
     size = files = 0
     locked = mounts = False
-    stack = [os.fspath(path)]
+    unreadable: tuple[str, str] | None = None
+    root = os.fspath(path)
+    stack = [root]
     while stack:
         folder = stack.pop()
         try:
             with os.scandir(folder) as listing:
                 entries = list(listing)
-        except OSError:
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            unreadable = unreadable or (_below(root, folder), exc.strerror or str(exc))
             continue
         for entry in entries:
             try:
                 st = entry.stat(follow_symlinks=False)
-            except OSError:
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                unreadable = unreadable or (_below(root, entry.path), exc.strerror or str(exc))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if st.st_dev != device:
@@ -136,7 +150,12 @@ def walk_stats(
                 newest = st.st_mtime
             if not locked and stat.S_ISREG(st.st_mode) and is_locked(entry.path, st, locks):
                 locked = True
-    return TreeStats(newest, size, files, locked, mounts)
+    return TreeStats(newest, size, files, locked, mounts, unreadable)
+
+
+def _below(root: str, path: str) -> str:
+    """``path`` relative to ``root`` (``""`` for ``root`` itself)."""
+    return path[len(root) :].lstrip(os.sep)
 
 
 def _fail(removal: Removal, path: Path, exc: OSError) -> None:
@@ -237,6 +256,13 @@ def remove_path(path: Path, *, device: int) -> Removal:
                 _fail(removal, path, exc)
                 return removal
         _empty_folder(parent_fd, name, os.fspath(path), device, removal)
+        if name != path.name and removal.failures:
+            # Failures name the paths the user knows; say where what is left of them went.
+            aside = (
+                f"; what is left of {path.name} was moved aside to {name} "
+                "(the next cleanup retries it)"
+            )
+            removal.failures[:] = [(where, why + aside) for where, why in removal.failures]
     finally:
         os.close(parent_fd)
     return removal

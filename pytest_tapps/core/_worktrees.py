@@ -77,6 +77,8 @@ class WorktreeInfo:
     prunable: bool = False
     branch: str | None = None
     file_locked: bool = False
+    #: The first part that could not be read (path inside the worktree, error), if any.
+    unreadable: tuple[str, str] | None = None
     evidence: list[str] = field(default_factory=list)
 
     @property
@@ -152,19 +154,24 @@ def _measure(
         st = os.lstat(location)
     except FileNotFoundError:
         return _Measured(exists=False)
+    except OSError as exc:  # the worktrees folder cannot be searched: nothing is known
+        return _Measured(newest=None, unreadable=("", exc.strerror or str(exc)))
     if not stat.S_ISDIR(st.st_mode):
         return _Measured(is_symlink=stat.S_ISLNK(st.st_mode), newest=st.st_mtime)
     if not walk:
         return _Measured(newest=None)
     stats = walk_stats(location, device, locks)
     newest = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
-    return _Measured(newest=newest, size=stats.size, locked=stats.locked)
+    return _Measured(
+        newest=newest, size=stats.size, locked=stats.locked, unreadable=stats.unreadable
+    )
 
 
 def measure_into(info: WorktreeInfo, device: int, locks: set[tuple[int, int]] | None) -> None:
     """Walk an unmeasured worktree folder and fill in its newest time, size and lock state."""
     found = _measure(os.fspath(info.path), device, locks)
     info.newest_mtime, info.size, info.file_locked = found.newest, found.size, found.locked
+    info.unreadable = found.unreadable
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,7 @@ class _Measured:
     newest: float | None = None
     size: int = 0
     locked: bool = False
+    unreadable: tuple[str, str] | None = None
 
 
 def inventory(
@@ -225,6 +233,7 @@ def inventory(
             exists=found.exists,
             is_symlink=found.is_symlink,
             file_locked=found.locked,
+            unreadable=found.unreadable,
             evidence=evidence,
         )
         entry = git.get(name)

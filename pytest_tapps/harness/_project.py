@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,23 @@ def age_seconds(age: Age) -> float:
     return parse_duration(age, field="age")
 
 
+def _load_core() -> None:
+    """Import every module of the core before pyfakefs starts.
+
+    pyfakefs patches the modules already loaded and restores them afterwards, but a module
+    first imported while it patches binds its fake ``os`` for good, and is dropped from
+    ``sys.modules`` at the end. ``pytest_tapps.core`` keeps the names it loaded lazily, so such
+    a module's functions would outlive their fake filesystem: the next ``fs="fake"`` project
+    would run them against a dead patcher (an AssertionError inside pyfakefs)."""
+    import importlib
+    import pkgutil
+
+    from pytest_tapps import core
+
+    for module in pkgutil.iter_modules(core.__path__):
+        importlib.import_module(f"{core.__name__}.{module.name}")
+
+
 @contextlib.contextmanager
 def project(
     root: Path | str | None = None,
@@ -58,6 +76,7 @@ def project(
     if fs == "fake":
         from pyfakefs.fake_filesystem_unittest import Patcher
 
+        _load_core()
         with Patcher(allow_root_user=False) as patcher:
             assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
             yield TappsProject(Path(root or "/project"), clock, fake_fs=True, filesystem=patcher.fs)
@@ -375,26 +394,46 @@ class TappsProject:
     # -- looking at it -------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, str]:
-        """Every path under the project with a short description (kind, size, hash, mtime)."""
-        found: dict[str, str] = {}
-        for path in sorted(self._walk()):
-            rel = str(path.relative_to(self.root))
-            st = path.lstat()
-            if path.is_symlink():
-                found[rel] = f"link -> {path.readlink()}"
-            elif path.is_dir():
-                found[rel] = "folder"
-            else:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-                found[rel] = f"file {st.st_size} B sha256:{digest} mtime {st.st_mtime:.0f}"
-        return found
+        """Every path under the project (not ``.git``) with a short description (kind, size,
+        hash, mtime), links not followed.
 
-    def _walk(self) -> Iterator[Path]:
-        for folder, dirs, files in os.walk(self.root):
-            if ".git" in dirs and Path(folder) == self.root:
-                dirs.remove(".git")
-            for name in (*dirs, *files):
-                yield Path(folder, name)
+        What cannot be read is described, not a failure: ``file 1 B unreadable mtime T``; a
+        folder that cannot be listed is ``folder unreadable`` (its contents unknown); an entry
+        that cannot be stat-ed is ``unreadable (Permission denied)``."""
+        found: dict[str, str] = {}
+        folders = [self.root]
+        while folders:
+            folder = folders.pop()
+            try:
+                children = list(folder.iterdir())
+            except FileNotFoundError:  # the root itself, or removed meanwhile
+                continue
+            except OSError:
+                found[str(folder.relative_to(self.root))] = "folder unreadable"
+                continue
+            for path in children:
+                if folder == self.root and path.name == ".git":
+                    continue
+                description = found[str(path.relative_to(self.root))] = self._describe(path)
+                if description == "folder":
+                    folders.append(path)
+        return dict(sorted(found.items(), key=lambda pair: Path(pair[0])))
+
+    @staticmethod
+    def _describe(path: Path) -> str:
+        try:
+            st = path.lstat()
+        except OSError as exc:
+            return f"unreadable ({exc.strerror or exc})"
+        if stat.S_ISLNK(st.st_mode):
+            return f"link -> {path.readlink()}"
+        if stat.S_ISDIR(st.st_mode):
+            return "folder"
+        try:
+            content = f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        except OSError:
+            content = "unreadable"
+        return f"file {st.st_size} B {content} mtime {st.st_mtime:.0f}"
 
 
 def diff_snapshots(before: Mapping[str, str], after: Mapping[str, str]) -> str:

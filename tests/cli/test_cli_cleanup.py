@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tapps.core import Layout
+from pytest_tapps.cli._app import build_parser, run
+from pytest_tapps.core import Layout, VirtualClock
 from pytest_tapps.core._cache import write_entry
+from pytest_tapps.harness import Faults, project
 from tests.helpers import DAY, aged_file, run_cli, snapshot
 
+NOW = "2026-01-15T10:30:00Z"
+NOW_EPOCH = 1768473000.0
 
-def _tree(root: Path) -> None:
-    now = time.time()
+
+def _tree(root: Path, now: float | None = None) -> None:
+    now = time.time() if now is None else now
     t = root / ".tapps-agents"
     aged_file(t / "analytics/history/agents-old.jsonl", age=100 * DAY, now=now, content=b"x" * 2048)
     aged_file(t / "analytics/history/agents-new.jsonl", age=40 * DAY, now=now)
@@ -60,8 +65,10 @@ def test_real_run_removes_and_summarises(tmp_path: Path) -> None:
 
 def test_only_and_json(tmp_path: Path) -> None:
     """--only narrows the run; --json lists each decision with its reason and age."""
-    _tree(tmp_path)
-    done = run_cli("cleanup", "--dry-run", "--only", "analytics_history", "--json", cwd=tmp_path)
+    _tree(tmp_path, now=NOW_EPOCH)  # ages measured from a fixed --now: no drift while it runs
+    done = run_cli(
+        "cleanup", "--dry-run", "--only", "analytics_history", "--json", "--now", NOW, cwd=tmp_path
+    )
     data = json.loads(done.stdout)
     assert [
         (i["path"].rsplit("/", 1)[-1], i["decision"], i["reason"], i["age"]) for i in data["items"]
@@ -72,6 +79,50 @@ def test_only_and_json(tmp_path: Path) -> None:
     bad = run_cli("cleanup", "--only", "analytics", cwd=tmp_path)
     assert bad.returncode == 2
     assert "invalid choice: 'analytics'" in bad.stderr
+
+
+def test_skip_reasons_read_once_in_text_and_json(tmp_path: Path) -> None:
+    """A skipped item says "skipped PATH: REASON" and JSON "why" is the bare reason: never
+    "skip: skip: future timestamp" for a consumer that adds its own "skip: "."""
+    t = tmp_path / ".tapps-agents"
+    aged_file(t / "logs/debug/skew.log", age=-3600, now=time.time())
+    aged_file(t / "analytics/history/notes.txt", age=400 * DAY, now=time.time())
+    data = json.loads(run_cli("cleanup", "--json", cwd=tmp_path).stdout)
+    assert sorted((Path(i["path"]).name, i["reason"], i["why"]) for i in data["skipped"]) == [
+        ("notes.txt", "no policy", "no policy"),
+        ("skew.log", "future timestamp", "future timestamp"),
+    ]
+    done = run_cli("cleanup", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "skipped .tapps-agents/analytics/history/notes.txt: no policy",
+        "skipped .tapps-agents/logs/debug/skew.log: future timestamp",
+        "removed 0 item(s) (0 B), kept 0, skipped 2, vanished 0, failed 0",
+    ]
+
+
+def test_an_unreadable_category_folder_exits_1_and_the_rest_is_cleaned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Permissions are reported, never a traceback: the folder is named, other categories are
+    cleaned, and the exit code is 1."""
+    build_parser()  # load every command before pyfakefs starts (it unloads what loads under it)
+    with project(fs="fake", clock=VirtualClock(NOW_EPOCH)) as built:
+        built.file("logs/debug/old.log", age="8d")
+        built.file("logs/application/old.log", age="31d")
+        faults = Faults(built)
+        faults.permission_denied("logs/debug")
+        code = run(["cleanup", "--project-root", str(built.root), "--now", NOW])
+        faults.close()
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "removed /project/.tapps-agents/logs/application/old.log "
+        "(application_logs: older than 30d)",
+        "could not remove /project/.tapps-agents/logs/debug: cannot read the folder "
+        "(Permission denied); nothing in it was checked",
+        "removed 1 item(s) (1 B), kept 0, skipped 0, vanished 0, failed 1",
+    ]
 
 
 def test_a_bad_retention_config_stops_cleanup_with_the_line(tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ from pytest_tapps.core._cleanup import (
     plan_cleanup,
     run_cleanup,
 )
-from pytest_tapps.core._retention import DAY
+from pytest_tapps.core._retention import DAY, RetentionPolicy
+from pytest_tapps.harness import Faults, project
+from tests.core.test_worktrees import record
 from tests.helpers import aged_file, snapshot
 
 NOW = 1768473000.0  # 2026-01-15T10:30:00Z
@@ -300,7 +302,7 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
         apply_plan(layout, plan, clock=clock())
         assert path.exists()
         report = run_cleanup(layout, clock=clock())
-        assert [(i.path.name, why) for i, why in report.skipped] == [("busy.log", "skip: locked")]
+        assert [(i.path.name, why) for i, why in report.skipped] == [("busy.log", "locked")]
         assert path.exists()
     finally:
         locker.kill()
@@ -431,6 +433,187 @@ def test_boundary_ages_keep_exactly_n_days(folder: str, offset: float) -> None:
         real_age = NOW - path.stat().st_mtime
         (item,) = plan_cleanup(Layout(root), clock=clock()).items
         assert (item.decision is Decision.DELETE) == (real_age > days * DAY)
+
+
+@settings(max_examples=40)
+@given(offset=offsets)
+def test_a_completed_worktree_goes_at_once(offset: float) -> None:
+    """A completed workflow's worktree is deleted from age 0 on, exactly now included; only a
+    time in the future keeps it (skipped, never deleted)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        record(root, "wf", "completed", "wt")
+        path = aged_file(Layout(root).worktree("wt") / "f.txt", age=0, now=NOW)
+        stamp = NOW - offset
+        os.utime(path, (stamp, stamp))
+        real_age = NOW - path.stat().st_mtime
+        only = ["completed_worktrees"]
+        (item,) = plan_cleanup(Layout(root), clock=clock(), only=only).items
+        due = real_age >= 0
+        assert item.label == ("delete: workflow completed" if due else "skip: future timestamp")
+        report = run_cleanup(Layout(root), clock=clock(), only=only)
+        assert [i.path.name for i in report.removed] == (["wt"] if due else [])
+
+
+@settings(max_examples=40)
+@given(
+    limit=st.sampled_from([0.0, 1e-6, 1.0, 7 * DAY]),
+    ages=st.lists(offsets | st.sampled_from([7 * DAY, 7 * DAY + 1e-6]), min_size=1, max_size=6),
+)
+def test_plan_and_one_pass_share_the_boundary(limit: float, ages: list[float]) -> None:
+    """For any age limit, zero ("at once") included, the one-pass fast path deletes exactly
+    what the plan does: strictly older than the limit, or any age >= 0 for a zero limit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for index, age in enumerate(ages):
+            aged_file(root / f".tapps-agents/logs/debug/{index}.log", age=age, now=NOW)
+        policy = RetentionPolicy({**RetentionPolicy.defaults().ages, "debug_logs": limit})
+        layout = Layout(root)
+        plan = plan_cleanup(layout, clock=clock(), policy=policy)
+        for item in plan.items:
+            real_age = NOW - item.path.stat().st_mtime
+            expired = real_age >= 0 and (real_age > limit or limit == 0)
+            assert (item.decision is Decision.DELETE) == expired, (real_age, item.label)
+        report = run_cleanup(layout, clock=clock(), policy=policy)
+        assert {i.path for i in report.removed} == {
+            i.path for i in plan.by_decision(Decision.DELETE)
+        }
+
+
+def test_skip_reasons_are_bare_in_both_ways(tmp_path: Path, clean: Clean) -> None:
+    """report.skipped holds the reason without the "skip: " of the label, however it ran."""
+    aged_file(tmp_path / ".tapps-agents/logs/debug/skew.log", age=-3600, now=NOW)
+    aged_file(tmp_path / ".tapps-agents/analytics/history/notes.txt", age=400 * DAY, now=NOW)
+    report = clean(Layout(tmp_path))
+    assert sorted((i.path.name, why) for i, why in report.skipped) == [
+        ("notes.txt", "no policy"),
+        ("skew.log", "future timestamp"),
+    ]
+
+
+def test_an_unreadable_category_folder_fails_and_the_run_goes_on() -> None:
+    """A category folder that cannot be read is a failure of the run (not a crash); the other
+    categories are cleaned; the dry run lists it as skip: unreadable."""
+    with project(fs="fake", clock=clock()) as built:
+        built.file("logs/debug/old.log", age="8d")
+        other = built.file("logs/application/old.log", age="31d")
+        faults = Faults(built)
+        debug = faults.permission_denied("logs/debug")
+        plan = plan_cleanup(built.layout, clock=clock())
+        assert [(i.path, i.label) for i in plan.items] == [
+            (other, "delete: older than 30d"),
+            (debug, "skip: unreadable (Permission denied)"),
+        ]
+        report = run_cleanup(built.layout, clock=clock())
+        assert report.failed == [
+            (debug, "cannot read the folder (Permission denied); nothing in it was checked")
+        ]
+        assert [i.path for i in report.removed] == [other]
+        assert not report.ok
+        faults.close()
+        assert (debug / "old.log").exists()
+
+
+def test_a_run_folder_with_an_unreadable_part_is_skipped_as_unreadable() -> None:
+    """Its newest file may be in what cannot be read: skip: unreadable (not a future timestamp
+    from the folder's own time, not a half deletion)."""
+    with project(fs="fake", clock=clock()) as built:
+        runs = built.layout.tapps_dir / "artifacts/workflows"
+        built.file("artifacts/workflows/only-hidden/sub/a.txt", age="40d")
+        built.file("artifacts/workflows/partly-hidden/seen.txt", age="40d")
+        built.file("artifacts/workflows/partly-hidden/deep/sub/a.txt", age="40d")
+        built.file("artifacts/workflows/fresh/seen.txt", age="1d")
+        built.file("artifacts/workflows/fresh/sub/a.txt", age="40d")
+        faults = Faults(built)
+        for run in ("only-hidden", "partly-hidden/deep", "fresh"):
+            faults.permission_denied(f"artifacts/workflows/{run}/sub")
+        before = built.snapshot()
+        expected = {
+            "fresh": "keep: too new",
+            "only-hidden": "skip: unreadable (sub: Permission denied)",
+            "partly-hidden": "skip: unreadable (deep/sub: Permission denied)",
+        }
+        plan = plan_cleanup(built.layout, clock=clock())
+        assert {i.path.name: i.label for i in plan.items} == expected
+        for report in (run_cleanup(built.layout, clock=clock()), apply_plan(built.layout, plan)):
+            assert {i.path.name: f"skip: {why}" for i, why in report.skipped} == {
+                k: v for k, v in expected.items() if v.startswith("skip")
+            }
+            assert (report.removed, report.failed) == ([], [])
+        assert built.snapshot() == before
+        faults.close()
+        assert sorted(p.name for p in runs.iterdir()) == sorted(expected)
+
+
+def test_worktrees_that_cannot_be_read_are_not_removed() -> None:
+    """A completed worktree with an unreadable part is skipped as unreadable; a worktrees
+    folder that cannot be read is a skip in the plan and a failure of the run."""
+    with project(fs="fake", clock=clock()) as built:
+        built.workflow("wf", "completed").step("build", worktree="wt").save()
+        built.worktree("wt", files=1)
+        built.file("worktrees/wt/sub/a.txt")
+        faults = Faults(built)
+        faults.permission_denied("worktrees/wt/sub")
+        only = ["completed_worktrees"]
+        (item,) = plan_cleanup(built.layout, clock=clock(), only=only).items
+        assert item.label == "skip: unreadable (sub: Permission denied)"
+        report = run_cleanup(built.layout, clock=clock(), only=only)
+        assert ([i.path.name for i, _ in report.skipped], report.removed) == (["wt"], [])
+        folder = faults.permission_denied("worktrees")
+        (item,) = plan_cleanup(built.layout, clock=clock(), only=only).items
+        assert (item.path, item.label) == (folder, "skip: unreadable (Permission denied)")
+        report = run_cleanup(built.layout, clock=clock(), only=only)
+        assert report.failed == [
+            (folder, "cannot read the folder (Permission denied); nothing in it was checked")
+        ]
+        faults.close()
+
+
+def test_a_failure_inside_a_removed_folder_names_the_known_path_and_the_tombstone() -> None:
+    """What cannot be removed is reported at the path the user knows, saying that what is left
+    was moved aside to a tombstone, which the next run retries."""
+    with project(fs="fake", clock=clock()) as built:
+        run = built.layout.tapps_dir / "artifacts/workflows/run-1"
+        built.file("artifacts/workflows/run-1/seen.txt", age="40d")
+        stuck = built.file("artifacts/workflows/run-1/sub/a.txt", age="40d")
+        (run / "sub").chmod(0o555)  # listed, but nothing in it can be unlinked
+        report = run_cleanup(built.layout, clock=clock())
+        ((path, why),) = report.failed
+        assert path == stuck
+        (tomb,) = run.parent.iterdir()
+        assert why == (
+            f"Permission denied; what is left of run-1 was moved aside to {tomb.name} "
+            "(the next cleanup retries it)"
+        )
+        (tomb / "sub").chmod(0o755)
+        again = run_cleanup(built.layout, clock=clock())
+        assert [(i.path, i.reason) for i in again.removed] == [
+            (tomb, "unfinished deletion of an earlier run")
+        ]
+
+
+_FAKE_FS_FORK = textwrap.dedent(
+    """
+    from pytest_tapps.core._cleanup import run_cleanup
+    from pytest_tapps.harness import project
+
+    with project(fs="fake") as built:
+        for index in range(70):
+            built.worktree(f"wt-{index:02d}", age="8d", files=1)
+        report = run_cleanup(built.layout, clock=built.clock, processes=2)
+        left = list(built.layout.worktrees_dir.iterdir())
+        print(len(report.removed), len(report.failed), len(left))
+    """
+)
+
+
+def test_no_worker_processes_on_the_fake_filesystem() -> None:
+    """Under pyfakefs a forked worker would delete in its own copy of the fake tree: many
+    worktrees are removed in this process instead, and are gone."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FAKE_FS_FORK], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.split()) == (0, ["70", "0", "0"]), done.stderr[-2000:]
 
 
 tree_entries = st.lists(

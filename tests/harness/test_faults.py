@@ -186,3 +186,18 @@ def test_disk_full_and_permission_denied_on_the_fake_fs() -> None:
         Faults(built).permission_denied("logs/debug/secret.log")
         with pytest.raises(PermissionError):
             (built.layout.tapps_dir / "logs/debug/secret.log").read_text()
+
+
+def test_permission_denied_is_undone_even_when_the_path_went_away() -> None:
+    """close() tolerates a path the code under test removed or moved aside (a cleanup renames
+    a folder to a tombstone first); a path still there gets its mode back."""
+    with project(fs="fake") as built:
+        built.file("artifacts/workflows/run-1/sub/a.txt")
+        kept = built.file("logs/debug/kept.log")
+        faults = Faults(built)
+        faults.permission_denied("logs/debug/kept.log")
+        sub = faults.permission_denied("artifacts/workflows/run-1/sub")
+        run = sub.parent
+        run.rename(run.with_name(".tapps-deleting-0000-run-1"))
+        faults.close()
+        assert kept.read_text() == "x"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from pytest_tapps.core import StateStore, StepStatus, VirtualClock, check_entry
 from pytest_tapps.core._retention import DAY
-from pytest_tapps.harness import HarnessError, diff_snapshots, project
+from pytest_tapps.harness import Faults, HarnessError, diff_snapshots, project
 
 
 def test_ages_set_mtimes_relative_to_the_clock(tmp_path: Path) -> None:
@@ -134,3 +137,55 @@ def test_snapshot_diff_shows_what_changed(tmp_path: Path) -> None:
             "- .tapps-agents/logs/debug/old.log",
         ]
         assert diff_snapshots(before, before) == "(no change)"
+
+
+def test_a_snapshot_describes_what_it_cannot_read() -> None:
+    """An unreadable file keeps its size and time, an unlisted folder says so: no crash."""
+    with project(fs="fake") as built:
+        built.file("logs/debug/secret.log", age="1d")
+        built.file("artifacts/workflows/run-1/sub/a.txt")
+        faults = Faults(built)
+        faults.permission_denied("logs/debug/secret.log")
+        faults.permission_denied("artifacts/workflows/run-1/sub")
+        snap = built.snapshot()
+        mtime = built.clock.time() - DAY
+        assert (
+            snap[".tapps-agents/logs/debug/secret.log"] == f"file 1 B unreadable mtime {mtime:.0f}"
+        )
+        assert snap[".tapps-agents/artifacts/workflows/run-1/sub"] == "folder unreadable"
+        faults.close()
+        assert diff_snapshots(snap, built.snapshot()).splitlines() == [
+            "~ .tapps-agents/artifacts/workflows/run-1/sub  (folder unreadable -> folder)",
+            "+ .tapps-agents/artifacts/workflows/run-1/sub/a.txt  "
+            f"(file 1 B sha256:2d711642b726 mtime {built.clock.time():.0f})",
+            "~ .tapps-agents/logs/debug/secret.log  "
+            f"(file 1 B unreadable mtime {mtime:.0f} -> file 1 B sha256:2d711642b726 "
+            f"mtime {mtime:.0f})",
+        ]
+
+
+#: A fresh interpreter that has loaded the harness but not yet the cleanup: its first import
+#: happens under pyfakefs, as in a scenario run.
+_TWO_FAKE_CLEANUPS = textwrap.dedent(
+    """
+    from pytest_tapps.harness import project
+
+    for attempt in range(2):
+        with project(fs="fake") as built:
+            from pytest_tapps.core import run_cleanup
+
+            built.file("logs/debug/old.log", age="8d")
+            report = run_cleanup(built.layout, clock=built.clock)
+            print(attempt, [item.path.name for item in report.removed])
+    """
+)
+
+
+def test_two_fake_filesystem_cleanups_in_one_process() -> None:
+    """A cleanup under one fake filesystem does not break the next one in the same process
+    (pyfakefs unloads what was first imported under it; the core keeps what it loaded)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_FAKE_CLEANUPS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["0 ['old.log']", "1 ['old.log']"]
