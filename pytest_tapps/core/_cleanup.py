@@ -547,7 +547,9 @@ class CleanupReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        """Nothing failed, and nothing that may be expired was left because it could not be
+        read (the command line exits 1 otherwise)."""
+        return not self.failed and not any(why.startswith("unreadable") for _, why in self.skipped)
 
     @property
     def bytes_removed(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,8 +133,9 @@ class Faults:
         *,
         recoverable: bool = False,
         attempts: Attempts = "all",
+        message: str = "injected failure",
     ) -> StepFault:
-        return self.add(StepFailure(step, category, recoverable, attempts))
+        return self.add(StepFailure(step, category, recoverable, attempts, message))
 
     def flaky(
         self, step: str, failures: int = 1, category: str = "external_dependency"
@@ -220,19 +222,20 @@ class Faults:
 
     def stale_lock(self, workflow_id: str, *, kind: str = "dead-pid") -> Path:
         """A lock whose holder is gone (``dead-pid``) or whose heartbeat expired (``expired``)."""
+        now = self.project.clock.time()
+        if kind == "dead-pid":
+            return self._lock_file(workflow_id, self._dead_pid(), now)
+        if kind == "expired":
+            return self._lock_file(workflow_id, os.getpid(), now - 3600)
+        message = f"stale_lock(kind={kind!r}): use 'dead-pid' or 'expired'"
+        raise FaultError(message)
+
+    def _lock_file(self, workflow_id: str, pid: int, beat: float) -> Path:
+        """A lock file as :class:`~pytest_tapps.core.WorkflowLock` writes it, held by ``pid``
+        with its last heartbeat at ``beat`` (on the project's clock)."""
         import socket
 
         from pytest_tapps.core import to_iso
-
-        clock = self.project.clock
-        now = clock.time()
-        if kind == "dead-pid":
-            pid, beat = self._dead_pid(), now
-        elif kind == "expired":
-            pid, beat = os.getpid(), now - 3600
-        else:
-            message = f"stale_lock(kind={kind!r}): use 'dead-pid' or 'expired'"
-            raise FaultError(message)
         from pytest_tapps.core._timeutil import from_epoch
 
         record = {
@@ -252,21 +255,38 @@ class Faults:
         """The pid of a process that has exited (and been reaped)."""
         if self.project.fake_fs:
             return 2**22 + 12345  # beyond pid_max: no such process
-        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"])
         child.wait()
         return child.pid
 
     def live_lock(self, workflow_id: str) -> subprocess.Popen[str]:
-        """A real child process holds the workflow's lock until the test ends."""
+        """A real, live child process holds the workflow's lock until the test ends; its
+        heartbeat is the project clock's now (a virtual clock's time, in a scenario), so it goes
+        stale only as that clock moves past the lock's TTL, like a hung executor's."""
         if self.project.fake_fs:
             message = (
                 "live_lock needs the real filesystem (a child process holds the lock): "
                 "use fs='real'"
             )
             raise FaultError(message)
-        holder = hold_lock(self.project.root, workflow_id)
-        child = holder.__enter__()
-        self._undo.append(lambda: holder.__exit__(None, None, None))
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"]
+            if shutil.which("cat") is None
+            else ["cat"],  # lives until its stdin closes; starts in a millisecond
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+
+        def stop() -> None:
+            if child.stdin is not None:
+                child.stdin.close()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+
+        self._undo.append(stop)
+        self._lock_file(workflow_id, child.pid, self.project.clock.time())
         return child
 
     def stuck_worktree(self, name: str, kind: str = "locked") -> Path:

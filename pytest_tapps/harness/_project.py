@@ -287,6 +287,7 @@ class TappsProject:
         """A worktree folder: plain files, or a real ``git worktree`` of the project's repo."""
         path = self.layout.worktree(name)
         if not git:
+            path.mkdir(parents=True, exist_ok=True)  # files=0: an empty worktree folder
             for number in range(files):
                 self.write(path / f"file-{number}.txt", f"{name} {number}\n")
             self.age(path, age)

@@ -171,7 +171,11 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
             faults.step_timeout(spec.step, attempts)
         elif name == "step_failure":
             faults.step_failure(
-                spec.step, spec.category.value, recoverable=spec.recoverable, attempts=attempts
+                spec.step,
+                spec.category.value,
+                recoverable=spec.recoverable,
+                attempts=attempts,
+                message=spec.message,
             )
         elif name == "flaky":
             faults.flaky(spec.step, spec.failures, spec.category.value)
@@ -259,13 +263,15 @@ def run_scenario(
                 before=before,
                 start=start,
             )
+            # Checked while the project is still there: on the fake filesystem it goes away
+            # with the patcher, and the helper processes of the faults are still running.
+            problems = check(result)
+            if problems:
+                from pytest_tapps.scenario._report import render_failure
+
+                raise ScenarioFailure(render_failure(result, problems))
         finally:
             faults.close()
-    problems = check(result)
-    if problems:
-        from pytest_tapps.scenario._report import render_failure
-
-        raise ScenarioFailure(render_failure(result, problems))
     return result
 
 

@@ -131,7 +131,13 @@ def test_stale_and_live_locks(tmp_path: Path) -> None:
         assert "older than its TTL" in expired.reason
         child = faults.live_lock("wf-live")
         assert pid_alive(child.pid)
-        assert not inspect_lock(built.layout.lock_file("wf-live")).stale
+        live = inspect_lock(built.layout.lock_file("wf-live"), clock=built.clock)
+        assert not live.stale
+        assert live.record is not None
+        assert live.record.pid == child.pid
+        assert live.record.heartbeat_at.timestamp() == built.clock.time()
+        built.clock.sleep(301)  # a holder that stops beating for longer than its TTL is hung
+        assert inspect_lock(built.layout.lock_file("wf-live"), clock=built.clock).stale
         faults.close()
         assert child.poll() is not None
 

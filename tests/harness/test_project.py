@@ -189,3 +189,12 @@ def test_two_fake_filesystem_cleanups_in_one_process() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["0 ['old.log']", "1 ['old.log']"]
+
+
+def test_an_empty_worktree_folder_can_be_made(tmp_path: Path) -> None:
+    """files=0 makes the worktree folder with nothing in it, aged like the others."""
+    with project(tmp_path) as built:
+        path = built.worktree("empty", files=0, age="2d")
+        assert path.is_dir()
+        assert list(path.iterdir()) == []
+        assert built.clock.time() - path.stat().st_mtime == 2 * 86400

@@ -256,3 +256,30 @@ def test_an_os_error_of_the_core_is_an_exit_code_not_a_crash(tmp_path: Path) -> 
     (done,) = result.performed
     assert done.outcome.output.startswith("tapps: error: ")
     assert "no-such-folder" in done.outcome.output
+
+
+def test_expectations_are_checked_on_the_fake_filesystem_itself(tmp_path: Path) -> None:
+    """On fs: fake, present/absent look at the fake tree (not the real disk after the patcher
+    is gone): a kept file is present, a deleted one absent."""
+    path = tmp_path / "s.tapps.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: cleanup on the fake filesystem
+            runbook: Cleanup Tools > Usage > Actual cleanup
+            fs: fake
+            given:
+              files:
+                - {path: .tapps-agents/logs/debug/old.log, age: 8d}
+                - {path: .tapps-agents/logs/debug/new.log, age: 6d}
+            when:
+              - cleanup: {}
+            then:
+              present: [.tapps-agents/logs/debug/new.log]
+              absent: [.tapps-agents/logs/debug/old.log]
+            """
+        )
+    )
+    (loaded,) = load_file(path)
+    result = run_scenario(loaded, parse(loaded.data))
+    assert result.session.fake_fs
