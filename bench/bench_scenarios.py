@@ -6,9 +6,10 @@
    and the median per-scenario time pytest records (JUnit XML) on the real and the fake
    filesystem (``--tapps-fs=fake``; scenarios that need git or subprocesses are left out there).
 2. The per-scenario overhead: one retention scenario (two aged files, a dry-run cleanup, a plan
-   check) run through the scenario runner against a plain function making the same core calls
-   (build the files with their mtimes, ``plan_cleanup``, compare the decisions), medians of
-   --repeat runs, alternating. Target: a median scenario under 25 ms on the real filesystem.
+   check) against a plain function making the same core calls (build the files with their
+   mtimes, ``plan_cleanup``, compare the decisions): in-process (medians of --repeat runs,
+   alternating), and under pytest as --repeat scenarios and --repeat plain pytest tests in one
+   run. Target: a median scenario under 25 ms on the real filesystem.
 """
 
 from __future__ import annotations
@@ -104,6 +105,48 @@ def overhead(repeat: int) -> tuple[float, float]:
     return statistics.median(scenario), statistics.median(bare)
 
 
+PLAIN_TEST = """
+from pathlib import Path
+import sys
+sys.path.insert(0, {bench!r})
+from bench_scenarios import plain
+
+def test_plain_{index}(tmp_path: Path) -> None:
+    plain(tmp_path)
+"""
+
+
+def under_pytest(copies: int) -> tuple[float, float]:
+    """Median pytest time of the scenario and of a plain pytest test making the same core calls,
+    ``copies`` of each in one run (JUnit XML times: setup, call and teardown)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        lines = ["scenarios:"]
+        for index in range(copies):
+            body = textwrap.indent(
+                SCENARIO.replace("name: analytics", f"name: {index} analytics"), "    "
+            )
+            lines.append("  - " + body.strip())
+        (folder / "s.tapps.yaml").write_text("\n".join(lines) + "\n")
+        for index in range(copies):
+            (folder / f"test_plain_{index}.py").write_text(
+                PLAIN_TEST.format(bench=str(Path(__file__).parent), index=index)
+            )
+        junit = folder / "out.xml"
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "tapps", "-q", f"--junitxml={junit}", "."],
+            cwd=folder,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        times: dict[bool, list[float]] = {True: [], False: []}
+        for case in ET.parse(junit).iter("testcase"):  # noqa: S314 -- our own report
+            times[case.get("name", "").startswith("test_plain")].append(
+                float(case.get("time", "0"))
+            )
+    return statistics.median(times[False]), statistics.median(times[True])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -113,6 +156,11 @@ def main() -> None:
     print(f"one scenario vs the same core calls in a plain function ({args.repeat} runs, medians):")
     print(f"  plain function   {bare * 1000:7.2f} ms")
     print(f"  scenario runner  {scenario * 1000:7.2f} ms   (+{(scenario - bare) * 1000:.2f} ms)")
+    as_scenario, as_test = under_pytest(args.repeat)
+    print(f"the same under pytest, {args.repeat} of each in one run (medians of JUnit times):")
+    print(f"  plain pytest test  {as_test * 1000:7.2f} ms")
+    added = (as_scenario - as_test) * 1000
+    print(f"  scenario           {as_scenario * 1000:7.2f} ms   (+{added:.2f} ms)")
     with tempfile.TemporaryDirectory() as tmp:
         real, fake = Path(tmp) / "real.xml", Path(tmp) / "fake.xml"
         serial = statistics.median(

@@ -296,3 +296,32 @@ def test_a_failed_scenario_marks_its_procedure_failed(tapps_pytester: pytest.Pyt
     result.stdout.fnmatch_lines(
         ["*Stop after max_attempts * 1 scenario(s)  [[]failed]", "0 of * procedures covered*"]
     )
+
+
+def test_autouse_fixtures_of_a_conftest_apply_to_scenarios(tapps_pytester: pytest.Pytester) -> None:
+    """A scenario is a pytest.Function: conftest fixtures (autouse) run around it."""
+    tapps_pytester.makeconftest(
+        """
+        import pytest
+
+        SEEN = []
+
+        @pytest.fixture(autouse=True)
+        def around(request):
+            SEEN.append(request.node.name)
+            yield
+            print("after", request.node.name)
+
+        def pytest_sessionfinish(session):
+            print("seen:", SEEN)
+        """
+    )
+    write(tapps_pytester, "critical.tapps.yaml", critical())
+    result = tapps_pytester.runpytest("-p", "tapps", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*after critical step times out three times*",
+            "*seen: ?'critical step times out three times'?",
+        ]
+    )
