@@ -69,8 +69,11 @@ def schema_json() -> dict[str, Any]:
         ref_template="#/$defs/{model}",
     )
     _accept_both_names(definitions["$defs"]["WorkflowDefinition"], "id", "workflow_id")
+    import pydantic
+
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "x-generated-by": f"pydantic {pydantic.VERSION}",
         "$id": "https://pytest-tapps.invalid/scenario.schema.json",
         "title": "pytest-tapps scenario file (*.tapps.yaml)",
         "anyOf": [{"$ref": "#/$defs/Scenario"}, {"$ref": "#/$defs/ScenarioFile"}],

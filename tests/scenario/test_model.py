@@ -305,7 +305,7 @@ def test_types_are_not_coerced() -> None:
 def test_unknown_keys_are_refused_everywhere() -> None:
     """Every model forbids keys it does not know, at the top and nested."""
     data = {"name": "x", "runbook": RUNBOOK, "desc": 1, "then": {"stauts": "failed"}}
-    assert errors(data) == [
+    assert sorted(errors(data)) == [  # the order of pydantic's errors varies by version
         (("desc",), "Extra inputs are not permitted"),
         (("then", "stauts"), "Extra inputs are not permitted"),
     ]
