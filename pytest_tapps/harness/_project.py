@@ -27,6 +27,11 @@ from pytest_tapps.core import Layout, TappsError, VirtualClock, parse_duration
 Age = str | float | int | timedelta
 
 
+#: Categories a fabricated failure is recoverable in unless told otherwise (the runbook's
+#: "Recoverable Errors": configuration, external dependency, timeout).
+_RECOVERABLE = ("timeout", "external_dependency", "configuration")
+
+
 class HarnessError(TappsError):
     """The harness could not set up or inject what a test asked for (not a test failure)."""
 
@@ -123,19 +128,20 @@ class WorkflowBuilder:
         worktree: str | None = None,
         duration_seconds: float | None = None,
     ) -> WorkflowBuilder:
-        """Add a step; ``error`` is a category name or an envelope mapping."""
+        """Add a step; ``error`` is a category name (a mapping with ``category`` and any of
+        ``code``, ``message``, ``recoverable`` fills in the rest) or a whole envelope."""
         envelope: dict[str, Any] | None = None
         if isinstance(error, str):
-            envelope = {
-                "code": f"{error}_error",
-                "category": error,
-                "recoverable": error in ("timeout", "external_dependency", "configuration")
-                if recoverable is None
-                else recoverable,
-                "message": f"{step_id} failed ({error})",
-            }
-        elif error is not None:
+            error = {"category": error}
+        if error is not None:
             envelope = dict(error)
+            category = str(envelope.get("category"))
+            envelope.setdefault("code", f"{category}_error")
+            if envelope.get("recoverable") is None:
+                envelope["recoverable"] = (
+                    category in _RECOVERABLE if recoverable is None else recoverable
+                )
+            envelope.setdefault("message", f"{step_id} failed ({category})")
         self.steps.append(
             _Step(step_id, status, agent, action, attempts, envelope, worktree, duration_seconds)
         )

@@ -107,17 +107,7 @@ def build_given(proj: TappsProject, given: Given) -> None:
         for step in state.steps:
             error: Any = step.error
             if error is not None and not isinstance(error, str):
-                error = {
-                    "code": error.code or f"{error.category.value}_error",
-                    "category": error.category.value,
-                    "recoverable": error.recoverable
-                    if error.recoverable is not None
-                    else error.category.value
-                    in ("timeout", "external_dependency", "configuration"),
-                    "message": error.message or f"{step.id} failed ({error.category.value})",
-                }
-            elif error is not None:
-                error = str(error)
+                error = error.model_dump(mode="json", exclude_none=True)
             builder.step(
                 step.id,
                 step.status.value,

@@ -6,33 +6,16 @@ import textwrap
 
 import pytest
 
-CRITICAL = """\
-name: {name}
-runbook: Retry/Timeout Handling > Automatic Retries > Stop after max_attempts
-now: 2026-01-15T10:30:00Z
-given:
-  workflows:
-    - id: workflow-123
-      steps:
-        - id: critical-step
-          agent: implementer
-          action: generate-code
-          retry: {{max_attempts: 3, backoff_strategy: exponential, initial_delay: 5, max_delay: 60}}
-          timeout: 300
-faults:
-  - step_timeout: {{step: critical-step, attempts: all}}
-when:
-  - run: workflow-123
-then:
-  steps: {{critical-step: {{status: failed, attempts: {attempts}, delays: [5s, 10s]}}}}
-  elapsed: 915s
-  dlq: [{{step_id: critical-step, category: timeout, recoverable: true}}]
-"""
+from tests.scenario.helpers import EXAMPLE
 
 
 def critical(name: str = "critical step times out three times", attempts: int = 3) -> str:
-    """The runbook's critical-step example; ``attempts`` other than 3 makes it fail."""
-    return CRITICAL.format(name=name, attempts=attempts)
+    """The runbook's critical-step example named ``name``; ``attempts`` other than 3 makes it
+    fail (the expectation is on line 18)."""
+    text = EXAMPLE.replace(
+        "name: critical step times out three times and lands in the DLQ", f"name: {name}"
+    )
+    return text.replace("attempts: 3, delays", f"attempts: {attempts}, delays")
 
 
 @pytest.fixture
