@@ -54,7 +54,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     cover.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="default: scenarios/")
     cover.add_argument("--results", type=Path, metavar="JUNIT_XML", help="pytest --junitxml file")
     cover.add_argument("--fail-under", type=float, metavar="PCT", help="minimum coverage percent")
-    cover.add_argument("--json", action="store_true", help="print JSON")
+    output = cover.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument(
+        "--markdown", action="store_true", help="print the mapping as Markdown tables"
+    )
     cover.set_defaults(handler=cmd_coverage, changes=False)
 
 
@@ -134,7 +138,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from pytest_tapps.scenario._coverage import coverage, read_junit, render
+    from pytest_tapps.scenario._coverage import coverage, read_junit, render, render_markdown
 
     loaded, problems = _load_all(args.paths or [Path("scenarios")])
     if problems:
@@ -168,6 +172,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
                 ],
             }
         )
+    elif args.markdown:
+        print(render_markdown(report, root=Path.cwd()), end="")
     else:
         print(render(report))
     if args.fail_under is not None and report.percent < args.fail_under:

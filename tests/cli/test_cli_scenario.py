@@ -164,3 +164,13 @@ def test_the_bundled_suite_covers_every_procedure(tmp_path: Path) -> None:
     """scenarios/ exercises 100% of the runbook's procedures."""
     done = run_cli("scenario", "coverage", str(BUNDLED), "--fail-under", "100", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+
+
+def test_the_committed_mapping_is_what_coverage_prints() -> None:
+    """docs/runbook-mapping.md (procedure -> scenarios) is kept in sync with the suite."""
+    done = run_cli("scenario", "coverage", "--markdown", "scenarios/", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (ROOT / "docs" / "runbook-mapping.md").read_text(), (
+        "docs/runbook-mapping.md is stale: run `tapps scenario coverage --markdown scenarios/ "
+        "> docs/runbook-mapping.md`"
+    )
