@@ -8,6 +8,7 @@ over a context manager of :mod:`pytest_tapps.harness`, usable without pytest.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,9 @@ HARNESS_ERROR = (
 _CACHE_KEY = "tapps/seed"
 _ROOTS_KEY = pytest.StashKey[list[Path]]()
 _COVERAGE_KEY = pytest.StashKey[Any]()
+_EXPORT_KEY = pytest.StashKey[str | None]()
+#: pytest_tapps.stateful.EXPORT_ENV (not imported here: it imports Hypothesis).
+_EXPORT_ENV = "TAPPS_EXPORT_FAILURES"
 #: The skip reason of a scenario whose target cannot perform one of its actions.
 UNSUPPORTED = "not supported by this target"
 
@@ -84,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail the run when fewer than PCT%% of the runbook's procedures have all their "
         "scenarios passing (implies --tapps-coverage)",
     )
+    group.addoption(
+        "--tapps-export-failures",
+        default=None,
+        metavar="DIR",
+        help="write the shrunk steps of a failing pytest_tapps.stateful machine as a "
+        ".tapps.yaml scenario into DIR",
+    )
     parser.addini("tapps_fs", "default filesystem for tapps_project: real or fake", default="real")
     parser.addini("tapps_target", "system under test of scenario files", default="")
     parser.addini(
@@ -96,6 +107,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and settle the run's seed."""
     config.addinivalue_line("markers", MARKER)
     config.stash[SEED_KEY] = _resolve_seed(config)
+    export = config.getoption("--tapps-export-failures")
+    if export:
+        config.stash[_EXPORT_KEY] = os.environ.get(_EXPORT_ENV)
+        os.environ[_EXPORT_ENV] = str(Path(export).resolve())
     threshold = config.getoption("--tapps-coverage-fail-under")
     if config.getoption("--tapps-coverage") or threshold is not None:
         config.pluginmanager.register(_CoverageRecorder(config), "tapps-coverage")
@@ -207,6 +222,17 @@ def tapps_logs_fixture() -> Iterator[LogCapture]:
 
     with capture_logs() as captured:
         yield captured
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put TAPPS_EXPORT_FAILURES back as it was before the run."""
+    if _EXPORT_KEY not in config.stash:
+        return
+    before = config.stash[_EXPORT_KEY]
+    if before is None:
+        os.environ.pop(_EXPORT_ENV, None)
+    else:
+        os.environ[_EXPORT_ENV] = before
 
 
 def _scenario_roots(config: pytest.Config) -> list[Path]:

@@ -162,3 +162,33 @@ def test_scenario_guide_example(
         assert result.ret == pytest.ExitCode.TESTS_FAILED, where
         assert "HARNESS ERROR" in output, where
     _shown_in_order(block.shown, output)
+
+
+# -- docs/hypothesis.md --------------------------------------------------------------------------
+
+HYPOTHESIS_GUIDE = DOCS / "hypothesis.md"
+HYPOTHESIS_EXAMPLES = re.findall(
+    r"### (.+?)\n\n```python\n(.*?)```", HYPOTHESIS_GUIDE.read_text(encoding="utf-8"), re.S
+)
+
+
+def test_the_hypothesis_guide_shows_every_strategy() -> None:
+    """Every public strategy appears in at least one runnable example."""
+    from pytest_tapps import strategies
+
+    text = "\n".join(code for _, code in HYPOTHESIS_EXAMPLES)
+    names = [name for name in strategies.__all__ if name.islower()]
+    assert [name for name in names if f"{name}(" not in text] == []
+
+
+@pytest.mark.parametrize(
+    ("title", "code"), HYPOTHESIS_EXAMPLES, ids=[title for title, _ in HYPOTHESIS_EXAMPLES]
+)
+def test_hypothesis_guide_example_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, title: str, code: str
+) -> None:
+    """Each example of docs/hypothesis.md passes under pytest -p tapps with autoloading off."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_example=code)
+    result = pytester.runpytest("-p", "tapps", "--strict-markers", "-W", "error")
+    assert result.ret == 0, f"{title}:\n{result.stdout.str()}"

@@ -75,6 +75,9 @@ class StepContext:
     scope: str
     limit: float
     _heartbeat: Callable[[], None] = field(repr=False)
+    #: The worktree folder (its name under ``worktrees/``) this attempt works in: set it and
+    #: the attempt's execution records it, so retention knows whose worktree it is.
+    worktree: str | None = None
 
     def remaining(self) -> float:
         """Seconds left before this attempt's deadline."""
@@ -505,6 +508,8 @@ class WorkflowExecutor:
         else:
             envelope = result_envelope(result, workflow_id=state.workflow_id, step=step)
         end = self.clock.monotonic()
+        if context.worktree is not None:
+            execution.worktree = context.worktree
         execution.duration_seconds = end - start
         if envelope is None and end > deadline:
             envelope = timeout_envelope(

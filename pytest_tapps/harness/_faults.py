@@ -108,6 +108,26 @@ class Hang:
 StepFault = StepTimeout | StepFailure | Flaky | Hang
 
 
+def work_in_worktree(step: StepDefinition, context: StepContext) -> None:
+    """What a step of the harness does besides its faults: a step whose definition has
+    ``metadata: {worktree: NAME}`` works in ``.tapps-agents/worktrees/NAME`` (made if missing,
+    with a log file written at the clock's now) and names it on the attempt's context, so the
+    execution records it as the real package's steps do."""
+    name = step.metadata.get("worktree")
+    if not isinstance(name, str) or not name:
+        return
+    from pytest_tapps.core import Layout
+
+    folder = Layout(context.project_root).worktree(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{step.id}-attempt-{context.attempt}.log"
+    log.write_text(f"{context.workflow_id} {step.id} attempt {context.attempt}\n")
+    now = context.clock.time()
+    os.utime(log, (now, now))
+    os.utime(folder, (now, now))
+    context.worktree = name
+
+
 @dataclass
 class Faults:
     """The faults of one test, against one project. Tree faults apply at once."""
@@ -149,6 +169,7 @@ class Faults:
         """A step runner that fires the registered faults, then runs ``base`` (if any)."""
 
         def run(step: StepDefinition, context: StepContext) -> Any:
+            work_in_worktree(step, context)
             for fault in self.step_faults:
                 fault.fire(step, context)
             return None if base is None else base(step, context)
@@ -230,9 +251,12 @@ class Faults:
         message = f"stale_lock(kind={kind!r}): use 'dead-pid' or 'expired'"
         raise FaultError(message)
 
-    def _lock_file(self, workflow_id: str, pid: int, beat: float) -> Path:
+    def _lock_file(
+        self, workflow_id: str, pid: int, beat: float, *, ttl_seconds: float = 300
+    ) -> Path:
         """A lock file as :class:`~pytest_tapps.core.WorkflowLock` writes it, held by ``pid``
-        with its last heartbeat at ``beat`` (on the project's clock)."""
+        with its last heartbeat at ``beat`` (on the project's clock) and a TTL of
+        ``ttl_seconds``."""
         import socket
 
         from pytest_tapps.core import to_iso
@@ -243,7 +267,7 @@ class Faults:
             "host": socket.gethostname(),
             "created_at": to_iso(from_epoch(beat)),
             "heartbeat_at": to_iso(from_epoch(beat)),
-            "ttl_seconds": 300,
+            "ttl_seconds": ttl_seconds,
             "workflow_id": workflow_id,
             "token": "injected",
         }
@@ -258,6 +282,11 @@ class Faults:
         child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"])
         child.wait()
         return child.pid
+
+    def beat(self, workflow_id: str, holder: subprocess.Popen[str]) -> None:
+        """The live ``holder`` refreshes its heartbeat to the clock's now, as a healthy
+        executor does while it works (a holder that never beats is a hung one)."""
+        self._lock_file(workflow_id, holder.pid, self.project.clock.time())
 
     def live_lock(self, workflow_id: str) -> subprocess.Popen[str]:
         """A real, live child process holds the workflow's lock until the test ends; its

@@ -69,6 +69,12 @@ def _actions(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
             )
         if name == "cache_invalidate" and (value.library is None) == (not value.all):
             yield (("when", index, name), "write either library: ID or all: true")
+        if name == "inject" and action_name(value) in _STEP_FAULTS:
+            yield (
+                ("when", index, name),
+                "inject takes tree faults (crash_during_write, corrupt_cache_entry, ...); step "
+                "faults go under faults:, with attempts: for the attempts they hit",
+            )
 
 
 def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:

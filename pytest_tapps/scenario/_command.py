@@ -35,10 +35,13 @@ FAULT_RUNNER = "pytest_tapps.scenario._command:fault_runner"
 
 
 def fault_runner(step: Any, context: Any) -> Any:
-    """A step runner for subprocesses: fires the step faults listed in ``TAPPS_SCENARIO_FAULTS``
-    (written by the command target), then succeeds."""
+    """A step runner for subprocesses: works in the step's worktree (if its metadata names
+    one), fires the step faults listed in ``TAPPS_SCENARIO_FAULTS`` (written by the command
+    target), then succeeds."""
     from pytest_tapps.harness import Flaky, Hang, StepFailure, StepTimeout
+    from pytest_tapps.harness._faults import work_in_worktree
 
+    work_in_worktree(step, context)
     kinds: dict[str, Any] = {
         "step_timeout": StepTimeout,
         "step_failure": StepFailure,

@@ -658,8 +658,17 @@ def _union(members: tuple[Any, ...]) -> Any:
     return Union[members]  # noqa: UP007 -- built from a tuple at runtime
 
 
-Action = _tagged_union(ACTIONS, "action")
 Fault = _tagged_union(FAULTS, "fault")
+
+WorkflowId = Annotated[str, Field(min_length=1, description="a workflow id")]
+#: Actions the harness performs itself (like ``advance``): the world changing mid-scenario.
+HARNESS_ACTIONS: dict[str, Any] = {
+    "hold_lock": WorkflowId,  # a live executor takes the workflow's lock
+    "release_lock": WorkflowId,  # that executor dies: its lock file stays behind, stale
+    "inject": Fault,  # a tree fault, now (crash_during_write, corrupt_cache_entry, ...)
+}
+ACTIONS.update(HARNESS_ACTIONS)
+Action = _tagged_union(ACTIONS, "action")
 
 FS = Literal["real", "fake"]
 Requirement = Literal["git", "root", "non-root"]

@@ -21,7 +21,13 @@ from pytest_tapps.harness import Faults, HarnessError, TappsProject, capture_log
 from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
 from pytest_tapps.scenario._expect import check
 from pytest_tapps.scenario._load import Loaded
-from pytest_tapps.scenario._model import Given, Scenario, action_name, action_value
+from pytest_tapps.scenario._model import (
+    HARNESS_ACTIONS,
+    Given,
+    Scenario,
+    action_name,
+    action_value,
+)
 from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target
 
 
@@ -247,6 +253,7 @@ def run_scenario(
             )
             result = _act(
                 loaded=loaded,
+                faults=faults,
                 scenario=scenario,
                 target=target,
                 session=session,
@@ -265,8 +272,33 @@ def run_scenario(
     return result
 
 
+def _harness_action(faults: Faults, name: str, value: Any, held: dict[str, Any]) -> Outcome:
+    """``advance``, ``hold_lock``, ``release_lock`` and ``inject``: the harness changes the
+    world between the target's actions."""
+    if name == "advance":
+        faults.project.clock.sleep(value)
+        for workflow_id, holder in held.items():  # a working executor keeps beating
+            faults.beat(workflow_id, holder)
+    elif name == "hold_lock":
+        if value in held:
+            message = f"hold_lock: {value!r} is already held by this scenario's executor"
+            raise HarnessError(message)
+        held[value] = faults.live_lock(value)
+    elif name == "release_lock":
+        child = held.pop(value, None)
+        if child is None:
+            message = f"release_lock: no hold_lock of {value!r} before it"
+            raise HarnessError(message)
+        child.kill()
+        child.wait()
+    else:
+        _tree_fault(faults, action_name(value), action_value(value))
+    return Outcome()
+
+
 def _act(
     *,
+    faults: Faults,
     loaded: Loaded,
     scenario: Scenario,
     target: Target,
@@ -275,16 +307,18 @@ def _act(
     start: float,
 ) -> Result:
     performed: list[Performed] = []
+    held: dict[str, Any] = {}
     with capture_logs() as logs:
         target.start(session)
         try:
             for index, action in enumerate(scenario.when):
                 name = action_name(action)
                 value = action_value(action)
-                if name == "advance":
-                    session.clock.sleep(value)
-                    outcome = Outcome()
+                if name in HARNESS_ACTIONS or name == "advance":
+                    outcome = _harness_action(faults, name, value, held)
                 else:
+                    for workflow_id, holder in held.items():  # healthy executors keep beating
+                        faults.beat(workflow_id, holder)
                     outcome = target.perform(name, value, session)
                 performed.append(Performed(index, name, value, outcome))
         finally:

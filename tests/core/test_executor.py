@@ -120,6 +120,23 @@ def test_a_flaky_step_succeeds_on_its_third_attempt(tmp_path: Path) -> None:
     assert state.failed() == []
 
 
+def test_a_runner_names_the_worktree_each_attempt_works_in(tmp_path: Path) -> None:
+    """context.worktree is recorded on the attempt's execution, failed or completed."""
+
+    def in_worktree(step: StepDefinition, context: StepContext) -> str:
+        context.worktree = f"{step.id}-{context.attempt}"
+        if context.attempt == 1:
+            raise ConnectionResetError("peer reset")
+        return "ok"
+
+    step = {"id": "s", "retry": {"max_attempts": 2, "initial_delay": 1, "max_delay": 60}}
+    state = WorkflowExecutor(tmp_path, in_worktree, clock=VirtualClock()).run(
+        definition(step, {"id": "t"})
+    )
+    assert [e.worktree for e in state.executions_of("s")] == ["s-1", "s-2"]
+    assert [e.worktree for e in state.executions_of("t")] == ["t-1"]
+
+
 def test_non_recoverable_failures_are_never_retried(tmp_path: Path) -> None:
     """A non-recoverable error ends the step after one attempt, whatever max_attempts says."""
     calls = []
