@@ -7,6 +7,7 @@ do the same without pytest. A :class:`Target` is how the actions reach the syste
 
 from pytest_tapps.scenario._command import CommandTarget, fault_runner, tapps_cli
 from pytest_tapps.scenario._coverage import Coverage, coverage, read_junit
+from pytest_tapps.scenario._export import scenario_text, write_scenario
 from pytest_tapps.scenario._load import Loaded, ScenarioFileError, load_file, parse
 from pytest_tapps.scenario._model import Scenario
 from pytest_tapps.scenario._run import Result, ScenarioFailure, ScenarioSkip, run_scenario
@@ -43,5 +44,7 @@ __all__ = [
     "read_junit",
     "run_scenario",
     "runbook",
+    "scenario_text",
     "tapps_cli",
+    "write_scenario",
 ]

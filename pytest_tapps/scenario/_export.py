@@ -40,12 +40,22 @@ def scenario_text(
 
 
 def write_scenario(path: Path, **parts: Any) -> Path:
-    """Write a scenario file (atomically) and check that it loads; return its path."""
+    """Write a scenario file and return its path. It is checked before it takes its name: parts
+    that would not load raise :class:`ScenarioFileError` and leave nothing behind."""
+    import contextlib
+
+    from pytest_tapps.core._fsutil import temp_name_for
     from pytest_tapps.scenario._load import load_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, scenario_text(**parts).encode())
-    load_file(path)  # a file we write must be one we accept
+    draft = temp_name_for(path)
+    write_atomic(draft, scenario_text(**parts).encode())
+    try:
+        load_file(draft)  # a file we write must be one we accept
+        draft.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            draft.unlink()
     return path
 
 
