@@ -167,6 +167,10 @@ def _matcher(pattern: str) -> re.Pattern[str]:
     return found
 
 
+#: A boundary no real path is inside (for a boundary that resolves outside the project).
+_NOWHERE = "\0outside-the-project"
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
@@ -226,10 +230,14 @@ class _Scan:
         return self.layout.tapps_dir
 
     def real_boundary(self, category: RetentionCategory | None) -> str:
-        """The boundary with every link resolved (cached per run)."""
+        """The boundary with every link resolved (cached per run). A boundary that resolves
+        outside the project (``.tapps-agents`` or ``reports/`` a link to elsewhere) holds
+        nothing: its categories are skipped as links out, never followed."""
         key = os.fspath(self.boundary(category))
         if key not in self._roots:
-            self._roots[key] = os.path.realpath(key)
+            real = os.path.realpath(key)
+            root = os.path.realpath(self.layout.project_root)
+            self._roots[key] = real if _inside(real, root) else _NOWHERE
         return self._roots[key]
 
     def folder_inside(self, folder: Path, category: RetentionCategory | None) -> bool:

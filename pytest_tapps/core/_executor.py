@@ -48,6 +48,9 @@ from pytest_tapps.core._store import StateStore, dump_json, read_json_object
 EXECUTOR_LOGGER = "tapps_agents.workflow.executor"
 
 
+_MAX_LOCK_TTL_SECONDS = 10 * 365 * 86400.0
+
+
 class StepTimeout(TimeoutError):
     """Raised inside a step when it reaches its deadline (the step's or the workflow's)."""
 
@@ -279,7 +282,9 @@ class WorkflowExecutor:
         longest = max(
             s.timeout_seconds(self.default_timeout) + s.retry.max_delay for s in definition.steps
         )
-        ttl = max(DEFAULT_TTL_SECONDS, longest + 60.0)
+        # A lock must expire some day: a step allowed to run for ever (a huge timeout or delay)
+        # gets a TTL of ten years, not an infinity that JSON cannot hold.
+        ttl = min(max(DEFAULT_TTL_SECONDS, longest + 60.0), _MAX_LOCK_TTL_SECONDS)
         return WorkflowLock(
             self.layout, definition.id, ttl_seconds=ttl, clock=self.clock, break_stale=True
         )

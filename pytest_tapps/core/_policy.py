@@ -28,6 +28,8 @@ DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
 DEFAULT_STUCK_SECONDS = 2 * DEFAULT_STEP_TIMEOUT_SECONDS
 #: Exponents past this make any positive delay exceed any finite cap: stop multiplying.
 _MAX_EXPONENT = 1023  # 2.0 ** 1024 overflows
+#: Past this exponent even the smallest positive float (2**-1074) times 2**n overflows.
+_LDEXP_LIMIT = 2200
 
 
 class BackoffStrategy(StrEnum):
@@ -128,8 +130,15 @@ class RetryPolicy:
             delay = self.initial_delay
         elif self.backoff_strategy is BackoffStrategy.LINEAR:
             delay = self.initial_delay * retry
+        elif self.initial_delay == 0:
+            delay = 0.0
         elif retry - 1 > _MAX_EXPONENT:
-            delay = math.inf if self.initial_delay > 0 else 0.0
+            # initial_delay * 2**(retry-1) without overflowing: ldexp scales the float's
+            # exponent, so a tiny initial delay keeps doubling past 2**1023 until the cap.
+            try:
+                delay = math.ldexp(self.initial_delay, min(retry - 1, _LDEXP_LIMIT))
+            except OverflowError:
+                delay = math.inf
         else:
             delay = self.initial_delay * 2.0 ** (retry - 1)
         return min(delay, self.max_delay)
@@ -143,7 +152,8 @@ class RetryPolicy:
             if self.jitter is Jitter.FULL:
                 delay = rng.uniform(0.0, base)
             elif self.jitter is Jitter.EQUAL:
-                delay = base / 2 + rng.uniform(0.0, base / 2)
+                # min(): halving a subnormal float can round up past the base
+                delay = min(base, base / 2 + rng.uniform(0.0, base / 2))
             elif self.jitter is Jitter.DECORRELATED:
                 upper = min(self.max_delay, max(self.initial_delay, previous * 3))
                 delay = min(self.max_delay, rng.uniform(self.initial_delay, upper))

@@ -823,3 +823,28 @@ def test_many_plain_worktrees_split_over_processes_do_what_the_plan_says(tmp_pat
     assert result["failed"] == []
     assert "wt-000" in result["left"]
     assert len(result["left"]) == result["planned_kept"]
+
+
+@pytest.mark.parametrize("linked", [".tapps-agents", "reports"])
+def test_a_project_folder_linked_out_of_the_project_is_not_followed(
+    tmp_path: Path, linked: str
+) -> None:
+    """.tapps-agents or reports/ as a link to a folder outside the project: nothing there is
+    deleted, by the plan or the one-pass run; the categories are skipped as links out."""
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    old = DAY * 400
+    clock = VirtualClock(1768473000)
+    target = elsewhere / linked
+    files = [
+        target / "analytics/history/old.jsonl",
+        target / "quality/old.html",
+    ]
+    for path in files:
+        aged_file(path, age=old, now=clock.time())
+    (root / linked).symlink_to(target)
+    plan = plan_cleanup(Layout(root), clock=clock)
+    assert [i for i in plan.items if i.decision is Decision.DELETE] == []
+    report = run_cleanup(Layout(root), clock=clock)
+    assert report.removed == []
+    assert all(path.exists() for path in files)
