@@ -30,6 +30,7 @@ left is the shrunk one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -47,7 +48,7 @@ from pytest_tapps.core import (
     WorkflowDefinition,
     WorkflowState,
 )
-from pytest_tapps.core._fsutil import FSYNC_ENV
+from pytest_tapps.core._fsutil import fsync_off
 from pytest_tapps.harness import Faults, StepFailure, StepTimeout, TappsProject
 from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
 from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target
@@ -135,8 +136,8 @@ class RecoveryMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         # Atomic writes without fsync: the machine tests recovery, not power loss (as scenarios).
-        self._fsync = os.environ.get(FSYNC_ENV)
-        os.environ[FSYNC_ENV] = "0"
+        self._undo = contextlib.ExitStack()
+        self._undo.enter_context(fsync_off())
         self._folder = tempfile.TemporaryDirectory(prefix="tapps-machine-")
         root = Path(self._folder.name) / "project"
         self.start = to_epoch(DEFAULT_NOW)
@@ -169,10 +170,7 @@ class RecoveryMachine(RuleBasedStateMachine):
         finally:
             self.faults.close()
             self._folder.cleanup()
-            if self._fsync is None:
-                os.environ.pop(FSYNC_ENV, None)
-            else:
-                os.environ[FSYNC_ENV] = self._fsync
+            self._undo.close()
 
     # -- reading the project -------------------------------------------------------------------
 

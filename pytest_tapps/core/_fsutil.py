@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -13,6 +14,20 @@ TEMP_SUFFIX = ".tmp"
 #: file) but are not made durable against power loss. For simulations and test runs on disks
 #: where fsync dominates (the scenario runner sets it); never needed in production.
 FSYNC_ENV = "TAPPS_FSYNC"
+
+
+@contextlib.contextmanager
+def fsync_off() -> Iterator[None]:
+    """``TAPPS_FSYNC=0`` for the block (and the subprocesses it starts), then as it was."""
+    before = os.environ.get(FSYNC_ENV)
+    os.environ[FSYNC_ENV] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FSYNC_ENV, None)
+        else:
+            os.environ[FSYNC_ENV] = before
 
 
 def _durable() -> bool:

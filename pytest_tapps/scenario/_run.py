@@ -8,15 +8,14 @@ perform an action). An invalid scenario never gets this far: it fails at load ti
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_tapps.core import Layout, VirtualClock
+from pytest_tapps.core._fsutil import fsync_off
 from pytest_tapps.harness import Faults, HarnessError, TappsProject, capture_logs, project
 from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
 from pytest_tapps.scenario._expect import check
@@ -191,23 +190,6 @@ def _locks(faults: Faults, given: Given) -> None:
             faults.stale_lock(lock.workflow, kind=lock.holder)
 
 
-@contextlib.contextmanager
-def _no_fsync() -> Iterator[None]:
-    """Scenarios test atomicity and recovery, not power loss: skip fsync (it dominates a
-    scenario's time on a real disk). Subprocesses of the command target inherit it."""
-    from pytest_tapps.core._fsutil import FSYNC_ENV
-
-    before = os.environ.get(FSYNC_ENV)
-    os.environ[FSYNC_ENV] = "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[FSYNC_ENV]
-        else:
-            os.environ[FSYNC_ENV] = before
-
-
 def run_scenario(
     loaded: Loaded,
     scenario: Scenario,
@@ -229,7 +211,9 @@ def run_scenario(
             if worktree.git:
                 message = "git worktrees cannot run on the fake filesystem"
                 raise HarnessError(message)
-    with _no_fsync(), project(root, fs=chosen_fs, clock=clock) as proj:
+    # Scenarios test atomicity and recovery, not power loss: no fsync (it dominates a scenario's
+    # time on a real disk); the command target's subprocesses inherit it.
+    with fsync_off(), project(root, fs=chosen_fs, clock=clock) as proj:
         (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
         proj.root.mkdir(parents=True, exist_ok=True)
         faults = Faults(proj)
