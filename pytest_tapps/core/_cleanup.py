@@ -447,7 +447,11 @@ class _Scan:
                 )
                 return
             infos = inventory(
-                self.layout, clock=self.clock, stuck_after=self.stuck_after, measure=measure
+                self.layout,
+                clock=self.clock,
+                stuck_after=self.stuck_after,
+                measure=measure,
+                locks=self.locks,  # read once per pass
             )
             tombstones = (
                 sorted(p for p in folder.iterdir() if p.name.startswith(TOMBSTONE_PREFIX))

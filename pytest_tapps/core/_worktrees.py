@@ -21,6 +21,7 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
@@ -191,15 +192,19 @@ def inventory(
     stuck_after: float = DEFAULT_STUCK_SECONDS,
     workers: int = 1,
     measure: bool = True,
+    locks: set[tuple[int, int]] | EllipsisType | None = ...,
 ) -> list[WorktreeInfo]:
     """Every worktree folder (and every registered worktree whose folder is gone), by name.
 
     With ``workers`` > 1 the folders are walked on that many threads (each walk is many
-    ``lstat`` calls; on a slow disk that can help, on tmpfs the GIL makes it slower)."""
+    ``lstat`` calls; on a slow disk that can help, on tmpfs the GIL makes it slower).
+    ``locks`` are the locked inodes when the caller has just read them (``/proc/locks`` can
+    take milliseconds to read); by default they are read here."""
     folder = layout.worktrees_dir
     refs = _references(layout)
     git = _git_entries(layout)
-    locks = locked_inodes()
+    if locks is ...:
+        locks = locked_inodes()
     names: set[str] = set(git)
     if folder.is_dir() and not folder.is_symlink():
         with os.scandir(folder) as listing:

@@ -848,3 +848,22 @@ def test_a_project_folder_linked_out_of_the_project_is_not_followed(
     report = run_cleanup(Layout(root), clock=clock)
     assert report.removed == []
     assert all(path.exists() for path in files)
+
+
+def test_one_pass_reads_the_locks_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc/locks is read once per planning pass, worktrees included (it can take ms)."""
+    from pytest_tapps.core import _cleanup, _safedelete, _worktrees
+
+    calls: list[int] = []
+
+    def counted() -> set[tuple[int, int]] | None:
+        calls.append(1)
+        return _safedelete.locked_inodes()
+
+    monkeypatch.setattr(_cleanup, "locked_inodes", counted)
+    monkeypatch.setattr(_worktrees, "locked_inodes", counted)
+    clock = VirtualClock(1768473000)
+    aged_file(tmp_path / ".tapps-agents/worktrees/wt/a.txt", age=DAY, now=clock.time())
+    plan = plan_cleanup(Layout(tmp_path), clock=clock)
+    assert [item.category for item in plan.items] == ["orphan_worktrees"]
+    assert len(calls) == 1
