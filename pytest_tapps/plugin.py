@@ -169,9 +169,22 @@ def tapps_seed_fixture(request: pytest.FixtureRequest) -> int:
     given = _marker(request).get("seed")
     if given is not None:
         return int(given)
-    run_seed = request.config.stash[SEED_KEY]
-    digest = hashlib.sha256(f"{run_seed}:{request.node.nodeid}".encode()).digest()
+    return seed_for(request.config, request.node.nodeid)
+
+
+def seed_for(config: pytest.Config, nodeid: str) -> int:
+    """A test's seed: the run's seed and the test id, hashed (stable across xdist workers)."""
+    digest = hashlib.sha256(f"{config.stash[SEED_KEY]}:{nodeid}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def skip_outcome(reason: str) -> str:
+    """``unsupported`` for a scenario its target cannot perform, else ``skipped``."""
+    return "unsupported" if UNSUPPORTED in reason else "skipped"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    return str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
 
 
 @pytest.fixture(name="tapps_clock")
@@ -272,10 +285,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
     """Scenarios a target cannot perform are their own outcome: UNSUPPORTED, not a skip."""
-    if report.skipped and isinstance(report.longrepr, tuple):
-        reason = str(report.longrepr[2])
-        if UNSUPPORTED in reason:
-            return "unsupported", "U", "UNSUPPORTED"
+    if report.skipped and skip_outcome(_skip_reason(report)) == "unsupported":
+        return "unsupported", "U", "UNSUPPORTED"
     return None
 
 
@@ -295,8 +306,7 @@ class _CoverageRecorder:
         if report.failed:
             self.outcomes[report.nodeid] = "failed"
         elif report.skipped and before == "passed":
-            reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-            self.outcomes[report.nodeid] = "unsupported" if UNSUPPORTED in reason else "skipped"
+            self.outcomes[report.nodeid] = skip_outcome(_skip_reason(report))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -333,8 +343,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("scenarios not supported by the target", sep="-")
     for report in reports:
-        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-        terminalreporter.line(f"UNSUPPORTED {report.nodeid} - {reason.removeprefix('Skipped: ')}")
+        reason = _skip_reason(report).removeprefix("Skipped: ")
+        terminalreporter.line(f"UNSUPPORTED {report.nodeid} - {reason}")
 
 
 def _is_harness_error(error: BaseException | None) -> bool:

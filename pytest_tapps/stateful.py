@@ -31,6 +31,7 @@ left is the shrunk one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -520,11 +521,17 @@ class RecoveryMachine(RuleBasedStateMachine):
 
 def _spec(name: str, value: Any) -> Any:
     """The action's model, as a scenario would have parsed it."""
+    return _adapter(name).validate_python(value)
+
+
+@functools.cache
+def _adapter(name: str) -> Any:
+    """One pydantic adapter per action (building one costs more than the action itself)."""
     from pydantic import TypeAdapter
 
     from pytest_tapps.scenario._model import ACTIONS
 
-    return TypeAdapter(ACTIONS[name]).validate_python(value)
+    return TypeAdapter(ACTIONS[name])
 
 
 _DEFAULT_PROCEDURE = "Workflow Stuck/Failed Recovery > Recovery Procedures > Resume Workflow"

@@ -22,11 +22,24 @@ def test_the_fixture_reference_has_examples() -> None:
     assert len(EXAMPLES) >= 5
 
 
-@pytest.mark.parametrize(("title", "code"), EXAMPLES, ids=[title for title, _ in EXAMPLES])
+HYPOTHESIS_GUIDE = DOCS / "hypothesis.md"
+HYPOTHESIS_EXAMPLES = re.findall(
+    r"### (.+?)\n\n```python\n(.*?)```", HYPOTHESIS_GUIDE.read_text(encoding="utf-8"), re.S
+)
+#: The runnable python blocks of docs/fixtures.md and docs/hypothesis.md.
+PYTHON_EXAMPLES = [(f"fixtures: {t}", c) for t, c in EXAMPLES] + [
+    (f"hypothesis: {t}", c) for t, c in HYPOTHESIS_EXAMPLES
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "code"), PYTHON_EXAMPLES, ids=[title for title, _ in PYTHON_EXAMPLES]
+)
 def test_example_runs(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, title: str, code: str
 ) -> None:
-    """Each example passes under pytest -p tapps with autoloading off."""
+    """Each example of docs/fixtures.md and docs/hypothesis.md passes under pytest -p tapps
+    with autoloading off."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_example=code)
     result = pytester.runpytest("-p", "tapps", "--strict-markers", "-W", "error")
@@ -166,11 +179,6 @@ def test_scenario_guide_example(
 
 # -- docs/hypothesis.md --------------------------------------------------------------------------
 
-HYPOTHESIS_GUIDE = DOCS / "hypothesis.md"
-HYPOTHESIS_EXAMPLES = re.findall(
-    r"### (.+?)\n\n```python\n(.*?)```", HYPOTHESIS_GUIDE.read_text(encoding="utf-8"), re.S
-)
-
 
 def test_the_hypothesis_guide_shows_every_strategy() -> None:
     """Every public strategy appears in at least one runnable example."""
@@ -179,16 +187,3 @@ def test_the_hypothesis_guide_shows_every_strategy() -> None:
     text = "\n".join(code for _, code in HYPOTHESIS_EXAMPLES)
     names = [name for name in strategies.__all__ if name.islower()]
     assert [name for name in names if f"{name}(" not in text] == []
-
-
-@pytest.mark.parametrize(
-    ("title", "code"), HYPOTHESIS_EXAMPLES, ids=[title for title, _ in HYPOTHESIS_EXAMPLES]
-)
-def test_hypothesis_guide_example_runs(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, title: str, code: str
-) -> None:
-    """Each example of docs/hypothesis.md passes under pytest -p tapps with autoloading off."""
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    pytester.makepyfile(test_example=code)
-    result = pytester.runpytest("-p", "tapps", "--strict-markers", "-W", "error")
-    assert result.ret == 0, f"{title}:\n{result.stdout.str()}"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_tapps.core import StepError
-from pytest_tapps.harness._project import HarnessError, TappsProject, age_seconds
+from pytest_tapps.harness._project import Age, HarnessError, TappsProject, age_seconds
 
 if TYPE_CHECKING:
     from pytest_tapps.core import StepContext, StepDefinition, StepRunner
@@ -335,7 +335,7 @@ class Faults:
         except HarnessError as exc:
             raise FaultError(str(exc)) from None
 
-    def clock_skew(self, relative: str, *, ahead: str = "1h") -> Path:
+    def clock_skew(self, relative: str, *, ahead: Age = "1h") -> Path:
         """Give a file (under .tapps-agents/) an mtime in the future."""
         path = self.project.layout.tapps_dir / relative
         if not path.exists():

@@ -57,9 +57,21 @@ def _references(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
 
 def _actions(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     definitions = {w.id: w for w in scenario.given.workflows}
+    held: set[str] = set()
     for index, action in enumerate(scenario.when):
         name = action_name(action)
         value = action_value(action)
+        if name == "hold_lock":
+            if value in held:
+                yield (
+                    ("when", index, name),
+                    f"{value!r} is already held since an earlier hold_lock",
+                )
+            held.add(value)
+        elif name == "release_lock":
+            if value not in held:
+                yield (("when", index, name), f"no hold_lock of {value!r} before this release_lock")
+            held.discard(value)
         if name == "run" and value.workflow not in definitions:
             hint = did_you_mean(value.workflow, definitions)
             yield (

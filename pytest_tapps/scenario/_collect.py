@@ -5,14 +5,13 @@ through pytest's public API). Imported by the plugin only when a scenario file i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_tapps.plugin import UNSUPPORTED
+from pytest_tapps.plugin import UNSUPPORTED, seed_for
 from pytest_tapps.scenario._load import Loaded, ScenarioFileError, load_file, parse
 from pytest_tapps.scenario._run import ScenarioFailure, ScenarioSkip, run_scenario
 from pytest_tapps.scenario._targets import Target, Unsupported
@@ -66,7 +65,7 @@ def _runner(loaded: Loaded, scenario: Scenario) -> Any:
         config = request.config
         target = resolve_target(config)
         fs = config.getoption("--tapps-fs") or None
-        seed = _seed(request)
+        seed = seed_for(config, request.node.nodeid)
         try:
             run_scenario(
                 loaded, scenario, target=target, root=tmp_path / "project", fs=fs, seed=seed
@@ -77,14 +76,6 @@ def _runner(loaded: Loaded, scenario: Scenario) -> Any:
             pytest.skip(f"{UNSUPPORTED} ({target.name}): {exc}")
 
     return run_scenario_test
-
-
-def _seed(request: pytest.FixtureRequest) -> int:
-    from pytest_tapps.plugin import SEED_KEY
-
-    run_seed = request.config.stash[SEED_KEY]
-    digest = hashlib.sha256(f"{run_seed}:{request.node.nodeid}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
 
 
 class ScenarioItem(pytest.Function):

@@ -25,7 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_tapps.scenario._targets import Outcome, Session, Target, Unsupported
+from pytest_tapps.scenario._targets import (
+    Outcome,
+    Session,
+    Target,
+    Unsupported,
+    at_scenario_time,
+)
 
 Parser = Callable[[Any, Session], Any]
 
@@ -231,11 +237,8 @@ class CommandTarget(Target):
         return path
 
     def _call(self, args: list[str], session: Session, action: str) -> Outcome:
-        from pytest_tapps.core import to_iso, utcnow
-
         wants_help = {"-h", "--help", "--version"} & set(args)
-        if self.now_option and not wants_help and self.now_option not in args:
-            args = [*args, self.now_option, to_iso(utcnow(session.clock))]
+        args = at_scenario_time(args, session, option=self.now_option)
         if self.verbose_option and not wants_help:
             args = [*args, self.verbose_option]
         env = {

@@ -85,7 +85,7 @@ def read_junit(path: Path) -> dict[tuple[str, str], str]:
     """``(file name, scenario name)`` -> passed/failed/skipped/unsupported from JUnit XML."""
     import xml.etree.ElementTree as ET
 
-    from pytest_tapps.plugin import UNSUPPORTED
+    from pytest_tapps.plugin import skip_outcome
 
     tree = ET.parse(path)  # noqa: S314 -- a local report file
     found: dict[tuple[str, str], str] = {}
@@ -97,7 +97,7 @@ def read_junit(path: Path) -> dict[tuple[str, str], str]:
                 outcome = "failed"
             elif child.tag == "skipped":
                 message = child.get("message", "") + (child.text or "")
-                outcome = "unsupported" if UNSUPPORTED in message else "skipped"
+                outcome = skip_outcome(message)
         found[key] = outcome
     return found
 

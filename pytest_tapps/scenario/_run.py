@@ -146,10 +146,7 @@ def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
     elif name == "stuck_worktree":
         faults.stuck_worktree(spec.name, spec.kind)
     elif name == "clock_skew":
-        path = proj.root / spec.path
-        if not path.exists():
-            proj.write(path, "x")
-        proj.age(path, -spec.ahead)
+        faults.clock_skew(os.path.relpath(proj.root / spec.path, tapps), ahead=spec.ahead)
     elif name == "permission_denied":
         faults.permission_denied(os.path.relpath(proj.root / spec.path, tapps))
     elif name == "disk_full":

@@ -104,6 +104,19 @@ def _error_outcome(exc: BaseException) -> Outcome:
     return Outcome(code, f"tapps: error: {exc}")
 
 
+def at_scenario_time(
+    argv: list[str], session: Session, *, option: str | None = "--now"
+) -> list[str]:
+    """``argv`` with ``option <the scenario's virtual now>`` appended, unless the command asks
+    for help or the version, already names the option, or ``option`` is None."""
+    from pytest_tapps.core import to_iso, utcnow
+
+    args = list(argv)
+    if option is None or option in args or {"-h", "--help", "--version"} & set(args):
+        return args
+    return [*args, option, to_iso(utcnow(session.clock))]
+
+
 def plan_data(session: Session, items: Any) -> dict[str, Any]:
     """``{"items": {path: label}}`` of plan items."""
     return {"items": {session.relative(item.location): item.label for item in items}}
@@ -304,11 +317,8 @@ class CoreTarget(Target):
         from contextlib import chdir, redirect_stderr, redirect_stdout
 
         from pytest_tapps.cli import main as run
-        from pytest_tapps.core import to_iso, utcnow
 
-        args = list(argv)
-        if not {"-h", "--help", "--version"} & set(args) and "--now" not in args:
-            args += ["--now", to_iso(utcnow(session.clock))]
+        args = at_scenario_time(argv, session)
         out, err = io.StringIO(), io.StringIO()
         logger = logging.getLogger("tapps_agents")
         handlers, level = list(logger.handlers), logger.level

@@ -225,3 +225,30 @@ def test_every_problem_of_a_scenario_is_reported() -> None:
         ("given", "worktrees", 0, "git"),
         ("then", "plan"),
     ]
+
+
+def test_inject_takes_tree_faults_only() -> None:
+    """A step fault mid-scenario is refused (step faults go under faults: with attempts:)."""
+    assert problems(when=[{"inject": {"step_timeout": "review"}}]) == [
+        (
+            ("when", 0, "inject"),
+            "inject takes tree faults (crash_during_write, corrupt_cache_entry, ...); step "
+            "faults go under faults:, with attempts: for the attempts they hit",
+        )
+    ]
+    tree_fault = {"inject": {"crash_during_write": {"workflow": "workflow-123", "kind": "temp"}}}
+    assert problems(when=[tree_fault]) == []
+
+
+def test_locks_are_released_only_after_they_are_held() -> None:
+    """release_lock needs an earlier hold_lock of the same workflow; hold_lock is not doubled."""
+    when = [
+        {"release_lock": "wf-1"},
+        {"hold_lock": "wf-1"},
+        {"hold_lock": "wf-1"},
+        {"release_lock": "wf-1"},
+    ]
+    assert problems(when=when) == [
+        (("when", 0, "release_lock"), "no hold_lock of 'wf-1' before this release_lock"),
+        (("when", 2, "hold_lock"), "'wf-1' is already held since an earlier hold_lock"),
+    ]
