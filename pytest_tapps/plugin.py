@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 SEED_KEY = pytest.StashKey[int]()
 MARKER = (
-    "tapps(now=None, fs=None, seed=None, skip_unsupported=False): per-test settings of the tapps "
-    "fixtures; skip_unsupported skips the test where a fixture or fault cannot run (e.g. git "
-    "on the fake filesystem) instead of failing it as a harness error"
+    "tapps(now=None, fs=None, seed=None, layout=None, skip_unsupported=False): per-test settings "
+    "of the tapps fixtures (layout: runbook or tapps-agents-3.7); skip_unsupported skips the "
+    "test where a fixture or fault cannot run (e.g. git on the fake filesystem) instead of "
+    "failing it as a harness error"
 )
 HARNESS_ERROR = (
     "HARNESS ERROR (the harness could not set up or inject this; "
@@ -47,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["real", "fake"],
         default=None,
         help="filesystem for tapps_project: real (tmp_path) or fake (pyfakefs); ini: tapps_fs",
+    )
+    group.addoption(
+        "--tapps-layout",
+        choices=["runbook", "tapps-agents-3.7"],
+        default=None,
+        help="on-disk layout tapps_project writes: the runbook's (default) or the real "
+        "tapps-agents 3.7 package's; ini: tapps_layout",
     )
     group.addoption(
         "--tapps-seed",
@@ -96,6 +104,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ".tapps.yaml scenario into DIR",
     )
     parser.addini("tapps_fs", "default filesystem for tapps_project: real or fake", default="real")
+    parser.addini(
+        "tapps_layout", "default layout for tapps_project: runbook or tapps-agents-3.7", default=""
+    )
     parser.addini("tapps_target", "system under test of scenario files", default="")
     parser.addini(
         "tapps_scenarios", "folders whose *.yaml files are scenario files", type="paths", default=[]
@@ -156,7 +167,7 @@ def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
             f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only (now=, fs=, seed=)"
         )
         raise pytest.UsageError(message)
-    unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed", "skip_unsupported"})
+    unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed", "layout", "skip_unsupported"})
     if unknown:
         message = f"{request.node.nodeid}: @pytest.mark.tapps got unknown keyword {unknown[0]!r}"
         raise pytest.UsageError(message)
@@ -207,13 +218,11 @@ def tapps_project_fixture(
 
     fs = _marker(request).get("fs") or request.config.getoption("--tapps-fs")
     fs = fs or request.config.getini("tapps_fs") or "real"
-    if fs == "real":
-        root = tmp_path_factory.mktemp("tapps-project")
-        with project(root, clock=tapps_clock) as built:
-            yield built
-    else:
-        with project(fs=fs, clock=tapps_clock) as built:
-            yield built
+    layout = _marker(request).get("layout") or request.config.getoption("--tapps-layout")
+    layout = layout or request.config.getini("tapps_layout") or "runbook"
+    root = tmp_path_factory.mktemp("tapps-project") if fs == "real" else None
+    with project(root, fs=fs, clock=tapps_clock, layout=layout) as built:
+        yield built
 
 
 @pytest.fixture(name="tapps_faults")

@@ -15,6 +15,9 @@ from pathlib import Path
 from pytest_tapps.core._errors import UnsafeNameError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_DOTS = re.compile(r"\.{2,}")
+_MAX_NAME = 80
 
 
 def safe_name(name: str, *, what: str = "name") -> str:
@@ -67,6 +70,21 @@ class LayoutProfile:
     performance_metrics_dir: str
     confidence_metrics_dir: str
     project_quality_reports_dir: str
+    #: How workflow states are written: ``runbook`` (``current_state.json`` and
+    #: ``history/<id>.json``) or ``tapps-agents-3.7`` (timestamped saves with a ``_checksum``, a
+    #: ``<id>.meta.json`` pointer, a history copy and ``last.json``).
+    state_format: str = "runbook"
+    #: How a Context7 entry is stored: ``meta.json`` (documents plus a hash list) or ``kb``
+    #: (the real package's ``<topic>.md`` files with ``meta.yaml``).
+    context7_format: str = "meta.json"
+    #: The name of a worktree a workflow step makes (``{workflow}``, ``{step}``, ``{token}``: 8
+    #: hex digits), and the branch made with it (``{name}``).
+    worktree_name: str = "{workflow}-{step}"
+    worktree_branch: str = "workflow/{name}"
+    #: The name of an analytics history file (``{kind}``: agents or workflows; ``{date}``).
+    analytics_file: str = "{kind}-{date}.jsonl"
+    #: Whether a running workflow holds a ``workflow-state/<id>.lock`` file.
+    workflow_locks: bool = True
 
 
 RUNBOOK = LayoutProfile(
@@ -111,6 +129,10 @@ TAPPS_AGENTS_3_7 = LayoutProfile(
     performance_metrics_dir="metrics",
     confidence_metrics_dir="metrics",
     project_quality_reports_dir="reports/quality",
+    state_format="tapps-agents-3.7",
+    context7_format="kb",
+    worktree_name="workflow-{workflow}-step-{step}-{token}",
+    workflow_locks=False,
 )
 
 PROFILES = {profile.name: profile for profile in (RUNBOOK, TAPPS_AGENTS_3_7)}
@@ -166,6 +188,23 @@ class Layout:
 
     def worktree(self, name: str) -> Path:
         return self.worktrees_dir / safe_name(name, what="worktree name")
+
+    def worktree_name(self, workflow_id: str, step_id: str, token: str = "0" * 8) -> str:
+        """The folder name this layout gives the worktree of ``step_id`` of ``workflow_id``:
+        characters outside ``[A-Za-z0-9._-]`` become ``-``, at most 80 of them (the real
+        package's rule; harmless for the runbook's)."""
+        raw = self.profile.worktree_name.format(workflow=workflow_id, step=step_id, token=token)
+        name = _DOTS.sub(".", _UNSAFE_IN_NAME.sub("-", raw))[:_MAX_NAME]
+        return safe_name(name.strip(".") or "worktree", what="worktree name")
+
+    def worktree_branch(self, name: str) -> str:
+        """The branch this layout makes with worktree ``name``."""
+        return self.profile.worktree_branch.format(name=name)
+
+    def analytics_file(self, kind: str, day: str) -> Path:
+        """An analytics history file: ``kind`` (agents, workflows) of ``day`` (YYYY-MM-DD)."""
+        name = self.profile.analytics_file.format(kind=kind, date=day)
+        return self.analytics_history_dir / safe_name(name, what="analytics file name")
 
     @property
     def context7_cache_dir(self) -> Path:

@@ -244,3 +244,79 @@ def newest_state_file(layout: Layout) -> Path | None:
             if candidate.is_file():
                 return candidate
     return next(state_files(layout), None)
+
+
+# -- writing (for fabricating real-looking trees: the harness's ``tapps-agents-3.7`` layout) ----
+
+#: The state format version the real package's ``AdvancedStateManager`` writes.
+STATE_VERSION = "2.0"
+
+
+def _naive_local(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone().replace(tzinfo=None).isoformat()
+
+
+def real_state_document(state: WorkflowState) -> dict[str, Any]:
+    """``state`` as the real package's default writer stores it: step lists instead of
+    executions (it keeps none), naive local timestamps, a plain-string error, a ``_checksum``."""
+    final: dict[str, StepExecution] = {}
+    for execution in state.step_executions:
+        final[execution.step_id] = execution  # the last attempt of each step decides
+    failed = [ex for ex in final.values() if ex.status is StepStatus.FAILED]
+    error = state.error or (failed[0].error if failed else None)
+    data: dict[str, Any] = {
+        "workflow_id": state.workflow_id,
+        "started_at": _naive_local(state.started_at or state.updated_at),
+        "current_step": state.current_step,
+        "completed_steps": [s for s, ex in final.items() if ex.status is StepStatus.COMPLETED],
+        "skipped_steps": [s for s, ex in final.items() if ex.status is StepStatus.SKIPPED],
+        "artifacts": {},
+        "variables": {},
+        "status": state.status.value,
+        "error": None if error is None else error.message,
+    }
+    data["_checksum"] = checksum(data)
+    return data
+
+
+def save_real_state(
+    layout: Layout, state: WorkflowState, *, now: datetime, point_last: bool = True
+) -> Path:
+    """Write ``state`` as the real package's ``AdvancedStateManager.save_state`` does: the
+    timestamped state file, its history copy, the ``<id>.meta.json`` pointer and (when
+    ``point_last``) ``last.json``. ``now`` is the save time (aware). Returns the state file."""
+    from pytest_tapps.core._fsutil import write_atomic
+
+    local_now = now.astimezone().replace(tzinfo=None)
+    data = real_state_document(state)
+    name = f"{state.workflow_id}-{local_now.strftime('%Y%m%d-%H%M%S')}.json"
+    path = layout.state_dir / name
+    body = json.dumps(data, indent=2).encode()
+    write_atomic(path, body)
+    write_atomic(layout.history_dir / name, body)
+    meta_path = layout.state_dir / f"{state.workflow_id}.meta.json"
+    meta = {
+        "version": STATE_VERSION,
+        "saved_at": local_now.isoformat(),
+        "checksum": data["_checksum"],
+        "workflow_id": state.workflow_id,
+        "state_file": name,
+        "workflow_path": None,
+        "compression": False,
+        "current_step": state.current_step,
+        "completed_steps_count": len(data["completed_steps"]),
+        "progress_percentage": 0.0,
+        "trigger_step_id": None,
+    }
+    write_atomic(meta_path, json.dumps(meta, indent=2).encode())
+    if point_last:
+        last = {
+            "workflow_id": state.workflow_id,
+            "state_file": str(path),
+            "metadata_file": str(meta_path),
+            "saved_at": local_now.isoformat(),
+            "version": STATE_VERSION,
+            "workflow_path": None,
+        }
+        write_atomic(layout.state_dir / "last.json", json.dumps(last, indent=2).encode())
+    return path

@@ -50,8 +50,6 @@ from pytest_tapps.core._safedelete import (
 if TYPE_CHECKING:  # loaded only when a workflow state exists: pydantic is not cheap to import
     from pytest_tapps.core._state import WorkflowState
 
-BRANCH_PREFIX = "workflow/"
-
 
 class WorktreeRefused(TappsError):
     """A worktree removal that needs ``--force`` (or is never allowed)."""
@@ -88,9 +86,9 @@ class WorktreeInfo:
         stamps = [t for t in (self.newest_mtime, self.completed_at) if t is not None]
         return max(stamps) if stamps else None
 
-    @property
-    def made_for_workflow(self) -> bool:
-        return self.branch == f"{BRANCH_PREFIX}{self.name}"
+    def made_for_workflow(self, layout: Layout) -> bool:
+        """Whether its branch is the one the layout makes with a workflow's worktree."""
+        return self.branch == layout.worktree_branch(self.name)
 
 
 def _references(layout: Layout) -> dict[str, tuple[WorkflowState, str, float | None]]:
@@ -323,6 +321,6 @@ def remove(
             result.unregistered = True
         except GitError as exc:
             result.notes.append(str(exc))
-        if info.made_for_workflow and info.branch and delete_branch(repo, info.branch):
+        if info.made_for_workflow(layout) and info.branch and delete_branch(repo, info.branch):
             result.deleted_branch = info.branch
     return result

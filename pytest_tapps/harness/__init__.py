@@ -24,10 +24,12 @@ from pytest_tapps.harness._faults import (
 from pytest_tapps.harness._logs import LogCapture, capture_logs
 from pytest_tapps.harness._project import (
     HarnessError,
+    NotInLayout,
     TappsProject,
     WorkflowBuilder,
     age_seconds,
     diff_snapshots,
+    layout_profile,
     project,
 )
 from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
@@ -40,6 +42,7 @@ __all__ = [
     "Hang",
     "HarnessError",
     "LogCapture",
+    "NotInLayout",
     "StepFailure",
     "StepTimeout",
     "TappsClock",
@@ -53,6 +56,7 @@ __all__ = [
     "delays_of",
     "diff_snapshots",
     "hold_lock",
+    "layout_profile",
     "project",
     "spawn_lock_holder",
     "timeline",

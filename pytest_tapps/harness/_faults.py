@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_tapps.core import StepError
-from pytest_tapps.harness._project import Age, HarnessError, TappsProject, age_seconds
+from pytest_tapps.harness._project import Age, HarnessError, NotInLayout, TappsProject, age_seconds
 
 if TYPE_CHECKING:
     from pytest_tapps.core import StepContext, StepDefinition, StepRunner
@@ -262,6 +262,7 @@ class Faults:
         from pytest_tapps.core import to_iso
         from pytest_tapps.core._timeutil import from_epoch
 
+        self._need_workflow_locks()
         record = {
             "pid": pid,
             "host": socket.gethostname(),
@@ -274,6 +275,15 @@ class Faults:
         path = self.project.layout.lock_file(workflow_id)
         self.project.write(path, json.dumps(record))
         return path
+
+    def _need_workflow_locks(self) -> None:
+        profile = self.project.layout.profile
+        if not profile.workflow_locks:
+            message = (
+                f"the {profile.name} layout has no workflow lock files "
+                "(that package does not lock a running workflow)"
+            )
+            raise NotInLayout(message)
 
     def _dead_pid(self) -> int:
         """The pid of a process that has exited (and been reaped)."""
@@ -298,6 +308,7 @@ class Faults:
                 "use fs='real'"
             )
             raise FaultError(message)
+        self._need_workflow_locks()
         child = subprocess.Popen(
             [sys.executable, "-c", "import sys; sys.stdin.read()"]
             if shutil.which("cat") is None

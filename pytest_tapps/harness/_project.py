@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.core import Layout, TappsError, VirtualClock, parse_duration
+from pytest_tapps.core import Layout, LayoutProfile, TappsError, VirtualClock, parse_duration
 
 Age = str | float | int | timedelta
 
@@ -34,6 +34,11 @@ _RECOVERABLE = ("timeout", "external_dependency", "configuration")
 
 class HarnessError(TappsError):
     """The harness could not set up or inject what a test asked for (not a test failure)."""
+
+
+class NotInLayout(HarnessError):
+    """What a test asked for has no place in the project's on-disk layout (a workflow lock file
+    or a tiered-cache folder in the real package's): the system under test cannot meet it."""
 
 
 def age_seconds(age: Age) -> float:
@@ -64,33 +69,56 @@ def _load_core() -> None:
         importlib.import_module(f"{core.__name__}.{module.name}")
 
 
+def layout_profile(layout: str | LayoutProfile) -> LayoutProfile:
+    """The layout profile named ``layout`` (``runbook``, ``tapps-agents-3.7``), or ``layout``."""
+    from pytest_tapps.core import PROFILES
+
+    if isinstance(layout, LayoutProfile):
+        return layout
+    try:
+        return PROFILES[layout]
+    except KeyError:
+        names = ", ".join(repr(name) for name in PROFILES)
+        message = f"layout={layout!r}: use one of {names}"
+        raise HarnessError(message) from None
+
+
 @contextlib.contextmanager
 def project(
     root: Path | str | None = None,
     *,
     fs: str = "real",
     clock: VirtualClock | None = None,
+    layout: str | LayoutProfile = "runbook",
 ) -> Iterator[TappsProject]:
     """A :class:`TappsProject` for the block: in ``root`` (default: a fresh temporary folder) on
     the real filesystem, or under pyfakefs with ``fs="fake"`` (undone on exit). The fake
     filesystem emulates a normal user, even when the tests run as root, so that permissions
-    are enforced there."""
+    are enforced there. ``layout`` is the on-disk layout the tree is written in: the
+    runbook's (default) or the real package's (``tapps-agents-3.7``)."""
     if fs not in ("real", "fake"):
         message = f"fs={fs!r}: use 'real' or 'fake'"
         raise HarnessError(message)
+    profile = layout_profile(layout)
     if fs == "fake":
         from pyfakefs.fake_filesystem_unittest import Patcher
 
         _load_core()
         with Patcher(allow_root_user=False) as patcher:
             assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
-            yield TappsProject(Path(root or "/project"), clock, fake_fs=True, filesystem=patcher.fs)
+            yield TappsProject(
+                Path(root or "/project"),
+                clock,
+                fake_fs=True,
+                filesystem=patcher.fs,
+                layout=profile,
+            )
         return
     if root is not None:
-        yield TappsProject(Path(root), clock)
+        yield TappsProject(Path(root), clock, layout=profile)
         return
     with tempfile.TemporaryDirectory(prefix="tapps-project-") as folder:
-        yield TappsProject(Path(folder), clock)
+        yield TappsProject(Path(folder), clock, layout=profile)
 
 
 @dataclass
@@ -191,8 +219,23 @@ class WorkflowBuilder:
         }
 
     def save(self) -> Path:
-        """Write the state (current_state.json when ``current``, else history)."""
+        """Write the state as the project's layout does: in the runbook's, to
+        ``current_state.json`` when ``current``, else ``history/<id>.json``; in the real
+        package's, as its state manager saves (``last.json`` points at the current one, or at
+        the first saved when none is current)."""
         layout = self.project.layout
+        if layout.profile.state_format == "tapps-agents-3.7":
+            from pytest_tapps.core import WorkflowState
+            from pytest_tapps.core._real_state import save_real_state
+
+            state = WorkflowState.model_validate(self.state())
+            last = layout.state_dir / "last.json"
+            return save_real_state(
+                layout,
+                state,
+                now=self.project.clock_now(),
+                point_last=self.current or not last.exists(),
+            )
         path = layout.current_state_file if self.current else layout.history_file(self.workflow_id)
         assert path is not None  # noqa: S101 -- the runbook layout has a current state file
         self.project.write(path, json.dumps(self.state(), indent=2) + "\n")
@@ -209,9 +252,10 @@ class TappsProject:
         *,
         fake_fs: bool = False,
         filesystem: Any = None,
+        layout: str | LayoutProfile = "runbook",
     ):
         self.root = Path(root)
-        self.layout = Layout(self.root)
+        self.layout = Layout(self.root, layout_profile(layout))
         self.clock = clock if clock is not None else VirtualClock()
         self.fake_fs = fake_fs
         #: pyfakefs' FakeFilesystem when ``fake_fs`` (for faults such as a full disk).
@@ -219,7 +263,9 @@ class TappsProject:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
-        return f"TappsProject({str(self.root)!r}, fake_fs={self.fake_fs})"
+        name = self.layout.profile.name
+        layout = "" if name == "runbook" else f", layout={name!r}"
+        return f"TappsProject({str(self.root)!r}, fake_fs={self.fake_fs}{layout})"
 
     def clock_now(self) -> Any:
         from pytest_tapps.core._timeutil import from_epoch
@@ -254,13 +300,25 @@ class TappsProject:
         base = self.root if relative.startswith("reports/") else self.layout.tapps_dir
         return self.write(base / relative, content, age=age)
 
-    def analytics(self, name: str, *, age: Age = 0) -> Path:
-        return self.write(self.layout.analytics_history_dir / name, '{"event": "x"}\n', age=age)
+    def analytics(self, name: str | None = None, *, kind: str = "agents", age: Age = 0) -> Path:
+        """An analytics history file ``age`` old; without ``name``, named as the layout names
+        the ``kind`` (agents, workflows) file of the day it was last written."""
+        if name is None:
+            day = self.clock_now() - timedelta(seconds=age_seconds(age))
+            path = self.layout.analytics_file(kind, day.strftime("%Y-%m-%d"))
+        else:
+            path = self.layout.analytics_history_dir / name
+        return self.write(path, '{"event": "x"}\n', age=age)
 
     def tiered(self, name: str, content: str = "{}", *, age: Age = 0) -> Path:
         """An entry of the tiered context cache (a file under ``cache/tiered-context/``)."""
         folder = self.layout.tiered_cache_dir
-        assert folder is not None  # noqa: S101 -- the runbook layout has one
+        if folder is None:
+            message = (
+                f"the {self.layout.profile.name} layout has no tiered context cache on disk "
+                "(that package keeps it in memory)"
+            )
+            raise NotInLayout(message)
         return self.write(folder / name, content, age=age)
 
     def symlink(self, relative: str, target: Path | str) -> Path:
@@ -280,8 +338,10 @@ class TappsProject:
 
     def worktree(
         self,
-        name: str,
+        name: str | None = None,
         *,
+        workflow: str | None = None,
+        step: str | None = None,
         age: Age = 0,
         files: int = 3,
         git: bool = False,
@@ -290,7 +350,17 @@ class TappsProject:
         gone: bool = False,
         branch: str | None = None,
     ) -> Path:
-        """A worktree folder: plain files, or a real ``git worktree`` of the project's repo."""
+        """A worktree folder: plain files, or a real ``git worktree`` of the project's repo.
+
+        Without ``name`` it is named as the layout names the worktree of ``step`` of
+        ``workflow`` (the real package's ``workflow-<wf>-step-<step>-<8 hex>``, the hex digits
+        derived from the two names so a test can predict them); a git worktree's branch is the
+        layout's (``workflow/<name>``) unless ``branch`` says otherwise."""
+        if name is None:
+            if workflow is None or step is None:
+                message = "worktree: give its name, or the workflow and step it belongs to"
+                raise HarnessError(message)
+            name = self.worktree_name(workflow, step)
         path = self.layout.worktree(name)
         if not git:
             path.mkdir(parents=True, exist_ok=True)  # files=0: an empty worktree folder
@@ -301,7 +371,8 @@ class TappsProject:
         self._require_real("git worktrees")
         self.git_repository()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._git("worktree", "add", "-q", "-b", branch or f"workflow/{name}", str(path))
+        branch = branch or self.layout.worktree_branch(name)
+        self._git("worktree", "add", "-q", "-b", branch, str(path))
         if dirty:
             (path / "README.md").write_text("changed by the harness\n")
         if locked:
@@ -312,6 +383,11 @@ class TappsProject:
 
             remove_path(path, device=path.parent.stat().st_dev)
         return path
+
+    def worktree_name(self, workflow: str, step: str) -> str:
+        """The name the layout gives the worktree of ``step`` of ``workflow`` here."""
+        token = hashlib.sha256(f"{workflow}/{step}".encode()).hexdigest()[:8]
+        return self.layout.worktree_name(workflow, step, token)
 
     def context7(
         self, library_id: str, documents: Mapping[str, str | bytes] | None = None, *, age: Age = 0

@@ -671,6 +671,7 @@ ACTIONS.update(HARNESS_ACTIONS)
 Action = _tagged_union(ACTIONS, "action")
 
 FS = Literal["real", "fake"]
+LayoutName = Literal["runbook", "tapps-agents-3.7"]
 Requirement = Literal["git", "root", "non-root"]
 
 
@@ -687,6 +688,13 @@ class Scenario(Strict):
     )
     now: Moment | None = None
     fs: FS = "real"
+    layout: LayoutName | None = Field(
+        default=None,
+        description=(
+            "the on-disk layout the given tree is written in: runbook, or tapps-agents-3.7 (the "
+            "real package's); default: the target's own"
+        ),
+    )
     requires: list[Requirement] = Field(default_factory=list)
     marks: list[str] = Field(default_factory=list)
     given: Given = Field(default_factory=Given)

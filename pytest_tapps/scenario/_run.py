@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.core import Layout, VirtualClock
+from pytest_tapps.core import VirtualClock
 from pytest_tapps.core._fsutil import fsync_off
-from pytest_tapps.harness import Faults, HarnessError, TappsProject, capture_logs, project
+from pytest_tapps.harness import (
+    Faults,
+    HarnessError,
+    NotInLayout,
+    TappsProject,
+    capture_logs,
+    project,
+)
 from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
 from pytest_tapps.scenario._expect import check
 from pytest_tapps.scenario._load import Loaded
@@ -27,7 +34,7 @@ from pytest_tapps.scenario._model import (
     action_name,
     action_value,
 )
-from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target
+from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target, Unsupported
 
 
 class ScenarioFailure(AssertionError):
@@ -210,20 +217,24 @@ def run_scenario(
                 raise HarnessError(message)
     # Scenarios test atomicity and recovery, not power loss: no fsync (it dominates a scenario's
     # time on a real disk); the command target's subprocesses inherit it.
-    with fsync_off(), project(root, fs=chosen_fs, clock=clock) as proj:
+    layout = scenario.layout or target.layout
+    with fsync_off(), project(root, fs=chosen_fs, clock=clock, layout=layout) as proj:
         (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
         proj.root.mkdir(parents=True, exist_ok=True)
         faults = Faults(proj)
         try:
-            build_given(proj, scenario.given)
-            for fault in scenario.faults:
-                _tree_fault(faults, action_name(fault), action_value(fault))
-            step_faults = _step_faults(faults, scenario)
-            _locks(faults, scenario.given)
+            try:
+                build_given(proj, scenario.given)
+                for fault in scenario.faults:
+                    _tree_fault(faults, action_name(fault), action_value(fault))
+                step_faults = _step_faults(faults, scenario)
+                _locks(faults, scenario.given)
+            except NotInLayout as exc:  # the target's system has no such thing to test
+                raise Unsupported(f"{target.name}: {exc}") from None
             before = snapshot(proj.root)
             scratch = proj.root.parent / "scratch"
             session = Session(
-                layout=Layout(proj.root),
+                layout=proj.layout,
                 clock=clock,
                 definitions={w.id: w for w in scenario.given.workflows},
                 runner=faults.runner(),

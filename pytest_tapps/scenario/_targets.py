@@ -74,6 +74,9 @@ class Target:
     performs nothing: a subclass implements the actions its system has."""
 
     name = "target"
+    #: The on-disk layout this target's system reads and writes; a scenario's ``given:`` tree
+    #: is written in it unless the scenario names its own ``layout:``.
+    layout = "runbook"
 
     def start(self, session: Session) -> None:
         """Called before the first action of a scenario."""

@@ -11,6 +11,7 @@ import pytest
 
 from pytest_tapps.harness import HarnessError
 from pytest_tapps.scenario import (
+    CoreTarget,
     Outcome,
     ScenarioFailure,
     ScenarioSkip,
@@ -283,3 +284,54 @@ def test_expectations_are_checked_on_the_fake_filesystem_itself(tmp_path: Path) 
     (loaded,) = load_file(path)
     result = run_scenario(loaded, parse(loaded.data))
     assert result.session.fake_fs
+
+
+REAL_LAYOUT = """\
+name: a failed workflow in the real package's layout
+runbook: Retry/Timeout Handling > Manual Retry Procedures > Skip Failed Step
+%s
+given:
+  states:
+    - id: wf-1
+      status: failed
+      current: true
+      steps:
+        - {id: plan, status: completed}
+        - {id: build, status: failed, error: timeout}
+  %s
+when:
+  - status: {workflow: wf-1}
+then:
+  exit_code: 0
+"""
+
+
+def test_a_scenario_layout_writes_the_given_tree_in_it(tmp_path: Path) -> None:
+    """layout: tapps-agents-3.7 writes the real package's state files; the core reads them."""
+    result = run_text(tmp_path, REAL_LAYOUT % ("layout: tapps-agents-3.7", ""))
+    state_dir = result.session.root / ".tapps-agents/workflow-state"
+    assert (state_dir / "wf-1.meta.json").is_file()
+    assert (state_dir / "last.json").is_file()
+    assert not (state_dir / "current_state.json").exists()
+    assert result.session.layout.profile.name == "tapps-agents-3.7"
+    assert result.performed[0].outcome.output.startswith("wf-1: failed")
+
+
+class RealLayoutTarget(CoreTarget):
+    name = "real-layout core"
+    layout = "tapps-agents-3.7"
+
+
+def test_a_target_s_layout_is_the_default_and_the_scenario_s_wins(tmp_path: Path) -> None:
+    result = run_text(tmp_path / "a", REAL_LAYOUT % ("", ""), RealLayoutTarget())
+    assert result.session.layout.profile.name == "tapps-agents-3.7"
+    result = run_text(tmp_path / "b", REAL_LAYOUT % ("layout: runbook", ""), RealLayoutTarget())
+    assert result.session.layout.profile.name == "runbook"
+    assert (result.session.root / ".tapps-agents/workflow-state/current_state.json").is_file()
+
+
+def test_a_given_the_layout_has_no_place_for_is_unsupported(tmp_path: Path) -> None:
+    """A workflow lock in the real package's layout (it has none): not supported, not a crash."""
+    text = REAL_LAYOUT % ("layout: tapps-agents-3.7", "locks: [{workflow: wf-1}]")
+    with pytest.raises(Unsupported, match=r"tapps-agents-3\.7 layout has no workflow lock files"):
+        run_text(tmp_path, text)
