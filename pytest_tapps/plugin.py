@@ -65,8 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--tapps-target",
         default=None,
-        metavar="core|tapps-cli|MODULE:ATTR",
-        help="the system under test of scenario files (default: core, the reference core); "
+        metavar="core|tapps-cli|tapps-agents|MODULE:ATTR",
+        help="the system under test of scenario files (default: core, the reference core; "
+        "tapps-agents: the real package, if installed); "
         "ini: tapps_target",
     )
     group.addoption(

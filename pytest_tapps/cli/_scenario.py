@@ -12,7 +12,9 @@ from pytest_tapps.cli._output import print_json
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    scenario = commands.add_parser("scenario", help="scenario files: schema, validate, coverage")
+    scenario = commands.add_parser(
+        "scenario", help="scenario files: schema, validate, coverage, conformance"
+    )
     actions = scenario.add_subparsers(dest="action", metavar="ACTION", required=True)
     schema = actions.add_parser(
         "schema",
@@ -60,6 +62,37 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--markdown", action="store_true", help="print the mapping as Markdown tables"
     )
     cover.set_defaults(handler=cmd_coverage, changes=False)
+    conform = actions.add_parser(
+        "conformance",
+        help="compare a run against an implementation with its recorded results; write the report",
+        description=(
+            "Read a run of the scenarios against an implementation (pytest --junitxml output). "
+            "With --recorded, compare each scenario's outcome (pass, departs, not supported, "
+            "harness error, skipped) with the recorded ones: exits 1 when any changed, listing "
+            "them. --update writes the run's outcomes as the recorded results instead. --report "
+            "writes the conformance report (Markdown, per runbook section and procedure, with "
+            "the evidence of each departure)."
+        ),
+    )
+    conform.add_argument("results", type=Path, metavar="JUNIT_XML", help="pytest --junitxml file")
+    conform.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="the scenario files (default: scenarios/)",
+    )
+    conform.add_argument("--recorded", type=Path, metavar="FILE", help="recorded results (JSON)")
+    conform.add_argument(
+        "--update", action="store_true", help="write the run's outcomes to --recorded"
+    )
+    conform.add_argument("--report", type=Path, metavar="FILE", help="write the Markdown report")
+    conform.add_argument(
+        "--title",
+        default="Conformance to the runbook",
+        help="the report's title and what the recorded results are about",
+    )
+    conform.set_defaults(handler=cmd_conformance, changes=False)
 
 
 def schema_json() -> dict[str, Any]:
@@ -180,3 +213,60 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         error(f"coverage {report.percent:.1f}% is below --fail-under {args.fail_under:g}%")
         return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from pytest_tapps.scenario._conformance import (
+        RecordedResultsError,
+        changes,
+        read_findings,
+        read_recorded,
+        render_report,
+        write_recorded,
+    )
+
+    if args.update and args.recorded is None:
+        error("--update needs --recorded FILE (where to write the results)")
+        return EXIT_USAGE
+    try:
+        found = read_findings(args.results)
+    except (OSError, SyntaxError) as exc:
+        error(f"{args.results}: cannot read JUnit XML ({exc})")
+        return EXIT_USAGE
+    if not found:
+        error(f"{args.results}: no test cases in it (did the run collect the scenarios?)")
+        return EXIT_USAGE
+    code = EXIT_OK
+    if args.report is not None:
+        loaded, problems = _load_all(args.paths or [Path("scenarios")])
+        if problems:
+            for problem in problems:
+                print(problem)
+            error("fix the scenario files above first (`tapps scenario validate`)")
+            return EXIT_USAGE
+        command = f"tapps scenario conformance {args.results.name} --report {args.report}"
+        text = render_report(loaded, found, title=args.title, command=command)
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text, encoding="utf-8")
+        print(f"wrote {args.report}")
+    if args.recorded is not None and args.update:
+        write_recorded(args.recorded, found, about=args.title)
+        print(f"wrote {len(found)} recorded result(s) to {args.recorded}")
+    elif args.recorded is not None:
+        try:
+            recorded = read_recorded(args.recorded)
+        except RecordedResultsError as exc:
+            error(str(exc))
+            return EXIT_USAGE
+        changed = changes(recorded, found)
+        for line in changed:
+            print(line)
+        if changed:
+            error(
+                f"{sum(not line.startswith(' ') for line in changed)} scenario(s) differ from "
+                f"{args.recorded}; if the change is expected, review it and rerun with --update"
+            )
+            code = EXIT_PROBLEMS
+        else:
+            print(f"{len(found)} scenario(s): as recorded in {args.recorded}")
+    return code

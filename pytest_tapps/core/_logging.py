@@ -163,6 +163,18 @@ class WorkflowLogger:
         self.log(logging.ERROR, msg, *args, **fields)
 
 
+#: What every LogRecord carries (not a field a caller added with ``extra=``).
+_STANDARD_ATTRIBUTES = frozenset(
+    {
+        *logging.LogRecord("", 0, "", 0, "", None, None).__dict__,
+        "message",
+        "asctime",
+        "taskName",
+        RECORD_ATTRIBUTE,
+    }
+)
+
+
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The record as the runbook's ordered fields: base keys, correlation fields, extras."""
     payload = getattr(record, RECORD_ATTRIBUTE, None)
@@ -172,6 +184,9 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     if isinstance(payload, _Payload):
         created = payload.timestamp if payload.timestamp is not None else created
         context, extras = payload.context, payload.fields
+    else:  # another logger's record: its ``extra=`` fields are attributes of the record
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRIBUTES}
+        context = {name: extras.pop(name) for name in CORRELATION_FIELDS if name in extras}
     out: dict[str, Any] = {
         "timestamp": to_iso(from_epoch(created)),
         "level": record.levelname,

@@ -197,18 +197,27 @@ def to_runbook_state(path: Path, data: dict[str, Any]) -> WorkflowState:
         raise StateFileError(path, f"invalid tapps-agents state: {exc}") from None
 
 
+def saved_state_file(layout: Layout, workflow_id: str) -> Path | None:
+    """The state file ``<workflow_id>.meta.json`` points at, if it names one that exists."""
+    meta = layout.state_dir / f"{workflow_id}.meta.json"
+    try:
+        name = read_json_object(meta).get("state_file")
+    except StateFileError:
+        return None
+    if isinstance(name, str) and name:
+        candidate = layout.state_dir / Path(name).name  # never a path out of the folder
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _pointed_files(layout: Layout) -> list[Path]:
     """State files named by ``*.meta.json`` pointers (the default writer's newest saves)."""
     pointed = []
     for meta in sorted(layout.state_dir.glob("*.meta.json")):
-        try:
-            name = read_json_object(meta).get("state_file")
-        except StateFileError:
-            continue
-        if isinstance(name, str) and name:
-            candidate = layout.state_dir / Path(name).name  # never follow a path out of the folder
-            if candidate.is_file():
-                pointed.append(candidate)
+        found = saved_state_file(layout, meta.name.removesuffix(".meta.json"))
+        if found is not None:
+            pointed.append(found)
     return pointed
 
 

@@ -183,8 +183,11 @@ class Faults:
         a truncated state file (``kind="truncated"``, what a non-atomic writer leaves)."""
         layout = self.project.layout
         path = layout.current_state_file
-        assert path is not None  # noqa: S101 -- the runbook layout has one
-        if not path.exists():
+        if path is None:  # the real package's layout: the save its meta file points at
+            from pytest_tapps.core._real_state import saved_state_file
+
+            path = saved_state_file(layout, workflow_id) or layout.history_file(workflow_id)
+        elif not path.exists():
             path = layout.history_file(workflow_id)
         if kind == "temp":
             leftover = path.with_name(f".{path.name}.99999.dead.tmp")
@@ -202,7 +205,10 @@ class Faults:
 
     def corrupt_cache_entry(self, library_id: str, kind: str = "truncated") -> Path:
         """Damage a Context7 entry: ``truncated``, ``bad-json``, ``bad-yaml``, ``hash``, ``empty``,
-        ``garbage`` or ``no-meta``."""
+        ``garbage`` or ``no-meta``. In the real package's layout (no hashes, no JSON documents)
+        ``hash`` and ``bad-json`` have no counterpart; ``bad-yaml`` damages ``meta.yaml``."""
+        if self.project.layout.profile.context7_format == "kb":
+            return self._corrupt_kb_entry(library_id, kind)
         entry = self.project.layout.context7_entry(library_id)
         if not (entry / "meta.json").exists():
             self.project.context7(
@@ -229,6 +235,32 @@ class Faults:
             kinds = ["bad-json", "bad-yaml", "empty", "garbage", "hash", "no-meta", "truncated"]
             message = f"corrupt_cache_entry(kind={kind!r}): use one of {kinds}"
             raise FaultError(message)
+        return entry
+
+    def _corrupt_kb_entry(self, library_id: str, kind: str) -> Path:
+        entry = self.project.layout.context7_entry(library_id.lower())
+        if not (entry / "meta.yaml").exists():
+            self.project.context7(library_id, {"docs.md": "# docs\n" * 20})
+        document = sorted(entry.glob("*.md"))[0]
+        data = document.read_bytes()
+        damage: dict[str, Callable[[], Any]] = {
+            "truncated": lambda: document.write_bytes(data[:5]),
+            "bad-yaml": lambda: (entry / "meta.yaml").write_bytes(b"topics: [docs"),
+            "empty": lambda: document.write_bytes(b""),
+            "garbage": lambda: document.write_bytes(os.urandom(len(data))),
+            "no-meta": (entry / "meta.yaml").unlink,
+        }
+        if kind in ("hash", "bad-json"):
+            what = "hashes" if kind == "hash" else "JSON documents"
+            layout = self.project.layout.profile.name
+            message = (
+                f"corrupt_cache_entry(kind={kind!r}): the {layout} layout's entries have no {what}"
+            )
+            raise NotInLayout(message)
+        if kind not in damage:
+            message = f"corrupt_cache_entry(kind={kind!r}): use one of {sorted(damage)}"
+            raise FaultError(message)
+        damage[kind]()
         return entry
 
     @staticmethod

@@ -392,9 +392,21 @@ class TappsProject:
     def context7(
         self, library_id: str, documents: Mapping[str, str | bytes] | None = None, *, age: Age = 0
     ) -> Path:
-        """A valid Context7 entry (documents and ``meta.json``)."""
+        """A valid Context7 entry: documents and ``meta.json`` in the runbook's layout; in the
+        real package's, a ``<topic>.md`` per document with ``meta.yaml`` and ``index.yaml``."""
         from pytest_tapps.core import write_entry
 
+        if self.layout.profile.context7_format == "kb":
+            from pytest_tapps.core._kb_cache import write_kb_entry
+
+            folder = write_kb_entry(
+                self.layout,
+                library_id,
+                documents or {f"{library_id}.md": f"# {library_id}\n"},
+                now=self.clock_now(),
+            )
+            self.age(folder, age)
+            return folder
         entry = write_entry(
             self.layout, library_id, documents or {"docs.md": f"# {library_id}\n"}, clock=self.clock
         )

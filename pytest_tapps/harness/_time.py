@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_tapps.core import VirtualClock, parse_duration, parse_iso
+from pytest_tapps.core import Clock, VirtualClock, parse_duration, parse_iso
 from pytest_tapps.core._timeutil import from_epoch
 
 #: The runbook's JSON example time: the default "now" of a test.
@@ -92,23 +92,44 @@ def virtual_time(start: Moment = DEFAULT_NOW, *, freeze: bool = True) -> Iterato
     if not freeze:
         yield clock
         return
+    with frozen(clock):
+        yield clock
+
+
+@contextlib.contextmanager
+def frozen(clock: Clock) -> Iterator[None]:
+    """Freeze wall time (``datetime.now``, ``time.time``) at ``clock``'s now for the block, and
+    make ``time.sleep``/``asyncio.sleep`` advance ``clock`` and the frozen time instead of
+    waiting: code that reads the system clock (a real implementation under test) sees the same
+    virtual time as the core. Undone on exit."""
     from freezegun import freeze_time
 
-    freezer = freeze_time(clock.now, tick=False, real_asyncio=True, ignore=list(IGNORED_MODULES))
+    freezer = freeze_time(
+        from_epoch(clock.time()), tick=False, real_asyncio=True, ignore=list(IGNORED_MODULES)
+    )
     real_sleep, real_async_sleep = time.sleep, asyncio.sleep
-    clock._factory = freezer.start()
-    clock._real_async_sleep = real_async_sleep
+    factory = freezer.start()
+    if isinstance(clock, TappsClock):  # its advance() moves the frozen time too
+        clock._factory = factory
+        clock._real_async_sleep = real_async_sleep
+
+    def fake_sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if not isinstance(clock, TappsClock):
+            factory.tick(timedelta(seconds=max(seconds, 0)))
 
     async def fake_async_sleep(seconds: float, result: Any = None) -> Any:
-        await clock.async_sleep(seconds)
+        fake_sleep(seconds)
+        await real_async_sleep(0)
         return result
 
-    time.sleep = clock.sleep  # type: ignore[assignment]
+    time.sleep = fake_sleep  # type: ignore[assignment]
     asyncio.sleep = fake_async_sleep  # type: ignore[assignment]
     try:
-        yield clock
+        yield
     finally:
         time.sleep = real_sleep
         asyncio.sleep = real_async_sleep
-        clock._factory = None
+        if isinstance(clock, TappsClock):
+            clock._factory = None
         freezer.stop()

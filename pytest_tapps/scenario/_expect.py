@@ -220,14 +220,24 @@ def _plan(result: Result) -> Iterator[Mismatch]:
     if not then.plan:
         return
     done = result.last("cleanup", "worktree_prune")
-    items: dict[str, str] = (done.outcome.data or {}).get("items", {}) if done else {}
+    data = (done.outcome.data or {}) if done else {}
+    items: dict[str, str] = data.get("items", {})
     dry = bool(done and getattr(done.value, "dry_run", False))
     for path, wanted in then.plan.items():
         actual = items.get(os.path.normpath(path))
-        if actual is None:
-            actual = "keep" if done and not dry else "not in the plan"
-        if not actual.startswith(wanted):
+        if actual is None:  # a plan that lists only deletions says what the rest is
+            actual = data.get("unlisted") or ("keep" if done and not dry else "not in the plan")
+        if not _same_decision(wanted, actual):
             yield Mismatch(("then", "plan", path), wanted, actual, "plan")
+
+
+def _same_decision(wanted: str, actual: str) -> bool:
+    """Whether a plan label matches: by prefix (``delete`` matches ``delete: older than 7d``);
+    a target that gives a bare decision with no reason (``delete``) is checked on the decision
+    alone, since it has no reason to compare."""
+    if ":" not in actual:
+        return wanted.partition(":")[0].strip() == actual.strip()
+    return actual.startswith(wanted)
 
 
 def _corrupted(result: Result) -> Iterator[Mismatch]:

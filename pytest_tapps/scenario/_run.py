@@ -307,7 +307,10 @@ def _act(
                 name = action_name(action)
                 value = action_value(action)
                 if name in HARNESS_ACTIONS or name == "advance":
-                    outcome = _harness_action(faults, name, value, held)
+                    try:
+                        outcome = _harness_action(faults, name, value, held)
+                    except NotInLayout as exc:  # nothing of the kind in the target's system
+                        raise Unsupported(f"{target.name}: {exc}") from None
                 else:
                     for workflow_id, holder in held.items():  # healthy executors keep beating
                         faults.beat(workflow_id, holder)

@@ -5,7 +5,8 @@ returns an :class:`Outcome`: the exit code a command line would give, its output
 action's result in one normal form (so expectations read the same from every target):
 
 - ``cleanup``: ``{"items": {path: "delete: older than 30d", ...}}`` (paths from the project root;
-  a real run lists what it removed or skipped, and everything else counts as kept);
+  a real run lists what it removed or skipped, and everything else counts as kept; a target
+  whose dry run lists only what it would delete adds ``"unlisted": "keep"``);
 - ``cache_verify`` / ``cache_recover``: ``{library_id: "problem; problem"}`` for bad entries;
 - ``status``: ``{"stuck": bool, "reasons": [...]}``;
 - ``worktree_list``: ``{name: {"status", "registered", "locked", "dirty", "workflow"}}``.
@@ -359,6 +360,7 @@ class CoreTarget(Target):
 NAMED_TARGETS = {
     "core": "pytest_tapps.scenario._targets:CoreTarget",
     "tapps-cli": "pytest_tapps.scenario._command:tapps_cli",
+    "tapps-agents": "pytest_tapps.scenario._tapps_agents:tapps_agents",
 }
 
 

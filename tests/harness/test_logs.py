@@ -42,3 +42,25 @@ def test_the_capture_is_removed_afterwards() -> None:
     with capture_logs():
         assert len(logger.handlers) == len(before[0]) + 1
     assert (list(logger.handlers), logger.level) == before
+
+
+def test_another_logger_s_extra_fields_are_captured_as_fields() -> None:
+    """A record logged with ``extra=`` (another package's workflow logger, such as the real
+    tapps-agents'): its correlation fields come first, its other extras after, and nothing of
+    LogRecord's own attributes."""
+    with capture_logs() as logs:
+        logging.getLogger("tapps_agents.workflow.logging_helper").info(
+            "Step started",
+            extra={"duration_seconds": 5.2, "agent": "implementer", "workflow_id": "wf-1"},
+        )
+    (record,) = logs.records
+    assert list(record) == [
+        "timestamp",
+        "level",
+        "logger",
+        "message",
+        "workflow_id",
+        "agent",
+        "duration_seconds",
+    ]
+    assert (record["workflow_id"], record["duration_seconds"]) == ("wf-1", 5.2)

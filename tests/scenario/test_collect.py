@@ -212,7 +212,7 @@ def test_a_bad_target_is_a_usage_error(tapps_pytester: pytest.Pytester) -> None:
     write(tapps_pytester, "critical.tapps.yaml", critical())
     result = tapps_pytester.runpytest("-p", "tapps", "--tapps-target=nowhere")
     result.stderr.fnmatch_lines(
-        ["*--tapps-target='nowhere': write one of core, tapps-cli, or module:attr*"]
+        ["*--tapps-target='nowhere': write one of core, tapps-cli, tapps-agents, or module:attr*"]
     )
     assert result.ret != pytest.ExitCode.OK
 

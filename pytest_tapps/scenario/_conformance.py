@@ -1,0 +1,286 @@
+"""Conformance of a real implementation to the runbook: recorded results and the report.
+
+A run of the bundled suite against an implementation (``pytest -p tapps scenarios/
+--tapps-target=... --junitxml=run.xml``) gives each scenario an outcome:
+
+- ``pass``: the implementation does what the runbook says;
+- ``departs``: a ``then:`` expectation did not hold: the implementation departs from the
+  runbook, and the mismatch is the evidence;
+- ``not supported``: the implementation has no way to perform an action (or no place in its
+  layout for the given tree);
+- ``harness error`` / ``skipped``: the harness could not set the scenario up, or its
+  requirements were not met here.
+
+The *recorded results* (a JSON file kept in the repository, updated deliberately) say which
+outcome each scenario had when last reviewed; a gate fails only when a run's outcomes differ
+from them. The *report* turns a run into Markdown per runbook section and procedure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.scenario._coverage import _file_from_classname
+from pytest_tapps.scenario._load import Loaded
+from pytest_tapps.scenario._runbook import SEPARATOR, runbook
+
+PASS = "pass"  # noqa: S105 -- an outcome, not a password
+DEPARTS = "departs"
+NOT_SUPPORTED = "not supported"
+HARNESS_ERROR = "harness error"
+SKIPPED = "skipped"
+#: Worst first: how a procedure's outcome is summarised from its scenarios'.
+OUTCOMES = (DEPARTS, HARNESS_ERROR, NOT_SUPPORTED, SKIPPED, PASS)
+#: What the recorded-results file says it is.
+FORMAT = "pytest-tapps conformance results 1"
+_MISMATCH = re.compile(r"^(?P<where>\S.*?):(?P<line>\d+): (?P<field>.+)$")
+_UNSUPPORTED = re.compile(r"not supported by this target \([^)]*\): ?")
+_MAX_EVIDENCE_LINES = 12
+_MAX_ACTION_LINES = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One scenario's outcome in a run, with its evidence (empty for a pass)."""
+
+    file: str
+    name: str
+    outcome: str
+    evidence: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.file}::{self.name}"
+
+
+def evidence_of_failure(text: str) -> str:
+    """The mismatches of a failing scenario's picture (field, expected, actual), with file
+    paths cut to their names; the first lines when the text is not a scenario's picture (a
+    crash)."""
+    lines = text.splitlines()
+    kept: list[str] = []
+    for line in lines:
+        found = _MISMATCH.match(line)
+        if found is not None:
+            kept.append(f"{Path(found['where']).name}:{found['line']}: {found['field']}")
+        elif (
+            kept and line.startswith("    ") and line.lstrip().startswith(("expected:", "actual:"))
+        ):
+            kept.append("    " + line.strip())
+    if not kept:
+        kept = [line for line in lines if line.strip()][:_MAX_EVIDENCE_LINES]
+    return "\n".join(kept + _failed_actions(lines))
+
+
+def _failed_actions(lines: list[str]) -> list[str]:
+    """The actions of the picture that exited non-zero, each with the last lines it printed
+    (where an exception shows)."""
+    try:
+        start = lines.index("actions:")
+    except ValueError:
+        return []
+    out: list[str] = []
+    action: str | None = None
+    printed: list[str] = []
+
+    def flush() -> None:
+        if action is not None and not action.endswith("-> exit 0"):
+            out.append(action.strip())
+            out.extend("    " + text for text in printed[-_MAX_ACTION_LINES:])
+
+    for line in lines[start + 1 :]:
+        if line.startswith("  when."):
+            flush()
+            action, printed = line, []
+        elif line.startswith("      | ") and action is not None:
+            printed.append(line[len("      | ") :].rstrip())
+        elif not line.startswith(" "):
+            break
+    flush()
+    return out
+
+
+def read_findings(junit: Path) -> dict[str, Finding]:
+    """``file::scenario`` -> :class:`Finding` from a JUnit XML file of a scenario run."""
+    import xml.etree.ElementTree as ET
+
+    from pytest_tapps.plugin import UNSUPPORTED
+
+    tree = ET.parse(junit)  # noqa: S314 -- a local report file
+    found: dict[str, Finding] = {}
+    for case in tree.iter("testcase"):
+        file = _file_from_classname(case.get("classname", ""))
+        name = case.get("name", "")
+        outcome, evidence = PASS, ""
+        for child in case:
+            text = (child.text or "").strip() or child.get("message", "")
+            if child.tag == "failure":
+                outcome, evidence = DEPARTS, evidence_of_failure(text)
+            elif child.tag == "error":
+                outcome, evidence = HARNESS_ERROR, evidence_of_failure(text)
+            elif child.tag == "skipped":
+                message = child.get("message", "") or text
+                if UNSUPPORTED in message:
+                    outcome = NOT_SUPPORTED
+                    evidence = _UNSUPPORTED.split(message, maxsplit=1)[-1].strip()
+                else:
+                    outcome, evidence = SKIPPED, message.strip()
+        if outcome == DEPARTS and evidence.startswith("HARNESS ERROR"):
+            outcome = HARNESS_ERROR
+        finding = Finding(file, name, outcome, evidence)
+        found[finding.key] = finding
+    return found
+
+
+# -- recorded results --------------------------------------------------------------------------
+
+
+class RecordedResultsError(ValueError):
+    """The recorded-results file cannot be read."""
+
+
+def write_recorded(path: Path, findings: Mapping[str, Finding], *, about: str) -> None:
+    """Write ``findings`` as the recorded results (sorted; evidence kept for reviewers)."""
+    data = {
+        "format": FORMAT,
+        "about": about,
+        "results": {
+            key: {"outcome": f.outcome, "evidence": f.evidence}
+            for key, f in sorted(findings.items())
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_recorded(path: Path) -> dict[str, Finding]:
+    """The recorded results in ``path``; a clear error when it is not such a file."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        message = f"{path}: cannot read the recorded results ({exc.strerror or exc})"
+        raise RecordedResultsError(message) from None
+    except ValueError as exc:
+        message = f"{path}: not JSON ({exc}); write it with --update"
+        raise RecordedResultsError(message) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        message = f'{path}: not a recorded-results file (no "format": {FORMAT!r})'
+        raise RecordedResultsError(message)
+    found: dict[str, Finding] = {}
+    for key, entry in dict(data.get("results", {})).items():
+        file, _, name = str(key).partition("::")
+        outcome = entry.get("outcome") if isinstance(entry, dict) else None
+        if outcome not in OUTCOMES:
+            message = f"{path}: results[{key!r}].outcome is {outcome!r}; use one of " + ", ".join(
+                repr(o) for o in OUTCOMES
+            )
+            raise RecordedResultsError(message)
+        found[key] = Finding(file, name, outcome, str(entry.get("evidence", "")))
+    return found
+
+
+def changes(recorded: Mapping[str, Finding], found: Mapping[str, Finding]) -> list[str]:
+    """How a run's outcomes differ from the recorded ones, a line per scenario."""
+    lines = []
+    for key in sorted(set(recorded) | set(found)):
+        before = recorded.get(key)
+        after = found.get(key)
+        if before is None and after is not None:
+            lines.append(f"new scenario: {key}: {after.outcome}")
+        elif after is None and before is not None:
+            lines.append(f"not run: {key} (recorded: {before.outcome})")
+        elif before is not None and after is not None and before.outcome != after.outcome:
+            lines.append(f"changed: {key}: recorded {before.outcome}, now {after.outcome}")
+            if after.evidence:
+                lines.extend("    " + line for line in after.evidence.splitlines())
+    return lines
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_report(
+    loaded: Iterable[Loaded], found: Mapping[str, Finding], *, title: str, command: str
+) -> str:
+    """Markdown: per runbook section, each procedure's outcome; then each departure with what
+    the runbook says (the procedure and the scenario's description) and what happened."""
+    from pytest_tapps.scenario._load import parse
+
+    book = runbook()
+    by_procedure: dict[str, list[tuple[Any, Finding]]] = {p: [] for p in book.procedures}
+    for item in loaded:
+        scenario = parse(item.data)
+        finding = found.get(f"{item.path.name}::{scenario.name}")
+        if finding is None:
+            continue
+        for reference in scenario.references:
+            by_procedure[book.check(reference)].append((scenario, finding))
+    totals = dict.fromkeys(OUTCOMES, 0)
+    for finding in found.values():
+        totals[finding.outcome] = totals.get(finding.outcome, 0) + 1
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in totals.items() if count)
+    lines = [
+        f"# {title}",
+        "",
+        f"Generated by `{command}` from a run of the bundled scenarios. Scenarios: {summary}.",
+        "",
+        "Outcomes: **pass** (does what the runbook says), **departs** (a `then:` expectation "
+        "did not hold: the evidence is below), **not supported** (the package has no way to "
+        "perform an action of the scenario, or no place in its layout for its tree).",
+    ]
+    departures: list[tuple[str, Any, Finding]] = []
+    section = None
+    for procedure, pairs in by_procedure.items():
+        if procedure.split(SEPARATOR)[0] != section:
+            section = procedure.split(SEPARATOR)[0]
+            lines += [
+                "",
+                f"## {section}",
+                "",
+                "| procedure | outcome | scenarios |",
+                "|---|---|---|",
+            ]
+        title_cell = procedure[len(section or "") + len(SEPARATOR) :] or "(the section itself)"
+        if not pairs:
+            lines.append(f"| {_cell(title_cell)} | not run | |")
+            continue
+        outcome = min((f.outcome for _, f in pairs), key=OUTCOMES.index)
+        names = "<br>".join(f"{_cell(s.name)} ({f.outcome})" for s, f in pairs)
+        lines.append(f"| {_cell(title_cell)} | **{outcome}** | {names} |")
+        departures += [(procedure, s, f) for s, f in pairs if f.outcome == DEPARTS]
+    if departures:
+        lines += ["", "## Departures: the evidence", ""]
+        seen: set[str] = set()
+        for procedure, scenario, finding in departures:
+            if finding.key in seen:
+                continue
+            seen.add(finding.key)
+            lines += [
+                f"### {scenario.name}",
+                "",
+                f"- Runbook: {procedure}",
+                f"- What the runbook says: {(scenario.description or '').strip()}",
+                f"- Scenario: `{finding.file}`",
+                "- What happened:",
+                "",
+                "```",
+                finding.evidence or "(no detail recorded)",
+                "```",
+                "",
+            ]
+    unsupported = sorted(
+        (f for f in found.values() if f.outcome == NOT_SUPPORTED), key=lambda f: f.key
+    )
+    if unsupported:
+        lines += ["", "## Not supported by this package", "", "| scenario | why |", "|---|---|"]
+        lines += [f"| {_cell(f.name)} | {_cell(f.evidence)} |" for f in unsupported]
+    return "\n".join(lines).rstrip() + "\n"
