@@ -92,6 +92,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         default="Conformance to the runbook",
         help="the report's title and what the recorded results are about",
     )
+    conform.add_argument(
+        "--notes",
+        type=Path,
+        metavar="FILE",
+        help="Markdown put in the report after its introduction (how the system was run)",
+    )
     conform.set_defaults(handler=cmd_conformance, changes=False)
 
 
@@ -170,14 +176,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_coverage(args: argparse.Namespace) -> int:
-    from pytest_tapps.scenario._coverage import coverage, read_junit, render, render_markdown
-
-    loaded, problems = _load_all(args.paths or [Path("scenarios")])
+def _load_valid(paths: list[Path]) -> list[Any] | None:
+    """The scenarios under ``paths`` (default: ``scenarios/``); None, with every problem
+    printed, when a file is invalid."""
+    loaded, problems = _load_all(paths or [Path("scenarios")])
     if problems:
         for problem in problems:
             print(problem)
         error("fix the scenario files above first (`tapps scenario validate`)")
+        return None
+    return loaded
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from pytest_tapps.scenario._coverage import coverage, read_junit, render, render_markdown
+
+    loaded = _load_valid(args.paths)
+    if loaded is None:
         return EXIT_USAGE
     results = None
     if args.results is not None:
@@ -216,14 +231,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
-    from pytest_tapps.scenario._conformance import (
-        RecordedResultsError,
-        changes,
-        read_findings,
-        read_recorded,
-        render_report,
-        write_recorded,
-    )
+    from pytest_tapps.scenario._conformance import read_findings, write_recorded
 
     if args.update and args.recorded is None:
         error("--update needs --recorded FILE (where to write the results)")
@@ -236,37 +244,53 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if not found:
         error(f"{args.results}: no test cases in it (did the run collect the scenarios?)")
         return EXIT_USAGE
-    code = EXIT_OK
-    if args.report is not None:
-        loaded, problems = _load_all(args.paths or [Path("scenarios")])
-        if problems:
-            for problem in problems:
-                print(problem)
-            error("fix the scenario files above first (`tapps scenario validate`)")
-            return EXIT_USAGE
-        command = f"tapps scenario conformance {args.results.name} --report {args.report}"
-        text = render_report(loaded, found, title=args.title, command=command)
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text, encoding="utf-8")
-        print(f"wrote {args.report}")
-    if args.recorded is not None and args.update:
+    if args.report is not None and (code := _write_report(args, found)) != EXIT_OK:
+        return code
+    if args.recorded is None:
+        return EXIT_OK
+    if args.update:
         write_recorded(args.recorded, found, about=args.title)
         print(f"wrote {len(found)} recorded result(s) to {args.recorded}")
-    elif args.recorded is not None:
-        try:
-            recorded = read_recorded(args.recorded)
-        except RecordedResultsError as exc:
-            error(str(exc))
-            return EXIT_USAGE
-        changed = changes(recorded, found)
-        for line in changed:
-            print(line)
-        if changed:
-            error(
-                f"{sum(not line.startswith(' ') for line in changed)} scenario(s) differ from "
-                f"{args.recorded}; if the change is expected, review it and rerun with --update"
-            )
-            code = EXIT_PROBLEMS
-        else:
-            print(f"{len(found)} scenario(s): as recorded in {args.recorded}")
-    return code
+        return EXIT_OK
+    return _compare_with_recorded(args.recorded, found)
+
+
+def _write_report(args: argparse.Namespace, found: dict[str, Any]) -> int:
+    from pytest_tapps.scenario._conformance import render_report
+
+    loaded = _load_valid(args.paths)
+    if loaded is None:
+        return EXIT_USAGE
+    try:
+        notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
+    except OSError as exc:
+        error(f"{args.notes}: cannot read the notes ({exc.strerror or exc})")
+        return EXIT_USAGE
+    command = f"tapps scenario conformance {args.results.name} --report {args.report}"
+    text = render_report(loaded, found, title=args.title, command=command, notes=notes)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text, encoding="utf-8")
+    print(f"wrote {args.report}")
+    return EXIT_OK
+
+
+def _compare_with_recorded(path: Path, found: dict[str, Any]) -> int:
+    from pytest_tapps.scenario._conformance import RecordedResultsError, changes, read_recorded
+
+    try:
+        recorded = read_recorded(path)
+    except RecordedResultsError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    changed = changes(recorded, found)
+    for line in changed:
+        print(line)
+    if changed:
+        count = sum(not line.startswith(" ") for line in changed)
+        error(
+            f"{count} scenario(s) differ from {path}; if the change is expected, review it and "
+            "rerun with --update"
+        )
+        return EXIT_PROBLEMS
+    print(f"{len(found)} scenario(s): as recorded in {path}")
+    return EXIT_OK

@@ -40,6 +40,8 @@ OUTCOMES = (DEPARTS, HARNESS_ERROR, NOT_SUPPORTED, SKIPPED, PASS)
 FORMAT = "pytest-tapps conformance results 1"
 _MISMATCH = re.compile(r"^(?P<where>\S.*?):(?P<line>\d+): (?P<field>.+)$")
 _UNSUPPORTED = re.compile(r"not supported by this target \([^)]*\): ?")
+#: The scenario's project folder in a message (a new temporary folder every run).
+_PROJECT = re.compile(r"(?:/[^\s/'\"]+)+/project(?=[/\s'\"]|$)")
 _MAX_EVIDENCE_LINES = 12
 _MAX_ACTION_LINES = 2
 
@@ -74,7 +76,7 @@ def evidence_of_failure(text: str) -> str:
             kept.append("    " + line.strip())
     if not kept:
         kept = [line for line in lines if line.strip()][:_MAX_EVIDENCE_LINES]
-    return "\n".join(kept + _failed_actions(lines))
+    return _PROJECT.sub("<project>", "\n".join(kept + _failed_actions(lines)))
 
 
 def _failed_actions(lines: list[str]) -> list[str]:
@@ -209,7 +211,12 @@ def _cell(text: str) -> str:
 
 
 def render_report(
-    loaded: Iterable[Loaded], found: Mapping[str, Finding], *, title: str, command: str
+    loaded: Iterable[Loaded],
+    found: Mapping[str, Finding],
+    *,
+    title: str,
+    command: str,
+    notes: str = "",
 ) -> str:
     """Markdown: per runbook section, each procedure's outcome; then each departure with what
     the runbook says (the procedure and the scenario's description) and what happened."""
@@ -237,6 +244,8 @@ def render_report(
         "did not hold: the evidence is below), **not supported** (the package has no way to "
         "perform an action of the scenario, or no place in its layout for its tree).",
     ]
+    if notes.strip():
+        lines += ["", notes.strip()]
     departures: list[tuple[str, Any, Finding]] = []
     section = None
     for procedure, pairs in by_procedure.items():
@@ -268,7 +277,7 @@ def render_report(
                 f"### {scenario.name}",
                 "",
                 f"- Runbook: {procedure}",
-                f"- What the runbook says: {(scenario.description or '').strip()}",
+                f"- What the runbook says: {' '.join((scenario.description or '').split())}",
                 f"- Scenario: `{finding.file}`",
                 "- What happened:",
                 "",

@@ -194,8 +194,8 @@ class TappsAgentsTarget(Target):
     @staticmethod
     def _finished(state: Any) -> Outcome:
         status = str(state.status)
-        error = (state.error or "").strip().splitlines()
-        detail = f"\n{error[0]}" if error and status != "completed" else ""
+        error = [line.strip() for line in (state.error or "").splitlines() if line.strip()]
+        detail = f"\n{' '.join(error[:2])}" if error and status != "completed" else ""
         return Outcome(
             0 if status == "completed" else 1, f"workflow {state.workflow_id}: {status}{detail}"
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tapps.core import StateStore, StepStatus, VirtualClock, WorkflowState
+from pytest_tapps.core import StateFileError, StateStore, StepStatus, VirtualClock, WorkflowState
 from pytest_tapps.core._worktrees import inventory
 from pytest_tapps.harness import Faults, HarnessError, NotInLayout, TappsProject, project
 
@@ -207,3 +207,78 @@ def test_the_fixture_takes_the_layout_from_the_marker_option_and_ini(
     pytester.runpytest_subprocess("-p", "tapps", "--tapps-layout", "runbook").assert_outcomes(
         passed=2
     )
+
+
+def _yaml(path: Path) -> Any:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(path.read_text())
+
+
+def test_a_real_layout_context7_entry_is_written_as_kbcache_stores_it(tmp_path: Path) -> None:
+    """libraries/<library lower-cased>/<topic>.md with its header and metadata comments,
+    meta.yaml naming the library and its topics, index.yaml listing every library; time stamps
+    in the package's '+00:00Z' form."""
+    clock = VirtualClock()
+    with project(tmp_path, clock=clock, layout=REAL) as built:
+        folder = built.context7("FastAPI", {"routing.md": "Use @app.get('/').", "hooks.md": "x"})
+        built.context7("react")
+    cache = tmp_path / ".tapps-agents/kb/context7-cache"
+    assert folder == cache / "libraries/fastapi"
+    assert sorted(p.name for p in folder.iterdir()) == ["hooks.md", "meta.yaml", "routing.md"]
+    document = (folder / "routing.md").read_text()
+    assert document.startswith("# FastAPI - routing\n")
+    assert "\n---\n\nUse @app.get('/').\n\n---\n" in document
+    assert "<!-- Library: FastAPI -->" in document
+    assert "**Last Updated**: 2026-01-15T10:30:00+00:00Z" in document
+    meta = _yaml(folder / "meta.yaml")
+    assert (meta["library"], meta["topics"]) == ("FastAPI", ["hooks", "routing"])
+    index = _yaml(cache / "index.yaml")
+    assert index["total_entries"] == 3
+    assert set(index["libraries"]) == {"fastapi", "react"}
+    assert set(index["libraries"]["fastapi"]["topics"]) == {"hooks", "routing"}
+    assert (cache / "cross-references.yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("kind", "damaged"),
+    [
+        ("truncated", lambda entry: len((entry / "docs.md").read_bytes()) == 5),
+        ("empty", lambda entry: (entry / "docs.md").read_bytes() == b""),
+        ("no-meta", lambda entry: not (entry / "meta.yaml").exists()),
+        ("bad-yaml", lambda entry: (entry / "meta.yaml").read_bytes() == b"topics: [docs"),
+    ],
+)
+def test_corrupting_a_real_layout_entry_damages_its_kb_files(
+    tmp_path: Path, kind: str, damaged: Any
+) -> None:
+    with project(tmp_path, layout=REAL) as built:
+        faults = Faults(built)
+        entry = faults.corrupt_cache_entry("React", kind)
+        assert entry == built.layout.context7_cache_dir / "react"
+        assert damaged(entry)
+
+
+def test_kinds_without_a_counterpart_in_the_real_layout_are_not_in_layout(tmp_path: Path) -> None:
+    with project(tmp_path, layout=REAL) as built:
+        faults = Faults(built)
+        with pytest.raises(NotInLayout, match="entries have no hashes"):
+            faults.corrupt_cache_entry("react", "hash")
+        with pytest.raises(NotInLayout, match="entries have no JSON documents"):
+            faults.corrupt_cache_entry("react", "bad-json")
+        with pytest.raises(HarnessError, match="use one of"):
+            faults.corrupt_cache_entry("react", "melted")
+
+
+def test_a_crash_during_write_truncates_the_real_layout_s_saved_state(tmp_path: Path) -> None:
+    """The save that <id>.meta.json points at is cut in half; reading it fails, naming it, and
+    the workflow is then read from its history copy, as the real package recovers."""
+    with project(tmp_path, layout=REAL) as built:
+        _failed_workflow(built)
+        saved = Faults(built).crash_during_write("wf-1")
+        assert saved.parent == built.layout.state_dir
+        assert saved.name.startswith("wf-1-")
+        store = StateStore(built.layout)
+        with pytest.raises(StateFileError, match=re.escape(saved.name)):
+            store.read(saved)
+        assert store.locate("wf-1") == built.layout.history_dir / saved.name

@@ -10,6 +10,7 @@ import pytest
 
 from pytest_tapps.core import VirtualClock
 from pytest_tapps.harness import TappsClock, virtual_time
+from pytest_tapps.harness._time import frozen
 
 START = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -76,3 +77,21 @@ def test_the_clock_is_a_core_clock() -> None:
         clock.sleep(10)
         assert clock.elapsed == 10
         assert abs(time.time() - datetime.now(UTC).timestamp()) < 5  # wall time untouched
+
+
+def test_frozen_gives_other_code_the_virtual_clock_s_time() -> None:
+    """frozen(clock): datetime.now() and time.time() read the clock; time.sleep and
+    asyncio.sleep advance it (and them) at once; all is undone after. What a real
+    implementation under test sees."""
+    clock = VirtualClock(1_768_473_000.0)  # 2026-01-15T10:30:00Z
+    real_sleep = time.sleep
+    with frozen(clock):
+        assert datetime.now(UTC).isoformat() == "2026-01-15T10:30:00+00:00"
+        time.sleep(5)
+        asyncio.run(asyncio.sleep(10))
+        assert clock.time() == 1_768_473_015.0
+        assert time.time() == 1_768_473_015.0
+        assert datetime.now(UTC).isoformat() == "2026-01-15T10:30:15+00:00"
+    assert time.sleep is real_sleep
+    assert datetime.now(UTC).year >= 2026
+    assert abs(time.time() - datetime.now(UTC).timestamp()) < 5

@@ -335,3 +335,17 @@ def test_a_given_the_layout_has_no_place_for_is_unsupported(tmp_path: Path) -> N
     text = REAL_LAYOUT % ("layout: tapps-agents-3.7", "locks: [{workflow: wf-1}]")
     with pytest.raises(Unsupported, match=r"tapps-agents-3\.7 layout has no workflow lock files"):
         run_text(tmp_path, text)
+
+
+def test_a_harness_action_the_layout_has_no_place_for_is_unsupported(tmp_path: Path) -> None:
+    """hold_lock in the real package's layout (no workflow lock files) is not supported by the
+    target, not a harness error."""
+    text = """\
+        name: a live executor in the real layout
+        runbook: Workflow Stuck/Failed Recovery > Diagnosis > Check for locks
+        layout: tapps-agents-3.7
+        when:
+          - hold_lock: wf-1
+        """
+    with pytest.raises(Unsupported, match="no workflow lock files"):
+        run_text(tmp_path, text)
