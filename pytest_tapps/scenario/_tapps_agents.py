@@ -12,10 +12,11 @@ action                 tapps-agents 3.7
 run                    ``WorkflowExecutor.execute`` of the scenario's workflow; step faults are
                        injected where the executor calls a step (no agent, no LLM)
 resume                 ``WorkflowExecutor`` resumed from its persisted state
-skip_step              not supported (the package has no command to skip a failed step)
+skip_step              ``WorkflowExecutor.skip_step`` on the persisted state
 cleanup                ``python -m tapps_agents.core.cleanup_tool`` (its ``main``), the runbook's
                        cleanup script; ``only:`` maps to ``--worktrees-only``/``--analytics-only``
-worktree_prune         ``CleanupTool.cleanup_worktrees(7)``, its worktree retention
+worktree_prune         ``CleanupTool.cleanup_worktrees(7)``, its worktree retention, then its
+                       branch cleanup (``BranchCleanupService``) in a git repository
 worktree_list          ``core.worktree.WorktreeManager.list_worktrees`` (names git has registered)
 worktree_remove        ``workflow.worktree_manager.WorktreeManager.remove_worktree`` (with its
                        branch)
@@ -45,7 +46,6 @@ from pytest_tapps.scenario._targets import Outcome, Session, Target, Unsupported
 #: Actions the real package has no way to perform, with why (shown as the scenario's outcome).
 UNSUPPORTED = {
     "retry_step": "it has no command to retry one failed step (resume starts a new workflow)",
-    "skip_step": "it has no command to skip a failed step",
     "dlq_skip": "it has no dead letter queue",
     "dlq_retry": "it has no dead letter queue",
     "reset": "it has no command to reset a workflow to a step",
@@ -207,24 +207,38 @@ class TappsAgentsTarget(Target):
         workflow = executor.load_workflow(_workflow_file(session, spec.workflow))
         return self._finished(asyncio.run(executor.execute(workflow=workflow)))
 
+    def _saved(self, session: Session, workflow_id: str, **options: Any) -> Any:
+        """An executor holding ``workflow_id``'s last saved state and its definition (the one
+        the state names, else the scenario's), as ``workflow resume --workflow-id`` loads it."""
+        executor = self._executor(session, **options)
+        state, meta = executor.state_manager.load_state(workflow_id=workflow_id)
+        path = Path(meta.workflow_path) if meta.workflow_path else None
+        if path is None or not path.exists():  # a state the scenario gave: its definition
+            path = _workflow_file(session, workflow_id)
+        executor.load_workflow(path)
+        executor.state = state
+        return executor
+
     def resume(self, spec: Any, session: Session) -> Outcome:
         """What ``tapps-agents workflow resume --workflow-id ID`` does, in-process: load the
         workflow's last saved state, re-read its definition, set a failed state running again
         (a paused one resumed), and execute."""
         import asyncio
 
-        executor = self._executor(session, auto_mode=True)
-        state, meta = executor.state_manager.load_state(workflow_id=spec.workflow)
-        path = Path(meta.workflow_path) if meta.workflow_path else None
-        if path is None or not path.exists():  # a state the scenario gave: its definition
-            path = _workflow_file(session, spec.workflow)
-        executor.load_workflow(path)
-        executor.state = state
+        executor = self._saved(session, spec.workflow, auto_mode=True)
+        state = executor.state
         if state.status == "failed":
             state.status = "running"
         elif state.status == "paused":
             executor.resume_workflow()
         return self._finished(asyncio.run(executor.execute(workflow=None)))
+
+    def skip_step(self, spec: Any, session: Session) -> Outcome:
+        """``WorkflowExecutor.skip_step`` on the workflow's saved state (its only way to skip a
+        step; it records the skip and saves)."""
+        executor = self._saved(session, spec.workflow)
+        executor.skip_step(spec.step)
+        return Outcome(0, f"skipped {spec.step} of {spec.workflow}")
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -253,13 +267,27 @@ class TappsAgentsTarget(Target):
         return _cleanup_outcome(session, out.getvalue())
 
     def worktree_prune(self, spec: Any, session: Session) -> Outcome:
-        tool = self._module(f"{PACKAGE}.core.cleanup_tool").CleanupTool(project_root=session.root)
-        out = io.StringIO()
+        """Its worktree retention (``CleanupTool.cleanup_worktrees(7)``), then, in a git
+        repository, its branch cleanup (``BranchCleanupService.cleanup_orphaned_branches``)."""
+        import asyncio
         from contextlib import redirect_stdout
 
+        tool = self._module(f"{PACKAGE}.core.cleanup_tool").CleanupTool(project_root=session.root)
+        out = io.StringIO()
         with redirect_stdout(out):
             tool.cleanup_worktrees(7, False)
-        return _cleanup_outcome(session, out.getvalue())
+        outcome = _cleanup_outcome(session, out.getvalue())
+        if (session.root / ".git").exists():
+            branches = self._module(f"{PACKAGE}.workflow.branch_cleanup")
+            service = branches.BranchCleanupService(session.root)
+            report = asyncio.run(service.cleanup_orphaned_branches(dry_run=False))
+            outcome.output = (
+                f"{outcome.output}\nbranches deleted: {report.branches_deleted}, "
+                f"failed: {report.branches_failed}"
+            ).strip()
+            if report.branches_failed:
+                outcome.exit_code = 1
+        return outcome
 
     # -- worktrees -----------------------------------------------------------------------------
 

@@ -95,6 +95,17 @@ class WorkflowWorktreeManager:
         CALLS.append(("remove_worktree", (worktree_name, delete_branch)))
 
 
+class BranchCleanupService:
+    def __init__(self, project_root: Path, config: Any = None) -> None:
+        self.project_root = project_root
+
+    async def cleanup_orphaned_branches(
+        self, dry_run: bool = False, patterns: Any = None, max_age_days: Any = None
+    ) -> Any:
+        CALLS.append(("cleanup_orphaned_branches", dry_run))
+        return types.SimpleNamespace(branches_deleted=1, branches_failed=0)
+
+
 class KBCache:
     def __init__(self, cache_root: Path | None = None) -> None:
         self.cache_root = cache_root
@@ -187,6 +198,12 @@ class WorkflowExecutor:
     def resume_workflow(self) -> None:
         CALLS.append(("resume_workflow", None))
 
+    def skip_step(self, step_id: str | None = None) -> None:
+        if self.state is None or self.workflow is None:
+            message = "Workflow not started"
+            raise ValueError(message)
+        CALLS.append(("skip_step", step_id))
+
     async def _execute_step_for_parallel(self, step: Step, target_path: Path | None) -> Any:
         raise AssertionError("the target replaces this seam")  # pragma: no cover
 
@@ -229,6 +246,9 @@ def modules() -> dict[str, types.ModuleType]:
         ),
         "tapps_agents.workflow.worktree_manager": _module(
             "tapps_agents.workflow.worktree_manager", WorktreeManager=WorkflowWorktreeManager
+        ),
+        "tapps_agents.workflow.branch_cleanup": _module(
+            "tapps_agents.workflow.branch_cleanup", BranchCleanupService=BranchCleanupService
         ),
         "tapps_agents.context7.kb_cache": _module(
             "tapps_agents.context7.kb_cache", KBCache=KBCache

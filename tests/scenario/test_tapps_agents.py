@@ -150,6 +150,24 @@ def test_resume_loads_the_saved_state_and_re_reads_the_definition(tmp_path: Path
     assert fake.CALLS[0] == ("load_state", "wf-1")
 
 
+def test_skip_step_skips_on_the_saved_state(tmp_path: Path) -> None:
+    """skip_step loads the workflow as resume does and calls the executor's skip_step."""
+    text = """\
+        name: skip
+        runbook: Retry/Timeout Handling > Manual Retry Procedures > Skip Failed Step
+        given:
+          workflows:
+            - {id: wf-1, steps: [{id: plan}, {id: build}]}
+        when:
+          - skip_step: {workflow: wf-1, step: build}
+        then:
+          exit_code: 0
+        """
+    run_text(tmp_path, text)
+    assert [name for name, _ in fake.CALLS] == ["load_state", "load_workflow", "skip_step"]
+    assert fake.CALLS[-1] == ("skip_step", "build")
+
+
 def test_the_definition_is_translated_to_the_package_s_schema() -> None:
     """Steps chained by next:, retry as metadata.retry with the package's key names, no
     timeout key (its schema rejects one)."""
@@ -252,7 +270,7 @@ def test_actions_the_package_has_no_way_to_perform_are_unsupported_with_the_reas
         """
     with pytest.raises(Unsupported, match=r"tapps-agents 3\.7: it has no command to reset"):
         run_text(tmp_path, text)
-    assert set(UNSUPPORTED) >= {"retry_step", "skip_step", "dlq_retry", "cache_verify"}
+    assert set(UNSUPPORTED) >= {"retry_step", "dlq_skip", "dlq_retry", "cache_verify"}
 
 
 def test_an_exception_of_the_package_is_the_action_s_failure(tmp_path: Path) -> None:
@@ -286,6 +304,26 @@ def test_worktree_and_cache_actions_reach_the_package(tmp_path: Path) -> None:
     assert ("remove_worktree", ("wt-a", True)) in fake.CALLS
     kb_root = result.session.root / ".tapps-agents/kb/context7-cache"
     assert ("kb.delete", (kb_root, "react")) in fake.CALLS
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_prune_runs_the_worktree_retention_then_the_branch_cleanup(tmp_path: Path) -> None:
+    """In a git repository (a git worktree makes one) worktree_prune also cleans branches."""
+    fake.CleanupTool.script = [("remove", ".tapps-agents/worktrees/wt-old")]
+    text = """\
+        name: prune
+        runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > Bulk cleanup
+        requires: [git]
+        given:
+          worktrees: [{name: wt-old, git: true, age: 8d}]
+        when:
+          - worktree_prune: {}
+        then:
+          output_contains: ["branches deleted: 1, failed: 0"]
+        """
+    run_text(tmp_path, text)
+    assert [name for name, _ in fake.CALLS] == ["cleanup_worktrees", "cleanup_orphaned_branches"]
+    assert fake.CALLS[0] == ("cleanup_worktrees", (7, False))
 
 
 def test_the_workflow_logger_s_records_are_captured(tmp_path: Path) -> None:
