@@ -8,6 +8,7 @@ a user-supplied name (workflow id, worktree name, library id) becomes a path goe
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from pathlib import Path
 from pytest_tapps.core._errors import UnsafeNameError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_DASHES = re.compile(r"-{2,}")
 _DOTS = re.compile(r"\.{2,}")
 _MAX_NAME = 80
 
@@ -77,9 +79,11 @@ class LayoutProfile:
     #: How a Context7 entry is stored: ``meta.json`` (documents plus a hash list) or ``kb``
     #: (the real package's ``<topic>.md`` files with ``meta.yaml``).
     context7_format: str = "meta.json"
-    #: The name of a worktree a workflow step makes (``{workflow}``, ``{step}``, ``{token}``: 8
-    #: hex digits), and the branch made with it (``{name}``).
+    #: The name of a worktree a workflow step makes (``{workflow}``, ``{step}``); with
+    #: ``worktree_digest`` the first 8 hex digits of that name's SHA-256 are appended (the real
+    #: package's rule); and the branch made with it (``{name}``).
     worktree_name: str = "{workflow}-{step}"
+    worktree_digest: bool = False
     worktree_branch: str = "workflow/{name}"
     #: The name of an analytics history file (``{kind}``: agents or workflows; ``{date}``).
     analytics_file: str = "{kind}-{date}.jsonl"
@@ -131,7 +135,8 @@ TAPPS_AGENTS_3_7 = LayoutProfile(
     project_quality_reports_dir="reports/quality",
     state_format="tapps-agents-3.7",
     context7_format="kb",
-    worktree_name="workflow-{workflow}-step-{step}-{token}",
+    worktree_name="workflow-{workflow}-step-{step}",
+    worktree_digest=True,
     workflow_locks=False,
 )
 
@@ -189,13 +194,19 @@ class Layout:
     def worktree(self, name: str) -> Path:
         return self.worktrees_dir / safe_name(name, what="worktree name")
 
-    def worktree_name(self, workflow_id: str, step_id: str, token: str = "0" * 8) -> str:
-        """The folder name this layout gives the worktree of ``step_id`` of ``workflow_id``:
-        characters outside ``[A-Za-z0-9._-]`` become ``-``, at most 80 of them (the real
-        package's rule; harmless for the runbook's)."""
-        raw = self.profile.worktree_name.format(workflow=workflow_id, step=step_id, token=token)
-        name = _DOTS.sub(".", _UNSAFE_IN_NAME.sub("-", raw))[:_MAX_NAME]
-        return safe_name(name.strip(".") or "worktree", what="worktree name")
+    def worktree_name(self, workflow_id: str, step_id: str) -> str:
+        """The folder name this layout gives the worktree of ``step_id`` of ``workflow_id``,
+        made safe as the real package does: runs of characters outside ``[A-Za-z0-9._-]``
+        become one ``-``, and a name over 80 characters is cut to 69 plus ``-`` and 10 hex
+        digits of its SHA-256 (also ``..`` becomes ``.``: it never names a parent folder)."""
+        raw = self.profile.worktree_name.format(workflow=workflow_id, step=step_id)
+        if self.profile.worktree_digest:
+            raw = f"{raw}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+        name = _DASHES.sub("-", _UNSAFE_IN_NAME.sub("-", raw.strip())).strip("-")
+        name = _DOTS.sub(".", name) or "worktree"
+        if len(name) > _MAX_NAME:
+            name = f"{name[: _MAX_NAME - 11]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+        return safe_name(name, what="worktree name")
 
     def worktree_branch(self, name: str) -> str:
         """The branch this layout makes with worktree ``name``."""

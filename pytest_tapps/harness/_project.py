@@ -354,8 +354,8 @@ class TappsProject:
 
         Without ``name`` it is named as the layout names the worktree of ``step`` of
         ``workflow`` (the real package's ``workflow-<wf>-step-<step>-<8 hex>``, the hex digits
-        derived from the two names so a test can predict them); a git worktree's branch is the
-        layout's (``workflow/<name>``) unless ``branch`` says otherwise."""
+        those of the name's SHA-256, as that package derives them); a git worktree's branch is
+        the layout's (``workflow/<name>``) unless ``branch`` says otherwise."""
         if name is None:
             if workflow is None or step is None:
                 message = "worktree: give its name, or the workflow and step it belongs to"
@@ -386,8 +386,7 @@ class TappsProject:
 
     def worktree_name(self, workflow: str, step: str) -> str:
         """The name the layout gives the worktree of ``step`` of ``workflow`` here."""
-        token = hashlib.sha256(f"{workflow}/{step}".encode()).hexdigest()[:8]
-        return self.layout.worktree_name(workflow, step, token)
+        return self.layout.worktree_name(workflow, step)
 
     def context7(
         self, library_id: str, documents: Mapping[str, str | bytes] | None = None, *, age: Age = 0

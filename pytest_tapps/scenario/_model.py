@@ -22,6 +22,7 @@ from pydantic import (
     Tag,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from pytest_tapps.core._definition import WorkflowDefinition
@@ -167,9 +168,14 @@ class SymlinkSpec(Strict):
 
 
 class WorktreeSpec(Strict):
-    """A worktree folder under ``.tapps-agents/worktrees/``; ``git: true`` makes it real."""
+    """A worktree folder under ``.tapps-agents/worktrees/``; ``git: true`` makes it real. Give
+    its ``name``, or the ``workflow`` and ``step`` it was made for: then it is named as the
+    layout names a step's worktree (``workflow-<wf>-step-<step>-<8 hex>`` in tapps-agents-3.7's,
+    ``<wf>-<step>`` in the runbook's)."""
 
-    name: OneName
+    name: OneName | None = None
+    workflow: OneName | None = None
+    step: OneName | None = None
     age: Age = 0.0
     files: int = Field(default=3, ge=0)
     git: bool = False
@@ -177,6 +183,16 @@ class WorktreeSpec(Strict):
     dirty: bool = False
     gone: bool = False
     branch: str | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> WorktreeSpec:
+        if self.name is None and (self.workflow is None or self.step is None):
+            message = "give the worktree's name, or the workflow and step it was made for"
+            raise ValueError(message)
+        if self.name is not None and (self.workflow is not None or self.step is not None):
+            message = "give either name or workflow and step, not both"
+            raise ValueError(message)
+        return self
 
 
 class Context7Spec(Strict):

@@ -107,7 +107,7 @@ def build_given(proj: TappsProject, given: Given) -> None:
     for spec in given.files:
         proj.write(root / spec.path, spec.content, age=spec.age)
     for tree in given.worktrees:
-        proj.worktree(tree.name, **tree.model_dump(exclude={"name"}))
+        proj.worktree(**tree.model_dump())
     for entry in given.context7:
         proj.context7(entry.library, entry.documents, age=entry.age)
     for tiered in given.tiered:

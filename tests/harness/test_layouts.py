@@ -129,8 +129,15 @@ def test_real_layout_worktrees_are_named_and_branched_as_the_real_package_does(
         (info,) = inventory(built.layout)
         assert info.branch == f"workflow/{path.name}"
         assert info.made_for_workflow(built.layout)
+        raw = "workflow-wf-1-step-build"  # the real CursorWorkflowExecutor's derivation
+        expected = f"{raw}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"
+        assert built.worktree_name("wf-1", "build") == expected
         long = built.worktree_name("w" * 60, "s" * 60)
         assert len(long) == 80
+        full = f"workflow-{'w' * 60}-step-{'s' * 60}"
+        full = f"{full}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
+        assert long == f"{full[:69]}-{hashlib.sha256(full.encode()).hexdigest()[:10]}"
+        assert built.worktree_name("a  b", "c").startswith("workflow-a-b-step-c-")
         assert re.fullmatch(r"[A-Za-z0-9._-]+", built.worktree_name("a/../b", "c\nd"))
 
 

@@ -349,3 +349,22 @@ def test_a_harness_action_the_layout_has_no_place_for_is_unsupported(tmp_path: P
         """
     with pytest.raises(Unsupported, match="no workflow lock files"):
         run_text(tmp_path, text)
+
+
+def test_a_given_worktree_named_by_workflow_and_step_takes_the_layout_s_name(
+    tmp_path: Path,
+) -> None:
+    text = """\
+        name: a step's worktree in the real layout
+        runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > List worktrees
+        layout: %s
+        given:
+          worktrees: [{workflow: wf-1, step: build, files: 1}]
+        when:
+          - worktree_list: {}
+        """
+    real = run_text(tmp_path / "real", text % "tapps-agents-3.7")
+    (name,) = [p.name for p in real.session.layout.worktrees_dir.iterdir()]
+    assert name.startswith("workflow-wf-1-step-build-")
+    runbook = run_text(tmp_path / "runbook", text % "runbook")
+    assert [p.name for p in runbook.session.layout.worktrees_dir.iterdir()] == ["wf-1-build"]

@@ -1,0 +1,81 @@
+"""The real tapps-agents package reads what the ``tapps-agents-3.7`` layout fabricates.
+
+Skipped unless ``tapps_agents`` is importable (it needs Python >= 3.12): ``.ci/conformance``
+runs this file in its Python 3.12 environment with tapps-agents 3.7.1 installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from pytest_tapps.harness import project
+
+REAL = "tapps-agents-3.7"
+#: The package's dependencies (stevedore) warn on import; not this test's business.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytest.importorskip("tapps_agents", reason="the real tapps-agents package is not installed here")
+
+
+def test_its_state_manager_loads_a_fabricated_state_and_its_checksum_holds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tapps_agents.workflow.state_manager import AdvancedStateManager
+
+    with project(tmp_path, layout=REAL) as built:
+        (
+            built.workflow("wf-1", "failed", current=True)
+            .step("plan")
+            .step("lint", "skipped")
+            .step("build", "failed", error={"category": "timeout", "message": "timed out"})
+            .save()
+        )
+        manager = AdvancedStateManager(built.layout.state_dir)
+        with caplog.at_level(logging.WARNING):
+            state, meta = manager.load_state(workflow_id="wf-1", validate=True)
+            last, _ = manager.load_state(validate=True)
+    assert "validation failed" not in caplog.text  # else it silently recovers from history
+    assert (state.workflow_id, state.status, state.error) == ("wf-1", "failed", "timed out")
+    assert (state.completed_steps, state.skipped_steps) == (["plan"], ["lint"])
+    assert state.current_step == "build"
+    assert meta.state_file.startswith("wf-1-")
+    assert last.workflow_id == "wf-1"
+
+
+def test_its_kb_cache_reads_a_fabricated_context7_entry(tmp_path: Path) -> None:
+    from tapps_agents.context7.kb_cache import KBCache
+
+    with project(tmp_path, layout=REAL) as built:
+        built.context7("FastAPI", {"routing.md": "Use @app.get('/').", "hooks.md": "x"})
+        cache = KBCache(built.layout.context7_cache_dir.parent)
+        entry = cache.get("FastAPI", "routing")
+        listed = sorted((e.library, e.topic) for e in cache.list_entries())
+    assert entry is not None
+    assert entry.content == "Use @app.get('/')."
+    assert listed == [("fastapi", "hooks"), ("fastapi", "routing")]
+
+
+def test_worktree_names_are_the_ones_its_executor_gives(tmp_path: Path) -> None:
+    from tapps_agents.workflow.cursor_executor import CursorWorkflowExecutor
+
+    class _State:
+        workflow_id = "wf 1/x"
+
+    executor = CursorWorkflowExecutor.__new__(CursorWorkflowExecutor)
+    executor.__dict__["state"] = _State()
+    with project(tmp_path, layout=REAL) as built:
+        for step in ("build", "a" * 90, "review step"):
+            assert built.worktree_name("wf 1/x", step) == executor._worktree_name_for_step(step)
+
+
+def test_its_analytics_reader_finds_a_fabricated_history_file(tmp_path: Path) -> None:
+    from tapps_agents.core.analytics_dashboard import AnalyticsCollector
+
+    with project(tmp_path, layout=REAL) as built:
+        path = built.analytics(kind="agents", age="2d")
+        collector = AnalyticsCollector(built.layout.analytics_history_dir.parent)
+        removed = collector.cleanup_old_history(days_to_keep=1)  # by the date in the name
+    assert removed == 1
+    assert not path.exists()
