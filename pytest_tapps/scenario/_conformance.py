@@ -44,6 +44,8 @@ _UNSUPPORTED = re.compile(r"not supported by this target \([^)]*\): ?")
 _PROJECT = re.compile(r"(?:/[^\s/'\"]+)+/project(?=[/\s'\"]|$)")
 _MAX_EVIDENCE_LINES = 12
 _MAX_ACTION_LINES = 2
+_MAX_BLOCK_LINES = 8
+_MTIME = re.compile(r" mtime \d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,25 @@ def evidence_of_failure(text: str) -> str:
             kept.append("    " + line.strip())
     if not kept:
         kept = [line for line in lines if line.strip()][:_MAX_EVIDENCE_LINES]
-    return _PROJECT.sub("<project>", "\n".join(kept + _failed_actions(lines)))
+    # a created file's mtime is the machine's real time: left out, so a rerun reads the same
+    changed = [_MTIME.sub("", line) for line in _block(lines, "tree change:")]
+    evidence = kept + changed + _failed_actions(lines)
+    return _PROJECT.sub("<project>", "\n".join(evidence))
+
+
+def _block(lines: list[str], heading: str) -> list[str]:
+    """The picture's block under ``heading`` (its first lines), when the failure shows it."""
+    try:
+        start = lines.index(heading)
+    except ValueError:
+        return []
+    body = []
+    for line in lines[start + 1 :]:
+        if not line.startswith(" "):
+            break
+        body.append(line.rstrip())
+    more = [f"    ... {len(body) - _MAX_BLOCK_LINES} more"] if len(body) > _MAX_BLOCK_LINES else []
+    return [heading, *body[:_MAX_BLOCK_LINES], *more]
 
 
 def _failed_actions(lines: list[str]) -> list[str]:

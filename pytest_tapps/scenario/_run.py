@@ -231,7 +231,6 @@ def run_scenario(
                 _locks(faults, scenario.given)
             except NotInLayout as exc:  # the target's system has no such thing to test
                 raise Unsupported(f"{target.name}: {exc}") from None
-            before = snapshot(proj.root)
             scratch = proj.root.parent / "scratch"
             session = Session(
                 layout=proj.layout,
@@ -249,7 +248,6 @@ def run_scenario(
                 scenario=scenario,
                 target=target,
                 session=session,
-                before=before,
                 start=start,
             )
             # Checked while the project is still there: on the fake filesystem it goes away
@@ -295,13 +293,13 @@ def _act(
     scenario: Scenario,
     target: Target,
     session: Session,
-    before: dict[str, str],
     start: float,
 ) -> Result:
     performed: list[Performed] = []
     held: dict[str, Any] = {}
     with capture_logs() as logs:
         target.start(session)
+        before = snapshot(session.root)  # after the target's own setup: not its doing
         try:
             for index, action in enumerate(scenario.when):
                 name = action_name(action)

@@ -80,7 +80,9 @@ class Target:
     layout = "runbook"
 
     def start(self, session: Session) -> None:
-        """Called before the first action of a scenario."""
+        """Called before the first action of a scenario. What it writes into the project (a
+        setting its system needs) is part of the tree the scenario starts from, not a change
+        the actions made."""
 
     def finish(self, session: Session) -> None:
         """Called after the last action (also when one failed)."""
