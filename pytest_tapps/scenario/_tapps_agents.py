@@ -91,6 +91,8 @@ class TappsAgentsTarget(Target):
 
     def __init__(self, modules: Mapping[str, Any] | None = None) -> None:
         self._modules = dict(modules or {})
+        #: Calls of each step in this scenario so far (a fault's attempt numbers count them).
+        self._attempts: dict[str, int] = {}
 
     def _module(self, name: str) -> Any:
         if name in self._modules:
@@ -167,7 +169,7 @@ class TappsAgentsTarget(Target):
     # -- workflows -----------------------------------------------------------------------------
 
     def start(self, session: Session) -> None:
-        self._attempts: dict[str, int] = {}
+        self._attempts = {}
         _settings(session)
 
     def _executor(self, session: Session, **options: Any) -> Any:
