@@ -1,5 +1,5 @@
 """``python -m pytest_tapps``: the ``tapps`` command line."""
 
-from pytest_tapps.cli import main
+from pytest_tapps.cli import console
 
-raise SystemExit(main())
+console()

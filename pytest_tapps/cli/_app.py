@@ -160,9 +160,23 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole ``tapps`` command tree."""
-    from pytest_tapps.cli import _cache, _cleanup, _dlq, _logs, _scenario, _workflow, _worktree
+#: Each command and the module that registers it, in the order ``tapps --help`` lists them.
+COMMANDS = {
+    "workflow": "_workflow",
+    "dlq": "_dlq",
+    "cleanup": "_cleanup",
+    "worktree": "_worktree",
+    "cache": "_cache",
+    "logs": "_logs",
+    "scenario": "_scenario",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole ``tapps`` command tree, or, for a ``command`` named in :data:`COMMANDS`, the
+    tree with that command alone: the other commands' modules are not even imported (a command
+    starts faster), and the command parses, helps and fails as it does in the whole tree."""
+    from importlib import import_module
 
     parser = argparse.ArgumentParser(
         prog="tapps",
@@ -172,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = _common_options()
-    for module in (_workflow, _dlq, _cleanup, _worktree, _cache, _logs, _scenario):
-        module.register(commands, common)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for module in modules:
+        import_module(f"pytest_tapps.cli.{module}").register(commands, common)
     return parser
 
 
@@ -193,9 +208,12 @@ def _attach_negative_now(argv: Sequence[str]) -> list[str]:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn every user error into a message and a code."""
-    parser = build_parser()
+    arguments = _attach_negative_now(sys.argv[1:] if argv is None else argv)
+    # The command is the first argument (the only options before it, --help and --version,
+    # need the whole tree anyway).
+    parser = build_parser(arguments[0] if arguments else None)
     try:
-        args = parser.parse_args(_attach_negative_now(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler

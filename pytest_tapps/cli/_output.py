@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -25,6 +24,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
     """Pretty JSON on stdout, one document."""
+    import json  # here: commands print text unless asked for --json
+
     out = stream if stream is not None else sys.stdout
     out.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 

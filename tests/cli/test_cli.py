@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from pytest_tapps.cli._app import COMMANDS, build_parser
 from pytest_tapps.core import Layout
 from tests.helpers import envelope, execution, run_cli, state, write_current, write_json
 
@@ -274,3 +278,55 @@ def test_help_documents_exit_codes(tmp_path: Path) -> None:
     assert (
         "Exit codes: 0 success, 1 problems found or operation failed, 2 bad usage or" in done.stdout
     )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The direct subcommands of ``parser`` (argparse lists them only in underscore names)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _tree(parser: argparse.ArgumentParser) -> dict[str, tuple[str, dict[str, object]]]:
+    """Every subcommand below ``parser``, by its prog: its help and its defaults."""
+    found = {}
+    for sub in _subparsers(parser).values():
+        found[sub.prog] = (sub.format_help(), sub._defaults)
+        found.update(_tree(sub))
+    return found
+
+
+def test_the_command_table_lists_every_command_in_help_order() -> None:
+    """COMMANDS, which lets a command load alone, names every command of the whole tree."""
+    assert list(_subparsers(build_parser())) == list(COMMANDS)
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_command_built_alone_is_the_command_of_the_whole_tree(command: str) -> None:
+    """``tapps COMMAND`` builds that command alone, with the same help, subcommands and
+    defaults (so the same parsing and errors) as in the whole tree."""
+    whole = _tree(build_parser())
+    alone = _tree(build_parser(command))
+    assert list(_subparsers(build_parser(command))) == [command]
+    assert alone == {prog: found for prog, found in whole.items() if prog.split()[1] == command}
+
+
+def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
+    """``tapps cleanup`` imports none of the other commands' modules (they cost start-up)."""
+    code = (
+        "import sys\n"
+        "from pytest_tapps.cli._app import run\n"
+        "run(['cleanup', '--dry-run', '--project-root', sys.argv[1]])\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('pytest_tapps.cli.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    loaded = set(done.stdout.splitlines()[-1].split())
+    commands = {f"pytest_tapps.cli.{module}" for module in COMMANDS.values()}
+    assert loaded & commands == {"pytest_tapps.cli._cleanup"}

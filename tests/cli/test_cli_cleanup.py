@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -102,11 +103,15 @@ def test_skip_reasons_read_once_in_text_and_json(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_category_folder_exits_1_and_the_rest_is_cleaned(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Permissions are reported, never a traceback: the folder is named, other categories are
     cleaned, and the exit code is 1."""
     build_parser()  # load every command before pyfakefs starts (it unloads what loads under it)
+    # run() sends the tapps_agents logger to this test's stderr, which capsys closes after it.
+    logger = logging.getLogger("tapps_agents")
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    monkeypatch.setattr(logger, "level", logger.level)
     with project(fs="fake", clock=VirtualClock(NOW_EPOCH)) as built:
         built.file("logs/debug/old.log", age="8d")
         built.file("logs/application/old.log", age="31d")
