@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_tapps.core._errors import TappsError
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 class GitError(TappsError):
@@ -38,6 +41,8 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     if git is None:
         message = "git is not installed (needed for git worktrees)"
         raise GitError(message)
+    import subprocess  # here: projects without git never start it, nor import subprocess
+
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     done = subprocess.run(
         [git, "-C", str(repo), *args], capture_output=True, text=True, env=env, check=False

@@ -14,7 +14,6 @@ field named like a correlation field overrides the bound value for that one reco
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -207,10 +206,14 @@ class JsonFormatter(logging.Formatter):
             out["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
+        import json  # here: a command that logs nothing starts without it
+
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def _kv_value(value: Any) -> str:
+    import json  # here: a command that logs nothing starts without it
+
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if text == "" or any(ch in text for ch in ' ="\n\t\\'):
         return json.dumps(text, ensure_ascii=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -145,6 +144,8 @@ class RetryPolicy:
 
     def iter_delays(self, seed: int | str | None = None) -> Iterator[float]:
         """The waits between attempts, lazily (``max_attempts - 1`` of them)."""
+        import random  # here: the cleanup command, which needs none, starts faster
+
         rng = random.Random(seed)  # noqa: S311 -- backoff jitter, not cryptography
         previous = self.initial_delay
         for retry in range(1, self.max_attempts):
