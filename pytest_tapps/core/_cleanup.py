@@ -11,8 +11,9 @@ Two ways to delete, both deciding each item again right before deleting it, with
 functions as planning:
 
 - :func:`run_cleanup` (what ``tapps cleanup`` does) decides and deletes item by item in one pass:
-  the ``lstat`` that decides is the one just before the ``unlink``; folders are removed by a small
-  pool of threads;
+  the ``lstat`` that decides is the one just before the ``unlink``, a worktree folder is removed
+  right after the walk that ages it (from that walk's listing), and large folders and many
+  worktrees are shared out to forked processes;
 - :func:`apply_plan` takes a plan made earlier, decides every item again, and skips (and reports)
   anything that changed since.
 
@@ -23,16 +24,15 @@ folder that cannot be read) is reported while the run goes on.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
+import marshal
 import os
 import re
 import stat
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
 from pathlib import Path
@@ -53,19 +53,25 @@ from pytest_tapps.core._retention import (
 )
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
+    Removal,
     is_locked,
     locked_inodes,
+    open_folder,
     remove_path,
+    remove_walked,
     walk_stats,
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from pytest_tapps.core._worktrees import WorktreeInfo
 
 #: Names under .tapps-agents/ that hold no retained data (state is managed, never aged).
 _NOT_RETAINED = frozenset({"config.yaml", "workflow-state"})
 _TOMBSTONE_REASON = "unfinished deletion of an earlier run"
 T = TypeVar("T")
+R = TypeVar("R", bound=tuple[object, ...])  # a record: a tuple of plain values
 #: Folders with at least this many entries are split over processes (see _FolderRun._forked).
 FORK_THRESHOLD = 20_000
 
@@ -109,6 +115,49 @@ def fork_map(
         results.append((data, os.waitstatus_to_exitcode(status) == 0))
     return results
 
+
+def fork_queue(
+    count: int, processes: int, work: Callable[[Iterator[range]], list[R]], *, size: int
+) -> list[tuple[list[R] | None, bool]]:
+    """Run ``work`` in this process and in ``processes - 1`` forked ones (see :func:`fork_map`)
+    over ``range(count)`` in chunks of ``size``: each process takes the next chunk from a pipe
+    they share as it finishes one, so a process slowed down takes fewer. Return what each
+    process's ``work`` returned (a forked one's travels back with :mod:`marshal`: plain values
+    only), this one's first, and whether it finished (None when not)."""
+    size = max(size, -(-count // _MAX_CHUNKS))
+    read_end, write_end = os.pipe()
+    try:
+        # Every chunk's number is in the pipe before any process reads it (at most 16 KiB, far
+        # below a pipe's capacity); each read takes one number whole (reads of a pipe are
+        # serialised, and what is left is always whole numbers).
+        tokens = memoryview(b"".join(i.to_bytes(4, "little") for i in range(0, count, size)))
+        while tokens:
+            tokens = tokens[os.write(write_end, tokens) :]
+        os.close(write_end)
+        write_end = -1
+
+        def chunks() -> Iterator[range]:
+            while token := os.read(read_end, 4):
+                start = int.from_bytes(token, "little")
+                yield range(start, min(start + size, count))
+
+        mine: list[list[R]] = []
+        results = fork_map(
+            list(range(processes)),
+            lambda _: marshal.dumps(work(chunks())),
+            lambda _: mine.append(work(chunks())),
+        )
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    # Only this process's own forks write these bytes (through pipes only they hold open).
+    theirs = [(marshal.loads(data) if ok else None, ok) for data, ok in results]  # noqa: S302
+    return [(mine[0], True), *theirs]
+
+
+#: At most this many chunks in :func:`fork_queue`'s pipe (4 bytes each).
+_MAX_CHUNKS = 4096
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
@@ -201,15 +250,34 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file"
 
 
-def _open_folder(folder: Path) -> int:
-    """Open a category folder for the ``*at`` calls, never through a link. (pyfakefs answers
-    ENOTDIR for a folder the user may not read; the real error is EACCES.)"""
-    try:
-        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except NotADirectoryError:
-        if not folder.is_dir():
-            raise
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(folder)) from None
+class _LockReader:
+    """``/proc/locks``, read on a thread. The first read in a while waits for the kernel (an RCU
+    grace period: 10-20 ms measured), which the pass spends on other work; the first decision
+    joins it, as does any fork (only one thread may run then)."""
+
+    def __init__(self) -> None:
+        self._found: set[tuple[int, int]] | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            self._found = locked_inodes()
+        except BaseException as exc:  # raised again in the thread that asks
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait for the read to end (a pass ends so: no thread of it outlives it)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def result(self) -> set[tuple[int, int]] | None:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._found
 
 
 @dataclass
@@ -219,10 +287,21 @@ class _Scan:
     layout: Layout
     policy: RetentionPolicy
     now: float
-    locks: set[tuple[int, int]] | None
+    reader: _LockReader
     clock: Clock
     stuck_after: float
     _roots: dict[str, str] = field(default_factory=dict)
+    _expired: dict[float, str] = field(default_factory=dict)  # "older than 7d", by age
+
+    @property
+    def locks(self) -> set[tuple[int, int]] | None:
+        """The locked inodes (None: /proc/locks cannot be read; each candidate is probed)."""
+        return self.reader.result()
+
+    def can_fork(self) -> bool:
+        """Whether work may be split over processes (once the lock reader has finished)."""
+        self.reader.result()
+        return _can_fork()
 
     def boundary(self, category: RetentionCategory | None) -> Path:
         if category is not None and category.name == "quality_reports":
@@ -261,8 +340,33 @@ class _Scan:
         if age > limit or limit == 0:
             if category.name == "completed_worktrees":
                 return Decision.DELETE, "workflow completed", age
-            return Decision.DELETE, f"older than {format_duration(limit)}", age
+            reason = self._expired.get(limit)
+            if reason is None:
+                reason = self._expired[limit] = f"older than {format_duration(limit)}"
+            return Decision.DELETE, reason, age
         return Decision.KEEP, "too new", age
+
+    def tree_decision(
+        self,
+        category: RetentionCategory,
+        stamp: float,
+        unreadable: tuple[str, str] | None,
+        *,
+        locked: bool,
+        mounts: bool = False,
+    ) -> tuple[Decision, str, float]:
+        """:meth:`age_decision` for a folder aged by its newest file, which is skipped when a
+        part could not be read (unless kept), or, expired, when it holds a mount point or a
+        locked file."""
+        decision, reason, age = self.age_decision(category, stamp)
+        if unreadable is not None and decision is not Decision.KEEP:
+            # Its newest file may be in what could not be read: its age is unknown.
+            return Decision.SKIP, _unreadable(unreadable), age
+        if decision is Decision.DELETE and mounts:
+            return Decision.SKIP, "contains a mount point", age
+        if decision is Decision.DELETE and locked:
+            return Decision.SKIP, "locked", age
+        return decision, reason, age
 
     def decide(
         self, location: str, st: os.stat_result, category: RetentionCategory, device: int
@@ -300,14 +404,9 @@ class _Scan:
                 )
             stats = walk_stats(location, device, self.locks)
             stamp = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
-            decision, reason, age = self.age_decision(category, stamp)
-            if stats.unreadable is not None and decision is not Decision.KEEP:
-                # Its newest file may be in what could not be read: its age is unknown.
-                decision, reason = Decision.SKIP, _unreadable(stats.unreadable)
-            elif decision is Decision.DELETE and stats.mounts:
-                decision, reason = Decision.SKIP, "contains a mount point"
-            elif decision is Decision.DELETE and stats.locked:
-                decision, reason = Decision.SKIP, "locked"
+            decision, reason, age = self.tree_decision(
+                category, stamp, stats.unreadable, locked=stats.locked, mounts=stats.mounts
+            )
             return PlanItem(
                 location, category.name, decision, reason, "folder", stamp, age, limit, stats.size
             )
@@ -334,34 +433,33 @@ class _Scan:
     def worktree(self, info: WorktreeInfo) -> PlanItem:
         """The decision for one worktree, from its status, git state and age."""
         category = BY_NAME[f"{info.status}_worktrees"]
-        base = PlanItem(
+        decision, stamp, age = Decision.SKIP, None, None
+        if info.status in ("active", "stuck"):
+            reason = f"{info.status} workflow ({'; '.join(info.evidence)})"
+        elif info.is_symlink and not _inside(os.path.realpath(info.path), self.real_boundary(None)):
+            reason = "symlink target outside"
+        elif info.git_locked:
+            reason = "git-locked worktree (git worktree lock)"
+        elif not info.exists:
+            decision, reason = Decision.DELETE, "folder gone; prune its git registration"
+        else:
+            stamp = info.timestamp if info.timestamp is not None else self.now
+            decision, reason, age = self.tree_decision(
+                category, stamp, info.unreadable, locked=info.file_locked
+            )
+        limit = self.policy.ages[category.name]
+        return PlanItem(
             os.fspath(info.path),
             category.name,
-            Decision.SKIP,
-            "",
+            decision,
+            reason,
             "worktree",
-            max_age_seconds=self.policy.ages[category.name],
-            size_bytes=info.size,
+            stamp,
+            age,
+            limit,
+            info.size,
             worktree=info,
         )
-        if info.status in ("active", "stuck"):
-            evidence = "; ".join(info.evidence)
-            return replace(base, reason=f"{info.status} workflow ({evidence})")
-        if info.is_symlink and not _inside(os.path.realpath(info.path), self.real_boundary(None)):
-            return replace(base, reason="symlink target outside")
-        if info.git_locked:
-            return replace(base, reason="git-locked worktree (git worktree lock)")
-        if not info.exists:
-            return replace(
-                base, decision=Decision.DELETE, reason="folder gone; prune its git registration"
-            )
-        stamp = info.timestamp if info.timestamp is not None else self.now
-        decision, reason, age = self.age_decision(category, stamp)
-        if info.unreadable is not None and decision is not Decision.KEEP:
-            decision, reason = Decision.SKIP, _unreadable(info.unreadable)
-        elif decision is Decision.DELETE and info.file_locked:
-            decision, reason = Decision.SKIP, "locked"
-        return replace(base, decision=decision, reason=reason, timestamp=stamp, age_seconds=age)
 
     def category_entries(
         self, category: RetentionCategory
@@ -429,10 +527,21 @@ class _Scan:
         measure: bool = True,
         failed: list[tuple[Path, str]] | None = None,
     ) -> Iterator[PlanItem]:
-        """Every worktree, and the tombstones of unfinished worktree deletions. Without
+        """Every worktree decided, and the tombstones of unfinished worktree deletions. Without
         ``measure`` plain worktree folders are not walked (their items carry no age yet).
         A worktrees folder that cannot be read is one skipped item, or, given ``failed``, a
         failure added there."""
+        for found in self.worktrees(wanted, measure=measure, failed=failed):
+            yield found if isinstance(found, PlanItem) else self.worktree(found)
+
+    def worktrees(
+        self,
+        wanted: set[str] | None,
+        *,
+        measure: bool = True,
+        failed: list[tuple[Path, str]] | None = None,
+    ) -> Iterator[WorktreeInfo | PlanItem]:
+        """:meth:`worktree_items`, with each worktree still undecided (its info)."""
         from pytest_tapps.core._worktrees import inventory
 
         folder = self.layout.worktrees_dir
@@ -451,10 +560,10 @@ class _Scan:
                 clock=self.clock,
                 stuck_after=self.stuck_after,
                 measure=measure,
-                locks=self.locks,  # read once per pass
+                locks=lambda: self.locks,  # read once per pass, and only if needed
             )
             tombstones = (
-                sorted(p for p in folder.iterdir() if p.name.startswith(TOMBSTONE_PREFIX))
+                sorted(n for n in os.listdir(folder) if n.startswith(TOMBSTONE_PREFIX))
                 if folder.is_dir()
                 else []
             )
@@ -466,12 +575,11 @@ class _Scan:
                 yield PlanItem(os.fspath(folder), "worktrees", Decision.SKIP, reason, "folder")
             return
         for info in infos:
-            item = self.worktree(info)
-            if wanted is None or item.category in wanted:
-                yield item
-        for path in tombstones:
+            if wanted is None or f"{info.status}_worktrees" in wanted:
+                yield info
+        for name in tombstones:
             yield PlanItem(
-                os.fspath(path), "worktrees", Decision.DELETE, _TOMBSTONE_REASON, "folder"
+                os.fspath(folder / name), "worktrees", Decision.DELETE, _TOMBSTONE_REASON, "folder"
             )
 
     def unclaimed(self) -> Iterator[PlanItem]:
@@ -501,7 +609,7 @@ def _scan(
     layout: Layout, policy: RetentionPolicy | None, clock: Clock, stuck_after: float
 ) -> _Scan:
     policy = policy if policy is not None else load_retention(layout)
-    return _Scan(layout, policy, clock.time(), locked_inodes(), clock, stuck_after)
+    return _Scan(layout, policy, clock.time(), _LockReader(), clock, stuck_after)
 
 
 def _wants_worktrees(wanted: set[str] | None) -> bool:
@@ -536,6 +644,7 @@ def plan_cleanup(
         items.extend(scan.worktree_items(wanted))
     if wanted is None:
         items.extend(scan.unclaimed())
+    scan.reader.wait()
     return Plan(items, scan.now, scan.policy)
 
 
@@ -577,7 +686,11 @@ class _Remover:
     def __init__(self, layout: Layout, report: CleanupReport, workers: int) -> None:
         self.layout = layout
         self.report = report
-        self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.pool: ThreadPoolExecutor | None = None
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor  # here: one worker is the default
+
+            self.pool = ThreadPoolExecutor(max_workers=workers)
         self.futures: list[Future[None]] = []
         self.lock = threading.Lock()
 
@@ -792,7 +905,7 @@ class _FolderRun:
         """Decide and delete the folder's entries. Regular files take a fast path: the ``lstat``
         that decides, then at once ``unlink`` relative to the open folder. (This loop runs per
         file over 100,000-file folders, so it binds what it uses to locals.)"""
-        if split and self.processes > 1 and len(entries) >= FORK_THRESHOLD and _can_fork():
+        if split and self.processes > 1 and len(entries) >= FORK_THRESHOLD and self.scan.can_fork():
             self._forked(entries, tick)
             return
         category, report, fd, prefix = self.category, self.report, self.fd, self.prefix
@@ -910,7 +1023,7 @@ def _run_category(
                     assert st is not None  # noqa: S101 -- category_entries stats children
                     _record(report, scan.decide(location, st, category, device))
             return
-        fd = _open_folder(folder)
+        fd = open_folder(folder)
     except OSError as exc:
         report.failed.append((folder, _unlisted(exc)))
         return
@@ -939,68 +1052,110 @@ def _run_category(
         os.close(fd)
 
 
-def _plain_worktree_records(scan: _Scan, share: list[WorktreeInfo]) -> bytes:
-    """Walk, decide and remove plain worktree folders; encode what happened as records
-    ``kind NUL name NUL reason NUL timestamp NUL age NUL`` (R removed, V vanished, K kept,
-    S skipped, F failed: name is the path, reason the error)."""
-    from pytest_tapps.core._worktrees import measure_into
+#: What happened to one plain worktree: ``(kind, name, reason, timestamp, age, size, newest)``,
+#: kind R removed, V vanished, K kept, S skipped, or F failed (name: the path, reason: the
+#: error).
+_Record = tuple[str, str, str, float | None, float | None, int, float | None]
 
-    out: list[str] = []
-    device = scan.layout.worktrees_dir.stat().st_dev
-    for info in share:
-        measure_into(info, device, scan.locks)
-        item = scan.worktree(info)
-        stamp, age = item.timestamp or 0.0, item.age_seconds or 0.0
-        if item.decision is Decision.DELETE:
-            removal = remove_path(info.path, device=device)
-            if removal.vanished:
-                out.append(f"V\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
-            for path, why in removal.failures:
-                out.append(f"F\0{os.fspath(path)}\0{why}\0\0\0")
-            if not removal.vanished and not removal.failures:
-                out.append(f"R\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
-        else:
-            kind = "K" if item.decision is Decision.KEEP else "S"
-            out.append(f"{kind}\0{info.name}\0{item.reason}\0{stamp!r}\0{age!r}\0")
-    return "".join(out).encode("utf-8", "surrogateescape")
+
+def _plain_worktree_records(scan: _Scan, infos: Iterable[WorktreeInfo]) -> list[_Record]:
+    """Walk, decide and remove plain worktree folders; say what happened to each.
+
+    Each folder is walked through descriptors (:func:`walk_at`) and, if expired, removed from
+    that walk's listing at once; one that is not a plain folder any more takes the path-based
+    way."""
+    from pytest_tapps.core._worktrees import measure_into, walk_into
+
+    out: list[_Record] = []
+    folder = scan.layout.worktrees_dir
+    device = folder.stat().st_dev
+    try:
+        folder_fd: int | None = open_folder(folder)
+    except OSError:
+        folder_fd = None  # each worktree reports its own error the path-based way
+    try:
+        for info in infos:
+            walked = None if folder_fd is None else walk_into(info, folder_fd, device, scan.locks)
+            if walked is None:
+                measure_into(info, device, scan.locks)
+            try:
+                item = scan.worktree(info)
+                removal = None
+                if item.decision is Decision.DELETE:
+                    removal = (
+                        remove_path(info.path, device=device)
+                        if walked is None or folder_fd is None
+                        else remove_walked(folder_fd, info.name, walked, item.location, device)
+                    )
+            finally:
+                if walked is not None:
+                    os.close(walked.fd)
+            out.extend(_worktree_records(info, item, removal))
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+    return out
+
+
+def _worktree_records(info: WorktreeInfo, item: PlanItem, removal: Removal | None) -> list[_Record]:
+    """What happened to one worktree (see :data:`_Record`)."""
+    if removal is None:
+        kind = "K" if item.decision is Decision.KEEP else "S"
+    elif removal.vanished:
+        kind = "V"
+    elif removal.failures:
+        return [("F", os.fspath(path), why, None, None, 0, None) for path, why in removal.failures]
+    else:
+        kind = "R"
+    stamp, age = item.timestamp, item.age_seconds
+    return [(kind, info.name, item.reason, stamp, age, info.size, info.newest_mtime)]
+
+
+#: Plain worktree folders are handed out to the processes this many at a time.
+_CHUNK = 4
 
 
 def _run_plain_worktrees(
     scan: _Scan, plain: list[WorktreeInfo], report: CleanupReport, processes: int
 ) -> None:
     """Plain worktree folders (no git registration, no link): each is walked for its age,
-    decided and removed in one go, split over processes when there are many."""
+    decided and removed in one go, by several processes when there are many, each taking the
+    next few folders as it finishes its last (worktrees differ in size, and a process may share
+    its core with other work)."""
+    parts = processes if len(plain) >= 64 and scan.can_fork() else 1
+    if parts == 1:
+        outputs: list[tuple[list[_Record] | None, bool]] = [
+            (_plain_worktree_records(scan, plain), True)
+        ]
+    else:
+        outputs = fork_queue(
+            len(plain),
+            parts,
+            lambda chunks: _plain_worktree_records(scan, (plain[i] for c in chunks for i in c)),
+            size=_CHUNK,
+        )
     by_name = {info.name: info for info in plain}
-    parts = processes if len(plain) >= 64 and _can_fork() else 1
-    shares = [plain[i::parts] for i in range(parts)]
-    mine: list[bytes] = []
-    results = fork_map(
-        shares,
-        lambda share: _plain_worktree_records(scan, share),
-        lambda share: mine.append(_plain_worktree_records(scan, share)),
-    )
-    for data, ok in [(mine[0], True), *results]:
-        fields = data.decode("utf-8", "surrogateescape").split("\0")
-        for index in range(0, len(fields) - 4, 5):
-            kind, name, reason, stamp, age = fields[index : index + 5]
+    for records, ok in outputs:
+        for kind, name, reason, stamp, age, size, newest in records or ():
             if kind == "F":
                 report.failed.append((Path(name), reason))
                 continue
             info = by_name[name]
+            info.size, info.newest_mtime = size, newest  # measured in whichever process
             category = f"{info.status}_worktrees"
-            decision = {"R": Decision.DELETE, "V": Decision.DELETE, "K": Decision.KEEP}.get(
-                kind, Decision.SKIP
-            )
+            if kind == "K":
+                report.kept[category] += 1
+                continue
             item = PlanItem(
                 os.fspath(info.path),
                 category,
-                decision,
+                Decision.SKIP if kind == "S" else Decision.DELETE,
                 reason,
                 "worktree",
-                float(stamp),
-                float(age),
+                stamp,
+                age,
                 scan.policy.ages[category],
-                info.size,
+                size,
                 worktree=info,
             )
             if kind == "R":
@@ -1008,7 +1163,7 @@ def _run_plain_worktrees(
             elif kind == "V":
                 report.vanished.append(item)
             else:
-                _record(report, item)
+                report.skipped.append((item, item.reason))
         if not ok:
             report.failed.append((scan.layout.worktrees_dir, "a cleanup worker process died"))
 
@@ -1023,15 +1178,18 @@ def _run_worktrees(
 ) -> None:
     """Every worktree: git's own removal for registered ones, links and tombstones on the
     remover, plain folders walked, decided and removed together (split over processes)."""
-    split = processes > 1 and _can_fork()
     plain: list[WorktreeInfo] = []
-    for item in scan.worktree_items(wanted, measure=not split, failed=report.failed):
-        info = item.worktree
-        if info is not None and info.newest_mtime is None and info.exists and not info.is_symlink:
-            plain.append(info)  # a plain folder, decided after its own walk
-        elif item.decision is not Decision.DELETE:
+    for found in scan.worktrees(wanted, measure=False, failed=report.failed):
+        if isinstance(found, PlanItem):
+            item = found
+        elif found.newest_mtime is None and found.exists and not found.is_symlink:
+            plain.append(found)  # a plain folder, decided after its own walk
+            continue
+        else:
+            item = scan.worktree(found)
+        if item.decision is not Decision.DELETE:
             _record(report, item)
-        elif info is not None and info.registered:
+        elif item.worktree is not None and item.worktree.registered:
             remover.worktree(item, scan.clock)  # git's own removal, one at a time
         else:
             remover.folder(item)  # a link, a tombstone: on the pool
@@ -1080,6 +1238,7 @@ def run_cleanup(
                 _record(report, item)
     finally:
         remover.finish()
+        scan.reader.wait()
         if collecting:
             gc.enable()
     report.removed.sort(key=lambda item: item.location)
@@ -1138,7 +1297,10 @@ def apply_plan(
     worktrees: dict[str, WorktreeInfo] | OSError = {}
     if any(item.kind == "worktree" for item in targets):
         try:
-            worktrees = {i.name: i for i in inventory(layout, clock=clock, stuck_after=stuck_after)}
+            found = inventory(
+                layout, clock=clock, stuck_after=stuck_after, locks=lambda: scan.locks
+            )
+            worktrees = {info.name: info for info in found}
         except OSError as exc:  # the worktrees folder cannot be read: each worktree fails
             worktrees = exc
     remover = _Remover(layout, report, workers=1)
@@ -1166,4 +1328,5 @@ def apply_plan(
         else:
             remover.take(fresh, clock)
     remover.finish()
+    scan.reader.wait()
     return report

@@ -18,10 +18,8 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import EllipsisType
 from typing import TYPE_CHECKING
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
@@ -41,14 +39,23 @@ from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Removal,
+    Walked,
     locked_inodes,
     remove_path,
     resolves_inside,
+    walk_at,
     walk_stats,
 )
 
-if TYPE_CHECKING:  # loaded only when a workflow state exists: pydantic is not cheap to import
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeAlias
+
+    # Loaded only when a workflow state exists: pydantic is not cheap to import.
     from pytest_tapps.core._state import WorkflowState
+
+    #: Locked inodes as ``(st_dev, st_ino)``; None where ``/proc/locks`` cannot be read.
+    Locks: TypeAlias = set[tuple[int, int]] | None
 
 
 class WorktreeRefused(TappsError):
@@ -173,6 +180,20 @@ def measure_into(info: WorktreeInfo, device: int, locks: set[tuple[int, int]] | 
     info.unreadable = found.unreadable
 
 
+def walk_into(
+    info: WorktreeInfo, folder_fd: int, device: int, locks: set[tuple[int, int]] | None
+) -> Walked | None:
+    """:func:`measure_into` through descriptors (``folder_fd`` is the worktrees folder): the
+    walk stays open for :func:`remove_walked`. None, and nothing filled in, when the worktree
+    is not a plain folder on ``device`` now (then :func:`measure_into` tells what it is)."""
+    walked = walk_at(folder_fd, info.name, device, locks)
+    if walked is not None:
+        newest = walked.newest_mtime
+        info.newest_mtime = newest if newest is not None else walked.st.st_mtime
+        info.size, info.file_locked, info.unreadable = walked.size, walked.locked, walked.unreadable
+    return walked
+
+
 @dataclass(frozen=True)
 class _Measured:
     exists: bool = True
@@ -183,6 +204,9 @@ class _Measured:
     unreadable: tuple[str, str] | None = None
 
 
+_UNMEASURED = _Measured()  # a folder not walked yet
+
+
 def inventory(
     layout: Layout,
     *,
@@ -190,32 +214,40 @@ def inventory(
     stuck_after: float = DEFAULT_STUCK_SECONDS,
     workers: int = 1,
     measure: bool = True,
-    locks: set[tuple[int, int]] | EllipsisType | None = ...,
+    locks: Locks | Callable[[], Locks] = locked_inodes,
 ) -> list[WorktreeInfo]:
     """Every worktree folder (and every registered worktree whose folder is gone), by name.
 
     With ``workers`` > 1 the folders are walked on that many threads (each walk is many
     ``lstat`` calls; on a slow disk that can help, on tmpfs the GIL makes it slower).
-    ``locks`` are the locked inodes when the caller has just read them (``/proc/locks`` can
-    take milliseconds to read); by default they are read here."""
+    ``locks`` are the locked inodes when the caller has read them (``/proc/locks`` can take
+    milliseconds to read), or a function that reads them, called only if a folder is walked
+    (by default they are read here then)."""
     folder = layout.worktrees_dir
     refs = _references(layout)
     git = _git_entries(layout)
-    if locks is ...:
-        locks = locked_inodes()
+    if callable(locks):
+        locks = locks() if measure or git else None  # nothing is walked: None is never used
     names: set[str] = set(git)
+    folders: set[str] = set()  # listed as folders: unmeasured, they need no lstat here
     if folder.is_dir() and not folder.is_symlink():
         with os.scandir(folder) as listing:
-            names |= {e.name for e in listing if not e.name.startswith(TOMBSTONE_PREFIX)}
+            for listed in listing:
+                if not listed.name.startswith(TOMBSTONE_PREFIX):
+                    names.add(listed.name)
+                    if not measure and listed.is_dir(follow_symlinks=False):
+                        folders.add(listed.name)
     device = folder.stat().st_dev if folder.is_dir() else 0
     ordered = sorted(names)
     prefix = os.fspath(folder) + os.sep
     walk = functools.partial(_measure, device=device, locks=locks, walk=measure)
     if workers > 1 and len(ordered) > 64:
+        from concurrent.futures import ThreadPoolExecutor  # here: one worker is the default
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             measured = list(pool.map(walk, [prefix + name for name in ordered], chunksize=32))
     else:
-        measured = [walk(prefix + name) for name in ordered]
+        measured = [_UNMEASURED if n in folders else walk(prefix + n) for n in ordered]
     infos: dict[str, WorktreeInfo] = {}
     for name, shallow in zip(ordered, measured, strict=True):
         found = shallow

@@ -798,6 +798,14 @@ _FORKED_WORKTREES = _COUNT_FORKS + textwrap.dedent(
         "forks": len(forks),
         "planned": sorted(i.location for i in plan.by_decision(cleanup.Decision.DELETE)),
         "removed": sorted(i.location for i in report.removed),
+        "planned_items": sorted(
+            (i.location, i.size_bytes, i.timestamp, i.worktree.newest_mtime)
+            for i in plan.by_decision(cleanup.Decision.DELETE)
+        ),
+        "removed_items": sorted(
+            (i.location, i.size_bytes, i.timestamp, i.worktree.newest_mtime)
+            for i in report.removed
+        ),
         "kept": sum(report.kept.values()),
         "planned_kept": len(plan.by_decision(cleanup.Decision.KEEP)),
         "failed": report.failed,
@@ -808,8 +816,8 @@ _FORKED_WORKTREES = _COUNT_FORKS + textwrap.dedent(
 
 
 def test_many_plain_worktrees_split_over_processes_do_what_the_plan_says(tmp_path: Path) -> None:
-    """Worktree folders walked, decided and removed by forked workers match the plan; a deep
-    fresh file keeps its worktree."""
+    """Worktree folders walked, decided and removed by forked workers match the plan, sizes and
+    times included; a deep fresh file keeps its worktree."""
     done = subprocess.run(
         [sys.executable, "-c", _FORKED_WORKTREES, str(tmp_path)],
         capture_output=True,
@@ -819,6 +827,7 @@ def test_many_plain_worktrees_split_over_processes_do_what_the_plan_says(tmp_pat
     result = json.loads(done.stdout)
     assert result["forks"] == 1
     assert result["removed"] == result["planned"]
+    assert result["removed_items"] == result["planned_items"]  # sizes measured in a worker too
     assert result["kept"] == result["planned_kept"]
     assert result["failed"] == []
     assert "wt-000" in result["left"]

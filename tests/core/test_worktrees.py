@@ -240,3 +240,16 @@ def test_the_runbook_find_command_would_delete_fresh_worktrees(repo: Path) -> No
     assert str(folder) in matched  # the runbook's command would rm -rf the whole folder
     plan = plan_cleanup(Layout(repo), clock=VirtualClock(time.time()))
     assert [(i.path, i.label) for i in plan.items] == [(fresh, "keep: too new")]
+
+
+def test_an_inventory_that_walks_nothing_reads_no_locks(tmp_path: Path) -> None:
+    """Unmeasured plain folders are not walked, so the function that reads the locks is never
+    called (a pass reads /proc/locks on a thread meanwhile)."""
+    (Layout(tmp_path).worktrees_dir / "wt").mkdir(parents=True)
+
+    def never() -> set[tuple[int, int]] | None:
+        message = "the locks were read"
+        raise AssertionError(message)
+
+    (info,) = inventory(Layout(tmp_path), measure=False, locks=never)
+    assert (info.name, info.newest_mtime, info.exists, info.is_symlink) == ("wt", None, True, False)
