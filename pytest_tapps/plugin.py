@@ -36,6 +36,8 @@ _COVERAGE_KEY = pytest.StashKey[Any]()
 _EXPORT_KEY = pytest.StashKey[str | None]()
 #: pytest_tapps.stateful.EXPORT_ENV (not imported here: it imports Hypothesis).
 _EXPORT_ENV = "TAPPS_EXPORT_FAILURES"
+#: The layouts tapps_project can write (pytest_tapps.core.PROFILES, not imported at load).
+LAYOUTS = ("runbook", "tapps-agents-3.7")
 #: The skip reason of a scenario whose target cannot perform one of its actions.
 UNSUPPORTED = "not supported by this target"
 
@@ -51,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--tapps-layout",
-        choices=["runbook", "tapps-agents-3.7"],
+        choices=LAYOUTS,
         default=None,
         help="on-disk layout tapps_project writes: the runbook's (default) or the real "
         "tapps-agents 3.7 package's; ini: tapps_layout",
@@ -116,8 +118,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and settle the run's seed."""
+    """Register the marker, check the ini layout and settle the run's seed."""
     config.addinivalue_line("markers", MARKER)
+    layout = config.getini("tapps_layout")
+    if layout and layout not in LAYOUTS:
+        message = f"ini tapps_layout = {layout!r}: use one of {', '.join(LAYOUTS)}"
+        raise pytest.UsageError(message)
     config.stash[SEED_KEY] = _resolve_seed(config)
     export = config.getoption("--tapps-export-failures")
     if export:
@@ -165,7 +171,8 @@ def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
         return {}
     if marker.args:
         message = (
-            f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only (now=, fs=, seed=)"
+            f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only "
+            "(now=, fs=, seed=, layout=, skip_unsupported=)"
         )
         raise pytest.UsageError(message)
     unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed", "layout", "skip_unsupported"})

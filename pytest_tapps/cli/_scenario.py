@@ -231,7 +231,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
-    from pytest_tapps.scenario._conformance import read_findings, write_recorded
+    from pytest_tapps.scenario._conformance import read_findings, recorded_text
 
     if args.update and args.recorded is None:
         error("--update needs --recorded FILE (where to write the results)")
@@ -249,7 +249,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if args.recorded is None:
         return EXIT_OK
     if args.update:
-        write_recorded(args.recorded, found, about=args.title)
+        if not _written(args.recorded, recorded_text(found, about=args.title)):
+            return EXIT_USAGE
         print(f"wrote {len(found)} recorded result(s) to {args.recorded}")
         return EXIT_OK
     return _compare_with_recorded(args.recorded, found)
@@ -261,17 +262,40 @@ def _write_report(args: argparse.Namespace, found: dict[str, Any]) -> int:
     loaded = _load_valid(args.paths)
     if loaded is None:
         return EXIT_USAGE
+    known = {f"{item.path.name}::{item.name}" for item in loaded}
+    strangers = sorted(set(found) - known)
+    if strangers:
+        where = ", ".join(str(p) for p in args.paths) or "scenarios/"
+        error(
+            f"{len(strangers)} scenario(s) of {args.results} are not in {where} (first: "
+            f"{strangers[0]}); give the scenario folder the run used, e.g. "
+            '"$(tapps scenario path)"'
+        )
+        return EXIT_USAGE
     try:
         notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
-    except OSError as exc:
-        error(f"{args.notes}: cannot read the notes ({exc.strerror or exc})")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        error(f"{args.notes}: cannot read the notes ({why or exc})")
         return EXIT_USAGE
-    command = f"tapps scenario conformance {args.results.name} --report {args.report}"
+    command = "tapps scenario conformance --report"
     text = render_report(loaded, found, title=args.title, command=command, notes=notes)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(text, encoding="utf-8")
+    if not _written(args.report, text):
+        return EXIT_USAGE
     print(f"wrote {args.report}")
     return EXIT_OK
+
+
+def _written(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` whole (a temp file renamed), or say why not."""
+    from pytest_tapps.core._fsutil import write_atomic
+
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        error(f"{path}: cannot write it ({exc.strerror or exc})")
+        return False
+    return True
 
 
 def _compare_with_recorded(path: Path, found: dict[str, Any]) -> int:

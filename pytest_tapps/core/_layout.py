@@ -91,6 +91,54 @@ class LayoutProfile:
     workflow_locks: bool = True
 
 
+#: The fields of a profile that name a place (relative to ``.tapps-agents/``).
+_PLACES = (
+    "current_state",
+    "state_dir",
+    "history_dir",
+    "backups_dir",
+    "worktrees_dir",
+    "context7_cache_dir",
+    "tiered_cache_dir",
+    "project_profile",
+    "analytics_history_dir",
+    "application_logs_dir",
+    "structured_logs_dir",
+    "debug_logs_dir",
+    "workflow_artifacts_dir",
+    "test_results_dir",
+    "documentation_artifacts_dir",
+    "performance_metrics_dir",
+    "confidence_metrics_dir",
+)
+
+
+def translate(path: str, source: LayoutProfile, target: LayoutProfile) -> str:
+    """``path`` (from the project root) in ``source``'s layout, as the same place in
+    ``target``'s: the longest place of ``source`` it lies in is swapped for ``target``'s (the
+    runbook's ``context7/cache/react/docs.md`` is ``kb/context7-cache/libraries/react/docs.md``
+    in tapps-agents 3.7's), and so is the folder holding such a place when both layouts nest it
+    (``context7/x`` is ``kb/context7-cache/x``). A path in no place of ``source``, or in one
+    ``target`` lacks, is returned as it is."""
+    prefix = ".tapps-agents/"
+    if source == target or not path.startswith(prefix):
+        return path
+    rest = path[len(prefix) :]
+    pairs: list[tuple[str, str]] = []
+    for name in _PLACES:
+        mine, theirs = getattr(source, name), getattr(target, name)
+        if mine is None or theirs is None or mine == theirs:
+            continue
+        pairs.append((mine, theirs))
+        parent, their_parent = mine.rpartition("/")[0], theirs.rpartition("/")[0]
+        if parent and their_parent and parent != their_parent:
+            pairs.append((parent, their_parent))
+    for mine, theirs in sorted(pairs, key=lambda pair: -len(pair[0])):
+        if rest == mine or rest.startswith(mine + "/"):
+            return prefix + theirs + rest[len(mine) :]
+    return path
+
+
 RUNBOOK = LayoutProfile(
     name="runbook",
     state_dir="workflow-state",

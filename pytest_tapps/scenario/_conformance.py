@@ -166,8 +166,8 @@ class RecordedResultsError(ValueError):
     """The recorded-results file cannot be read."""
 
 
-def write_recorded(path: Path, findings: Mapping[str, Finding], *, about: str) -> None:
-    """Write ``findings`` as the recorded results (sorted; evidence kept for reviewers)."""
+def recorded_text(findings: Mapping[str, Finding], *, about: str) -> str:
+    """``findings`` as the recorded-results JSON (sorted; evidence kept for reviewers)."""
     data = {
         "format": FORMAT,
         "about": about,
@@ -176,8 +176,7 @@ def write_recorded(path: Path, findings: Mapping[str, Finding], *, about: str) -
             for key, f in sorted(findings.items())
         },
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def read_recorded(path: Path) -> dict[str, Finding]:
@@ -193,8 +192,15 @@ def read_recorded(path: Path) -> dict[str, Finding]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         message = f'{path}: not a recorded-results file (no "format": {FORMAT!r})'
         raise RecordedResultsError(message)
+    results = data.get("results")
+    if not isinstance(results, dict):
+        message = (
+            f'{path}: "results" must be a mapping of file::scenario to outcomes; '
+            "write the file with --update"
+        )
+        raise RecordedResultsError(message)
     found: dict[str, Finding] = {}
-    for key, entry in dict(data.get("results", {})).items():
+    for key, entry in results.items():
         file, _, name = str(key).partition("::")
         outcome = entry.get("outcome") if isinstance(entry, dict) else None
         if outcome not in OUTCOMES:
@@ -207,7 +213,12 @@ def read_recorded(path: Path) -> dict[str, Finding]:
 
 
 def changes(recorded: Mapping[str, Finding], found: Mapping[str, Finding]) -> list[str]:
-    """How a run's outcomes differ from the recorded ones, a line per scenario."""
+    """How a run differs from the recorded results: a line per scenario whose outcome changed
+    (with its evidence), that is new, or that did not run; and for a scenario that departs
+    (or is not supported) as before but differently, the difference of its evidence, so a
+    change inside a known departure fails the gate too."""
+    import difflib
+
     lines = []
     for key in sorted(set(recorded) | set(found)):
         before = recorded.get(key)
@@ -220,6 +231,12 @@ def changes(recorded: Mapping[str, Finding], found: Mapping[str, Finding]) -> li
             lines.append(f"changed: {key}: recorded {before.outcome}, now {after.outcome}")
             if after.evidence:
                 lines.extend("    " + line for line in after.evidence.splitlines())
+        elif before is not None and after is not None and before.evidence != after.evidence:
+            lines.append(f"changed evidence: {key}: {after.outcome} as recorded, differently")
+            diff = difflib.unified_diff(
+                before.evidence.splitlines(), after.evidence.splitlines(), lineterm="", n=1
+            )
+            lines.extend("    " + line for line in list(diff)[2:])  # no ---/+++ header
     return lines
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.core import VirtualClock
+from pytest_tapps.core import LayoutProfile, VirtualClock
 from pytest_tapps.core._fsutil import fsync_off
 from pytest_tapps.harness import (
     Faults,
@@ -22,6 +22,7 @@ from pytest_tapps.harness import (
     NotInLayout,
     TappsProject,
     capture_logs,
+    layout_profile,
     project,
 )
 from pytest_tapps.harness._time import DEFAULT_NOW, to_epoch
@@ -194,6 +195,56 @@ def _locks(faults: Faults, given: Given) -> None:
             faults.stale_lock(lock.workflow, kind=lock.holder)
 
 
+def in_layout(scenario: Scenario, profile: LayoutProfile) -> Scenario:
+    """``scenario`` with its paths (given files and links, fault paths, ``then`` paths) moved
+    from the runbook's layout to ``profile``'s, so it asks for the same places there."""
+    from pytest_tapps.core._layout import RUNBOOK, translate
+
+    if profile == RUNBOOK:
+        return scenario
+
+    def moved(path: str) -> str:
+        return translate(path, RUNBOOK, profile)
+
+    def moved_fault(item: Any) -> Any:
+        name, spec = action_name(item), action_value(item)
+        if not isinstance(getattr(spec, "path", None), str):
+            return item
+        return item.model_copy(update={name: spec.model_copy(update={"path": moved(spec.path)})})
+
+    given = scenario.given.model_copy(
+        update={
+            "files": [f.model_copy(update={"path": moved(f.path)}) for f in scenario.given.files],
+            "symlinks": [
+                link.model_copy(update={"path": moved(link.path), "target": moved(link.target)})
+                for link in scenario.given.symlinks
+            ],
+        }
+    )
+    actions: list[Any] = list(scenario.when)
+    when = [
+        item.model_copy(update={"inject": moved_fault(action_value(item))})
+        if action_name(item) == "inject"
+        else item
+        for item in actions
+    ]
+    then = scenario.then.model_copy(
+        update={
+            "present": [moved(p) for p in scenario.then.present],
+            "absent": [moved(p) for p in scenario.then.absent],
+            "plan": {moved(p): label for p, label in scenario.then.plan.items()},
+        }
+    )
+    return scenario.model_copy(
+        update={
+            "given": given,
+            "faults": [moved_fault(f) for f in scenario.faults],
+            "when": when,
+            "then": then,
+        }
+    )
+
+
 def run_scenario(
     loaded: Loaded,
     scenario: Scenario,
@@ -217,7 +268,8 @@ def run_scenario(
                 raise HarnessError(message)
     # Scenarios test atomicity and recovery, not power loss: no fsync (it dominates a scenario's
     # time on a real disk); the command target's subprocesses inherit it.
-    layout = scenario.layout or target.layout
+    layout = layout_profile(scenario.layout or target.layout)
+    scenario = in_layout(scenario, layout)
     with fsync_off(), project(root, fs=chosen_fs, clock=clock, layout=layout) as proj:
         (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
         proj.root.mkdir(parents=True, exist_ok=True)

@@ -91,8 +91,9 @@ class TappsAgentsTarget(Target):
 
     def __init__(self, modules: Mapping[str, Any] | None = None) -> None:
         self._modules = dict(modules or {})
-        #: Calls of each step in this scenario so far (a fault's attempt numbers count them).
-        self._attempts: dict[str, int] = {}
+        #: Calls of each (workflow, step) in this scenario so far (a fault's attempt numbers
+        #: count them).
+        self._attempts: dict[tuple[str, str], int] = {}
 
     def _module(self, name: str) -> Any:
         if name in self._modules:
@@ -125,8 +126,7 @@ class TappsAgentsTarget(Target):
         except (Unsupported, TargetUnavailable):
             raise
         except SystemExit as exc:  # a command line's main() exiting
-            code = exc.code if isinstance(exc.code, int) else 1
-            return Outcome(code, out.getvalue())
+            return Outcome(_exit_code(exc), out.getvalue())
         except Exception as exc:  # the package failing is evidence for the report, not a crash
             text = out.getvalue()
             return Outcome(1, f"{text}{type(exc).__name__}: {exc}".strip())
@@ -181,9 +181,10 @@ class TappsAgentsTarget(Target):
         attempts = self._attempts
 
         async def step_seam(step: Any, target_path: Any) -> dict[str, Any]:
-            attempts[step.id] = attempts.get(step.id, 0) + 1
+            key = (str(getattr(executor.state, "workflow_id", "")), step.id)
+            attempts[key] = attempts.get(key, 0) + 1
             context = _StepCall(
-                attempt=attempts[step.id],
+                attempt=attempts[key],
                 timeout=float(executor.parallel_executor.default_timeout_seconds),
             )
             for fault in faults:
@@ -259,14 +260,19 @@ class TappsAgentsTarget(Target):
         out = io.StringIO()
         saved_argv = sys.argv
         sys.argv = argv
+        code = 0
         try:
             from contextlib import redirect_stdout
 
             with redirect_stdout(out):
                 module.main()
+        except SystemExit as exc:  # its argparse, or an exit of its own
+            code = _exit_code(exc)
         finally:
             sys.argv = saved_argv
-        return _cleanup_outcome(session, out.getvalue())
+        outcome = _cleanup_outcome(session, out.getvalue())
+        outcome.exit_code = max(outcome.exit_code, code)
+        return outcome
 
     def worktree_prune(self, spec: Any, session: Session) -> Outcome:
         """Its worktree retention (``CleanupTool.cleanup_worktrees(7)``), then, in a git
@@ -303,7 +309,12 @@ class TappsAgentsTarget(Target):
         import asyncio
 
         manager = self._module(f"{PACKAGE}.workflow.worktree_manager").WorktreeManager(session.root)
-        asyncio.run(manager.remove_worktree(spec.name, delete_branch=True))
+        try:
+            asyncio.run(manager.remove_worktree(spec.name, delete_branch=True))
+        except ValueError as exc:
+            if "Invalid worktree name" not in str(exc):
+                raise
+            return Outcome(2, f"ValueError: {exc}")  # its refusal of a bad name: bad input
         return Outcome()
 
     # -- caches --------------------------------------------------------------------------------
@@ -458,6 +469,13 @@ def _environment(scratch: Path) -> dict[str, str | None]:
         "PATH": os.pathsep.join([str(stub.parent), os.environ.get("PATH", "")]),
         **cursor,
     }
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The exit status ``sys.exit`` would give: None is 0, a number itself, a message 1."""
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
 
 
 def _cleanup_outcome(session: Session, printed: str) -> Outcome:

@@ -189,10 +189,19 @@ def test_the_report_lists_each_procedure_and_the_evidence_of_each_departure(run:
         (("--recorded", "other.json"), 'other.json: not a recorded-results file (no "format"'),
         (("--recorded", "odd.json"), "results['x::y'].outcome is 'fine'; use one of 'departs'"),
         (("--report", "r.md", "--notes", "none.md"), "none.md: cannot read the notes"),
+        (("--report", "r.md", "--notes", "latin1.md"), "latin1.md: cannot read the notes (not UTF"),
+        (("--recorded", "list.json"), '"results" must be a mapping of file::scenario'),
+        (("--recorded", "bare.json"), '"results" must be a mapping of file::scenario'),
+        (("--report", "suite"), "suite: cannot write it"),
+        (("--recorded", "suite", "--update"), "suite: cannot write it"),
     ],
 )
 def test_bad_input_is_a_message_and_exit_2(run: Path, args: tuple[str, ...], message: str) -> None:
     (run / "bad.json").write_text("{")
+    (run / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    fmt = '"format": "pytest-tapps conformance results 1"'
+    (run / "list.json").write_text(f'{{{fmt}, "results": []}}')
+    (run / "bare.json").write_text(f"{{{fmt}}}")
     (run / "other.json").write_text('{"results": {}}')
     (run / "odd.json").write_text(
         json.dumps(
@@ -227,3 +236,14 @@ def test_the_recorded_results_name_exactly_the_bundled_scenarios() -> None:
     assert set(recorded["results"]) == bundled, textwrap.shorten(
         f"re-record with `.ci/conformance --update`: {set(recorded['results']) ^ bundled}", 500
     )
+
+
+def test_a_report_needs_the_scenarios_the_run_ran(run: Path) -> None:
+    """Scenario files that are not the ones the run used would give a report of rows 'not
+    run': refused, naming the first scenario it cannot find, and nothing written."""
+    (run / "other").mkdir(exist_ok=True)
+    (run / "other" / "a.tapps.yaml").write_text(PASSING)
+    done = run_cli("scenario", "conformance", "results.xml", "other", "--report", "x.md", cwd=run)
+    assert done.returncode == 2
+    assert "2 scenario(s) of results.xml are not in other (first: b.tapps.yaml::" in done.stderr
+    assert not (run / "x.md").exists()

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tapps.core import RUNBOOK, TAPPS_AGENTS_3_7, Layout, UnsafeNameError, safe_name
+from pytest_tapps.core._layout import translate
 
 
 def test_runbook_paths_match_the_product_table(tmp_path: Path) -> None:
@@ -98,3 +99,31 @@ def test_names_containing_a_separator_are_always_refused(head: str, bad: str, ta
     """Whatever surrounds it, a separator, '..' or NUL makes a name unsafe."""
     with pytest.raises(UnsafeNameError):
         safe_name(head + bad + tail)
+
+
+@pytest.mark.parametrize(
+    ("runbook_path", "real_path"),
+    [
+        # a place of the runbook's layout that the real package keeps elsewhere
+        (
+            ".tapps-agents/context7/cache/react/docs.md",
+            ".tapps-agents/kb/context7-cache/libraries/react/docs.md",
+        ),
+        (".tapps-agents/context7/cache", ".tapps-agents/kb/context7-cache/libraries"),
+        # the folder holding it, when both layouts nest it one level deeper
+        (".tapps-agents/context7/x", ".tapps-agents/kb/context7-cache/x"),
+        (".tapps-agents/logs/debug/d.log", ".tapps-agents/logs/d.log"),
+        (".tapps-agents/metrics/performance/p.json", ".tapps-agents/metrics/p.json"),
+        # the same place in both, one the real layout lacks, and paths outside the tree
+        (".tapps-agents/analytics/history/a.jsonl", ".tapps-agents/analytics/history/a.jsonl"),
+        (".tapps-agents/cache/tiered-context/a.json", ".tapps-agents/cache/tiered-context/a.json"),
+        (".tapps-agents/context7/cachet/a", ".tapps-agents/kb/context7-cache/cachet/a"),
+        ("reports/quality/r.html", "reports/quality/r.html"),
+        ("../outside/x", "../outside/x"),
+    ],
+)
+def test_a_runbook_path_names_the_same_place_in_the_real_layout(
+    runbook_path: str, real_path: str
+) -> None:
+    assert translate(runbook_path, RUNBOOK, TAPPS_AGENTS_3_7) == real_path
+    assert translate(runbook_path, RUNBOOK, RUNBOOK) == runbook_path

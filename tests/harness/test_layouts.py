@@ -289,3 +289,21 @@ def test_a_crash_during_write_truncates_the_real_layout_s_saved_state(tmp_path: 
         with pytest.raises(StateFileError, match=re.escape(saved.name)):
             store.read(saved)
         assert store.locate("wf-1") == built.layout.history_dir / saved.name
+
+
+def test_the_plugin_knows_every_layout_of_the_core() -> None:
+    """The plugin names the layouts without importing the core at load; they stay in sync."""
+    from pytest_tapps.core import PROFILES
+    from pytest_tapps.plugin import LAYOUTS
+
+    assert set(LAYOUTS) == set(PROFILES)
+
+
+def test_a_bad_ini_layout_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntapps_layout = tapps-agents-4\n")
+    pytester.makepyfile("def test_x(tapps_project):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "tapps")
+    result.stderr.fnmatch_lines(
+        ["*ini tapps_layout = 'tapps-agents-4': use one of runbook, tapps-agents-3.7*"]
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -41,6 +41,8 @@ class CleanupTool:
     def _report(self, dry_run: bool) -> dict[str, Any]:
         for verb, relative in self.script:
             path = self.project_root / relative
+            if verb == "exit":
+                continue
             if verb == "error":
                 print(f"Error processing {path}: [Errno 13] Permission denied")
             elif dry_run:
@@ -69,6 +71,9 @@ def cleanup_main() -> None:
     CALLS.append(("cleanup_tool.main", vars(args)))
     tool = CleanupTool(project_root=args.project_root)
     tool._report(args.dry_run)
+    for verb, code in tool.script:
+        if verb == "exit":
+            raise SystemExit(int(code))
 
 
 # -- worktrees, KB cache, logging ---------------------------------------------------------------
@@ -169,12 +174,16 @@ class ParallelStepExecutor:
 
 
 class StateManager:
+    #: The status of the state the next load_state returns.
+    status = "failed"
+
     def __init__(self, executor: WorkflowExecutor) -> None:
         self.executor = executor
 
     def load_state(self, workflow_id: str | None = None) -> tuple[State, Any]:
         CALLS.append(("load_state", workflow_id))
-        return State(str(workflow_id), status="failed"), types.SimpleNamespace(workflow_path=None)
+        meta = types.SimpleNamespace(workflow_path=None)
+        return State(str(workflow_id), status=self.status), meta
 
 
 class WorkflowExecutor:
@@ -197,6 +206,8 @@ class WorkflowExecutor:
 
     def resume_workflow(self) -> None:
         CALLS.append(("resume_workflow", None))
+        if self.state is not None and self.state.status == "paused":
+            self.state.status = "running"
 
     def skip_step(self, step_id: str | None = None) -> None:
         if self.state is None or self.workflow is None:
@@ -209,7 +220,9 @@ class WorkflowExecutor:
 
     async def execute(self, workflow: Any = None, target_file: str | None = None) -> State:
         workflow = workflow or self.workflow
-        state = self.state or State(workflow.id)
+        state = self.state = self.state or State(workflow.id)
+        if state.status != "running":  # as the real loop: it runs only a running workflow
+            return state
         for step in workflow.steps:
             retry = step.metadata.get("retry", {})
             attempts = int(retry.get("max_attempts", 1))

@@ -68,7 +68,16 @@ def test_a_long_tree_change_is_cut_with_a_count() -> None:
     assert evidence[-2] == "    + f7  (file 1 B)"
 
 
-def test_changes_compare_outcomes_not_evidence() -> None:
-    before = {"a::x": Finding("a", "x", "departs", "expected 1, actual 2")}
-    after = {"a::x": Finding("a", "x", "departs", "expected 1, actual 3")}
-    assert changes(before, after) == []
+def test_a_known_departure_that_departs_differently_is_a_change() -> None:
+    """Same outcome, other evidence (the package now fails another way): reported with the
+    difference of the evidence, so the gate sees changes inside a departure."""
+    before = {"a::x": Finding("a", "x", "departs", "then.elapsed\n    actual:   915s")}
+    after = {"a::x": Finding("a", "x", "departs", "then.elapsed\n    actual:   920s")}
+    assert changes(before, after) == [
+        "changed evidence: a::x: departs as recorded, differently",
+        "    @@ -1,2 +1,2 @@",
+        "     then.elapsed",
+        "    -    actual:   915s",
+        "    +    actual:   920s",
+    ]
+    assert changes(before, before) == []

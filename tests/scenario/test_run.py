@@ -368,3 +368,56 @@ def test_a_given_worktree_named_by_workflow_and_step_takes_the_layout_s_name(
     assert name.startswith("workflow-wf-1-step-build-")
     runbook = run_text(tmp_path / "runbook", text % "runbook")
     assert [p.name for p in runbook.session.layout.worktrees_dir.iterdir()] == ["wf-1-build"]
+
+
+def test_a_scenario_s_runbook_paths_name_the_same_places_in_the_layout(tmp_path: Path) -> None:
+    """In the real package's layout, a given file and the then: paths under the runbook's
+    context7/cache/ both name its kb/context7-cache/libraries/ (and the picture says so)."""
+    text = """\
+        name: a cache file in the real layout
+        runbook: Data Retention Policies > Cache > Context7 cache
+        layout: tapps-agents-3.7
+        given:
+          files:
+            - {path: .tapps-agents/context7/cache/react/docs.md, age: 400d}
+        when:
+          - cleanup: {}
+        then:
+          present: [.tapps-agents/context7/cache/react/docs.md]
+          absent: [.tapps-agents/context7/cache/vue/docs.md]
+        """
+    result = run_text(tmp_path, text)
+    moved = result.session.root / ".tapps-agents/kb/context7-cache/libraries/react/docs.md"
+    assert moved.is_file()
+    assert not (result.session.root / ".tapps-agents/context7").exists()
+    wrong = text.replace(
+        "absent: [.tapps-agents/context7/cache/vue", "absent: [.tapps-agents/context7/cache/react"
+    )
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path / "again", wrong)
+    assert ".tapps-agents/kb/context7-cache/libraries/react/docs.md absent" in str(caught.value)
+
+
+def test_attempts_a_state_does_not_record_are_not_recorded_not_one(tmp_path: Path) -> None:
+    """The real package's default state keeps no executions: a step's attempts and waits are
+    unknown, and the failure says so instead of showing the inferred single entry."""
+    text = """\
+        name: attempts of a real-layout state
+        runbook: Retry/Timeout Handling > Automatic Retries > Stop after max_attempts
+        layout: tapps-agents-3.7
+        given:
+          states:
+            - id: wf-1
+              status: failed
+              current: true
+              steps: [{id: build, status: failed, attempts: 3, error: timeout}]
+        when:
+          - status: {workflow: wf-1}
+        then:
+          steps: {build: {status: failed, attempts: 3, delays: [5s, 10s]}}
+        """
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path, text)
+    message = str(caught.value)
+    assert "2 expectation(s) do not hold" in message
+    assert message.count("actual:   not recorded (the state keeps no attempts of its steps)") == 2

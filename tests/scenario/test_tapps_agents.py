@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from tests.scenario import fake_tapps_agents as fake
 
 @pytest.fixture(autouse=True)
 def _fresh_fake() -> None:
+    fake.StateManager.status = "failed"
     fake.CALLS.clear()
     fake.CleanupTool.script = []
     fake.CoreWorktreeManager.names = []
@@ -130,21 +132,23 @@ def test_the_run_happens_in_the_project_at_virtual_time_with_the_run_environment
     assert "TAPPS_AGENTS_MODE" not in os.environ
 
 
+RESUME = """\
+name: resume
+runbook: Retry/Timeout Handling > Manual Retry Procedures > Resume Workflow
+given:
+  workflows:
+    - {id: wf-1, steps: [{id: plan}]}
+when:
+  - resume: wf-1
+then:
+  exit_code: 0
+"""
+
+
 def test_resume_loads_the_saved_state_and_re_reads_the_definition(tmp_path: Path) -> None:
     """resume = the CLI's ``workflow resume --workflow-id``: load that workflow's state, read its
-    definition (the scenario's, when the state names none), set failed to running, execute."""
-    text = """\
-        name: resume
-        runbook: Retry/Timeout Handling > Manual Retry Procedures > Resume Workflow
-        given:
-          workflows:
-            - {id: wf-1, steps: [{id: plan}]}
-        when:
-          - resume: wf-1
-        then:
-          exit_code: 0
-        """
-    run_text(tmp_path, text)
+    definition (the scenario's, when the state names none), then execute."""
+    run_text(tmp_path, RESUME)
     names = [name for name, _ in fake.CALLS]
     assert names == ["load_state", "load_workflow"]
     assert fake.CALLS[0] == ("load_state", "wf-1")
@@ -166,6 +170,97 @@ def test_skip_step_skips_on_the_saved_state(tmp_path: Path) -> None:
     run_text(tmp_path, text)
     assert [name for name, _ in fake.CALLS] == ["load_state", "load_workflow", "skip_step"]
     assert fake.CALLS[-1] == ("skip_step", "build")
+
+
+FLAKY = """\
+name: flaky builds
+runbook: Retry/Timeout Handling > Automatic Retries > Retry failed steps with backoff
+given:
+  workflows:
+    - id: wf-a
+      steps:
+        - {id: build, retry: {max_attempts: 2, backoff_strategy: fixed, initial_delay: 5}}
+    - id: wf-b
+      steps:
+        - {id: build, retry: {max_attempts: 2, backoff_strategy: fixed, initial_delay: 7}}
+faults:
+  - flaky: {step: build, failures: 1}
+when:
+  - run: wf-a
+  - run: wf-b
+then:
+  exit_code: 0
+  elapsed: 12s
+"""
+
+
+def test_attempts_are_counted_per_workflow_and_step(tmp_path: Path) -> None:
+    """Each call of a step is its next attempt, counted apart for each workflow: both builds
+    fail their first call and pass their second, after their own backoff (5 s, then 7 s)."""
+    run_text(tmp_path, FLAKY)
+
+
+@pytest.mark.parametrize(("saved", "calls"), [("failed", []), ("paused", ["resume_workflow"])])
+def test_resume_runs_a_failed_or_paused_workflow_again(
+    tmp_path: Path, saved: str, calls: list[str]
+) -> None:
+    """A failed state is set running, a paused one resumed, as the package's CLI does; its
+    executor runs only a running workflow, so without that the resume would do nothing."""
+    fake.StateManager.status = saved
+    result = run_text(tmp_path, RESUME)
+    assert result.performed[0].outcome.output == "workflow wf-1: completed"
+    names = [name for name, _ in fake.CALLS]
+    assert names == ["load_state", "load_workflow", *calls]
+
+
+def test_a_command_line_s_exit_status_and_output_are_kept(tmp_path: Path) -> None:
+    """The cleanup tool exiting (SystemExit) gives its status, with what it printed."""
+    fake.CleanupTool.script = [
+        ("remove", ".tapps-agents/analytics/history/old.jsonl"),
+        ("exit", "3"),
+    ]
+    result = run_text(tmp_path, CLEANUP.split("then:", maxsplit=1)[0] % "{}")
+    (done,) = result.performed
+    assert done.outcome.exit_code == 3
+    assert done.outcome.data["items"] == {".tapps-agents/analytics/history/old.jsonl": "delete"}
+
+
+def test_a_refused_worktree_name_is_bad_input(tmp_path: Path) -> None:
+    text = """\
+        name: a name with ..
+        runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > Remove specific worktree
+        when:
+          - worktree_remove: {name: ../x}
+        then:
+          exit_code: 2
+          output_contains: ["Invalid worktree name"]
+        """
+    run_text(tmp_path, text)
+
+
+def test_cwd_environment_and_time_come_back_after_the_package_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CURSOR_SESSION_ID", "s-1")
+    before = (Path.cwd(), dict(os.environ), time.sleep)
+
+    class Raising(TappsAgentsTarget):
+        def worktree_prune(self, spec: Any, session: Session) -> Outcome:
+            raise RuntimeError("boom")
+
+    text = """\
+        name: raising
+        runbook: Worktree Cleanup and Management > Automatic Cleanup
+        when:
+          - worktree_prune: {}
+        then:
+          exit_code: 1
+          output_contains: ["RuntimeError: boom"]
+        """
+    run_text(tmp_path, text, Raising(modules=fake.modules()))
+    assert (Path.cwd(), dict(os.environ), time.sleep) == before
+    assert abs(datetime.now().timestamp() - time.time()) < 5
+    assert datetime.now().year >= 2026
 
 
 def test_the_definition_is_translated_to_the_package_s_schema() -> None:
