@@ -53,9 +53,10 @@ from pytest_tapps.core._retention import (
 )
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
+    LockReader,
     Removal,
     is_locked,
-    locked_inodes,
+    lock_reader,
     open_folder,
     remove_path,
     remove_walked,
@@ -250,36 +251,6 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file"
 
 
-class _LockReader:
-    """``/proc/locks``, read on a thread. The first read in a while waits for the kernel (an RCU
-    grace period: 10-20 ms measured), which the pass spends on other work; the first decision
-    joins it, as does any fork (only one thread may run then)."""
-
-    def __init__(self) -> None:
-        self._found: set[tuple[int, int]] | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            self._found = locked_inodes()
-        except BaseException as exc:  # raised again in the thread that asks
-            self._error = exc
-
-    def wait(self) -> None:
-        """Wait for the read to end (a pass ends so: no thread of it outlives it)."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def result(self) -> set[tuple[int, int]] | None:
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._found
-
-
 @dataclass
 class _Scan:
     """What every decision of one pass shares: the tree, the policy, the time, the locks."""
@@ -287,7 +258,7 @@ class _Scan:
     layout: Layout
     policy: RetentionPolicy
     now: float
-    reader: _LockReader
+    reader: LockReader
     clock: Clock
     stuck_after: float
     _roots: dict[str, str] = field(default_factory=dict)
@@ -609,7 +580,7 @@ def _scan(
     layout: Layout, policy: RetentionPolicy | None, clock: Clock, stuck_after: float
 ) -> _Scan:
     policy = policy if policy is not None else load_retention(layout)
-    return _Scan(layout, policy, clock.time(), _LockReader(), clock, stuck_after)
+    return _Scan(layout, policy, clock.time(), lock_reader(), clock, stuck_after)
 
 
 def _wants_worktrees(wanted: set[str] | None) -> bool:

@@ -102,16 +102,22 @@ def test_skip_reasons_read_once_in_text_and_json(tmp_path: Path) -> None:
     ]
 
 
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run() in this process: it sends the tapps_agents logger to the test's stderr, which
+    capsys closes after the test; the logger is put back as it was."""
+    logger = logging.getLogger("tapps_agents")
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    monkeypatch.setattr(logger, "level", logger.level)
+
+
+@pytest.mark.usefixtures("in_process")
 def test_an_unreadable_category_folder_exits_1_and_the_rest_is_cleaned(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Permissions are reported, never a traceback: the folder is named, other categories are
     cleaned, and the exit code is 1."""
     build_parser()  # load every command before pyfakefs starts (it unloads what loads under it)
-    # run() sends the tapps_agents logger to this test's stderr, which capsys closes after it.
-    logger = logging.getLogger("tapps_agents")
-    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
-    monkeypatch.setattr(logger, "level", logger.level)
     with project(fs="fake", clock=VirtualClock(NOW_EPOCH)) as built:
         built.file("logs/debug/old.log", age="8d")
         built.file("logs/application/old.log", age="31d")
@@ -128,6 +134,21 @@ def test_an_unreadable_category_folder_exits_1_and_the_rest_is_cleaned(
         "(Permission denied); nothing in it was checked",
         "removed 1 item(s) (1 B), kept 0, skipped 0, vanished 0, failed 1",
     ]
+
+
+@pytest.mark.usefixtures("in_process")
+def test_cleanup_starts_reading_the_locks_before_it_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tapps cleanup starts its /proc/locks read first (it can wait 10-20 ms for the kernel);
+    other commands do not read it."""
+    from pytest_tapps.core import _safedelete
+
+    started: list[str] = []
+    monkeypatch.setattr(_safedelete, "read_locks_ahead", lambda: started.append("locks"))
+    assert run(["cleanup", "--dry-run", "--project-root", str(tmp_path)]) == 0
+    assert run(["cache", "verify", "--project-root", str(tmp_path)]) == 0
+    assert started == ["locks"]
 
 
 def test_a_bad_retention_config_stops_cleanup_with_the_line(tmp_path: Path) -> None:

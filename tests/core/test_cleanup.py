@@ -861,15 +861,16 @@ def test_a_project_folder_linked_out_of_the_project_is_not_followed(
 
 def test_one_pass_reads_the_locks_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """/proc/locks is read once per planning pass, worktrees included (it can take ms)."""
-    from pytest_tapps.core import _cleanup, _safedelete, _worktrees
+    from pytest_tapps.core import _safedelete, _worktrees
 
     calls: list[int] = []
+    read = _safedelete.locked_inodes
 
     def counted() -> set[tuple[int, int]] | None:
         calls.append(1)
-        return _safedelete.locked_inodes()
+        return read()
 
-    monkeypatch.setattr(_cleanup, "locked_inodes", counted)
+    monkeypatch.setattr(_safedelete, "locked_inodes", counted)
     monkeypatch.setattr(_worktrees, "locked_inodes", counted)
     clock = VirtualClock(1768473000)
     aged_file(tmp_path / ".tapps-agents/worktrees/wt/a.txt", age=DAY, now=clock.time())
