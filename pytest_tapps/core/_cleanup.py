@@ -1029,8 +1029,11 @@ def _run_category(
 _Record = tuple[str, str, str, float | None, float | None, int, float | None]
 
 
-def _plain_worktree_records(scan: _Scan, infos: Iterable[WorktreeInfo]) -> list[_Record]:
-    """Walk, decide and remove plain worktree folders; say what happened to each.
+def _plain_worktree_records(
+    scan: _Scan, infos: Iterable[WorktreeInfo], decided: dict[str, PlanItem]
+) -> list[_Record]:
+    """Walk, decide and remove plain worktree folders; say what happened to each (and keep
+    each decision in ``decided``, for the process that merges the records to reuse its own).
 
     Each folder is walked through descriptors (:func:`walk_at`) and, if expired, removed from
     that walk's listing at once; one that is not a plain folder any more takes the path-based
@@ -1061,6 +1064,7 @@ def _plain_worktree_records(scan: _Scan, infos: Iterable[WorktreeInfo]) -> list[
             finally:
                 if walked is not None:
                     os.close(walked.fd)
+            decided[info.name] = item
             out.extend(_worktree_records(info, item, removal))
     finally:
         if folder_fd is not None:
@@ -1094,15 +1098,18 @@ def _run_plain_worktrees(
     next few folders as it finishes its last (worktrees differ in size, and a process may share
     its core with other work)."""
     parts = processes if len(plain) >= 64 and scan.can_fork() else 1
+    decided: dict[str, PlanItem] = {}  # this process's own
     if parts == 1:
         outputs: list[tuple[list[_Record] | None, bool]] = [
-            (_plain_worktree_records(scan, plain), True)
+            (_plain_worktree_records(scan, plain, decided), True)
         ]
     else:
         outputs = fork_queue(
             len(plain),
             parts,
-            lambda chunks: _plain_worktree_records(scan, (plain[i] for c in chunks for i in c)),
+            lambda chunks: _plain_worktree_records(
+                scan, (plain[i] for c in chunks for i in c), decided
+            ),
             size=_CHUNK,
         )
     by_name = {info.name: info for info in plain}
@@ -1117,7 +1124,7 @@ def _run_plain_worktrees(
             if kind == "K":
                 report.kept[category] += 1
                 continue
-            item = PlanItem(
+            item = decided.get(name) or PlanItem(
                 os.fspath(info.path),
                 category,
                 Decision.SKIP if kind == "S" else Decision.DELETE,
