@@ -780,8 +780,9 @@ _FORKED_WORKTREES = _COUNT_FORKS + textwrap.dedent(
     root = Path(sys.argv[1])
     now = 1768473000.0
     trees = root / ".tapps-agents/worktrees"
+    odd = os.fsdecode(b"wt-\\xff new\\nline")  # not UTF-8, a space, a newline
     for i in range(120):
-        tree = trees / f"wt-{i:03d}"
+        tree = trees / (odd if i == 119 else f"wt-{i:03d}")
         (tree / "src").mkdir(parents=True)
         for name in ("a.py", "src/b.py"):
             (tree / name).write_text("x")
