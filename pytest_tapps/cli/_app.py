@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pytest_tapps import __version__
 from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
 from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
 from pytest_tapps.core._layout import Layout
-from pytest_tapps.core._logging import configure_logging
 from pytest_tapps.core._timeutil import from_epoch, to_iso
 
 Handler = Callable[[argparse.Namespace], int]
@@ -130,8 +130,36 @@ def future_now_refusal(args: argparse.Namespace) -> str | None:
     )
 
 
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size().columns`` gives (``COLUMNS``, else the terminal's
+    width, else 80), without importing shutil and the compression modules it loads (~2 ms of
+    every start: argparse asks for a help formatter on every ``add_argument``)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width=_terminal_width() - 2)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser (and, through ``add_subparsers``, its subcommands') that formats help
+    with :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--project-root",
         type=Path,
@@ -178,7 +206,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     starts faster), and the command parses, helps and fails as it does in the whole tree."""
     from importlib import import_module
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tapps",
         description="Carry out the TappsCodingAgents runbook's procedures safely.",
         epilog="Exit codes: 0 success, 1 problems found or operation failed, 2 bad usage or input.",
@@ -227,7 +255,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     if refusal is not None:
         error(refusal)
         return EXIT_USAGE
-    configure_logging(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
+    if getattr(args, "logs", True):  # a command that never logs starts without logging (~4 ms)
+        import logging
+
+        from pytest_tapps.core._logging import configure_logging
+
+        verbose = getattr(args, "verbose", False)
+        configure_logging(level=logging.INFO if verbose else logging.WARNING)
     try:
         return handler(args)
     except TappsError as exc:

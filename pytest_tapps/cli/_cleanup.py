@@ -43,7 +43,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     add_stuck_after(cleanup)
     cleanup.add_argument("--json", action="store_true", help="print JSON")
-    cleanup.set_defaults(handler=cmd_cleanup, changes=True)
+    # logs=False: the cleanup logs nothing, so it starts without the logging module
+    cleanup.set_defaults(handler=cmd_cleanup, changes=True, logs=False)
 
 
 def item_json(item: PlanItem) -> dict[str, Any]:

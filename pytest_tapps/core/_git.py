@@ -8,7 +8,6 @@ removal is ``git worktree remove --force`` (twice ``--force`` for a locked one),
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,8 +35,14 @@ class GitWorktree:
     bare: bool = False
 
 
+def _which_git() -> str | None:
+    import shutil  # here: projects without git never need it (it loads ~2 ms of modules)
+
+    return shutil.which("git")
+
+
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    git = shutil.which("git")
+    git = _which_git()
     if git is None:
         message = "git is not installed (needed for git worktrees)"
         raise GitError(message)
@@ -65,7 +70,7 @@ def is_repository(path: Path) -> bool:
     """Whether ``path`` is inside a git work tree (False when git is missing)."""
     if not path.is_dir() or not _may_be_repository(path.absolute()):
         return False
-    if shutil.which("git") is None:
+    if _which_git() is None:
         return False
     return _git(path, "rev-parse", "--git-dir", check=False).returncode == 0
 

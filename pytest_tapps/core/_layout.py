@@ -8,7 +8,6 @@ a user-supplied name (workflow id, worktree name, library id) becomes a path goe
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +246,8 @@ class Layout:
         made safe as the real package does: runs of characters outside ``[A-Za-z0-9._-]``
         become one ``-``, and a name over 80 characters is cut to 69 plus ``-`` and 10 hex
         digits of its SHA-256 (also ``..`` becomes ``.``: it never names a parent folder)."""
+        import hashlib  # here: most commands never name a worktree, and it costs ~3 ms to load
+
         raw = self.profile.worktree_name.format(workflow=workflow_id, step=step_id)
         if self.profile.worktree_digest:
             raw = f"{raw}-{hashlib.sha256(raw.encode()).hexdigest()[:8]}"

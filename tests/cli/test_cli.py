@@ -312,21 +312,53 @@ def test_a_command_built_alone_is_the_command_of_the_whole_tree(command: str) ->
     assert alone == {prog: found for prog, found in whole.items() if prog.split()[1] == command}
 
 
-def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
-    """``tapps cleanup`` imports none of the other commands' modules (they cost start-up)."""
+def _after_run(argv: list[str], project: Path, report: str) -> str:
+    """The last line a fresh interpreter prints with ``report`` after ``run(argv)`` in
+    ``project`` (what a command loaded is only visible in a process of its own)."""
     code = (
         "import sys\n"
         "from pytest_tapps.cli._app import run\n"
-        "run(['cleanup', '--dry-run', '--project-root', sys.argv[1]])\n"
-        "print(' '.join(m for m in sys.modules if m.startswith('pytest_tapps.cli.')))"
+        f"run({argv!r} + ['--project-root', sys.argv[1]])\n"
+        f"{report}"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
+        [sys.executable, "-c", code, str(project)],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    loaded = set(done.stdout.splitlines()[-1].split())
+    return done.stdout.splitlines()[-1]
+
+
+def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
+    """``tapps cleanup`` imports none of the other commands' modules (they cost start-up)."""
+    report = "print(' '.join(m for m in sys.modules if m.startswith('pytest_tapps.cli.')))"
+    loaded = set(_after_run(["cleanup", "--dry-run"], tmp_path, report).split())
     commands = {f"pytest_tapps.cli.{module}" for module in COMMANDS.values()}
     assert loaded & commands == {"pytest_tapps.cli._cleanup"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "configured"), [(["cleanup", "--dry-run"], False), (["dlq", "list"], True)]
+)
+def test_only_commands_that_log_set_up_logging(
+    tmp_path: Path, argv: list[str], configured: bool
+) -> None:
+    """``tapps cleanup`` logs nothing, so it does not load the logging module (4 ms of its
+    start); a command that logs (``dlq list``) still gets its handler on ``tapps_agents``."""
+    report = (
+        "logging = sys.modules.get('logging')\n"
+        "handlers = logging.getLogger('tapps_agents').handlers if logging else []\n"
+        "print(bool(logging), bool(handlers))"
+    )
+    assert _after_run(argv, tmp_path, report) == f"{configured} {configured}"
+
+
+def test_help_wraps_at_the_terminal_width_columns_gives(tmp_path: Path) -> None:
+    """Help is as wide as ``COLUMNS`` says (the width shutil would report), and no wider."""
+    for columns in (60, 120):
+        done = run_cli("cleanup", "--help", cwd=tmp_path, env={"COLUMNS": str(columns)})
+        widths = [len(line) for line in done.stdout.splitlines()]
+        assert max(widths) <= columns - 2
+        assert max(widths) > columns - 30  # it uses the room, it does not wrap at 80
