@@ -125,3 +125,17 @@ def snapshot(root: Path) -> dict[str, tuple[str, int, bytes | str]]:
             else:
                 found[rel] = ("file", st.st_mtime_ns, path.read_bytes())
     return found
+
+
+#: A scenario that passes on the reference core: analytics 40 days old are kept.
+ANALYTICS_KEPT = """\
+name: analytics survive until 90 days
+runbook: Data Retention Policies > Metrics > Analytics history
+given:
+  files:
+    - {path: .tapps-agents/analytics/history/a.jsonl, age: 40d}
+when:
+  - cleanup: {dry_run: true}
+then:
+  plan: {.tapps-agents/analytics/history/a.jsonl: "keep: too new"}
+"""

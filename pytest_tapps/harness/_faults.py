@@ -22,7 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -106,6 +106,26 @@ class Hang:
 
 
 StepFault = StepTimeout | StepFailure | Flaky | Hang
+#: The step faults by the key a scenario writes them with.
+STEP_FAULTS: dict[str, type[StepFault]] = {
+    "step_timeout": StepTimeout,
+    "step_failure": StepFailure,
+    "flaky": Flaky,
+    "hang": Hang,
+}
+
+
+def step_faults_from_data(plain: Iterable[Mapping[str, Any]]) -> list[StepFault]:
+    """Step faults written as plain data (``[{"flaky": {"step": "a", "failures": 2}}]``, as a
+    scenario's faults travel to a subprocess or another implementation's seam)."""
+    faults: list[StepFault] = []
+    for item in plain:
+        ((name, raw),) = item.items()
+        spec = dict(raw)
+        if isinstance(spec.get("attempts"), list):
+            spec["attempts"] = tuple(spec["attempts"])
+        faults.append(STEP_FAULTS[name](**spec))
+    return faults
 
 
 def work_in_worktree(step: StepDefinition, context: StepContext) -> None:

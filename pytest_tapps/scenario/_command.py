@@ -44,21 +44,11 @@ def fault_runner(step: Any, context: Any) -> Any:
     """A step runner for subprocesses: works in the step's worktree (if its metadata names
     one), fires the step faults listed in ``TAPPS_SCENARIO_FAULTS`` (written by the command
     target), then succeeds."""
-    from pytest_tapps.harness import Flaky, Hang, StepFailure, StepTimeout
-    from pytest_tapps.harness._faults import work_in_worktree
+    from pytest_tapps.harness._faults import step_faults_from_data, work_in_worktree
 
     work_in_worktree(step, context)
-    kinds: dict[str, Any] = {
-        "step_timeout": StepTimeout,
-        "step_failure": StepFailure,
-        "flaky": Flaky,
-        "hang": Hang,
-    }
-    for item in json.loads(os.environ.get(FAULTS_ENV, "[]")):
-        ((name, spec),) = item.items()
-        if isinstance(spec.get("attempts"), list):
-            spec["attempts"] = tuple(spec["attempts"])
-        kinds[name](**spec).fire(step, context)
+    for fault in step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]"))):
+        fault.fire(step, context)
     return {"success": True}
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.scenario._coverage import _file_from_classname
 from pytest_tapps.scenario._load import Loaded
 from pytest_tapps.scenario._runbook import SEPARATOR, runbook
 
@@ -127,11 +126,20 @@ def _failed_actions(lines: list[str]) -> list[str]:
     return out
 
 
+def _file_from_classname(classname: str) -> str:
+    """pytest writes ``scenarios/dlq/x.tapps.yaml`` as the class name
+    ``scenarios.dlq.x.tapps.yaml``; the file name is what follows the folders."""
+    for suffix in (".tapps.yaml", ".yaml", ".yml"):
+        if classname.endswith(suffix):
+            return classname[: -len(suffix)].rsplit(".", 1)[-1] + suffix
+    return classname
+
+
 def read_findings(junit: Path) -> dict[str, Finding]:
     """``file::scenario`` -> :class:`Finding` from a JUnit XML file of a scenario run."""
     import xml.etree.ElementTree as ET
 
-    from pytest_tapps.plugin import UNSUPPORTED
+    from pytest_tapps.plugin import skip_outcome
 
     tree = ET.parse(junit)  # noqa: S314 -- a local report file
     found: dict[str, Finding] = {}
@@ -147,7 +155,7 @@ def read_findings(junit: Path) -> dict[str, Finding]:
                 outcome, evidence = HARNESS_ERROR, evidence_of_failure(text)
             elif child.tag == "skipped":
                 message = child.get("message", "") or text
-                if UNSUPPORTED in message:
+                if skip_outcome(message) == "unsupported":
                     outcome = NOT_SUPPORTED
                     evidence = _UNSUPPORTED.split(message, maxsplit=1)[-1].strip()
                 else:

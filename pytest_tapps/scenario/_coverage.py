@@ -82,33 +82,21 @@ def coverage(
 
 
 def read_junit(path: Path) -> dict[tuple[str, str], str]:
-    """``(file name, scenario name)`` -> passed/failed/skipped/unsupported from JUnit XML."""
-    import xml.etree.ElementTree as ET
+    """``(file name, scenario name)`` -> passed/failed/skipped/unsupported from JUnit XML (a
+    harness error counts as failed here: the procedure is not proven)."""
+    from pytest_tapps.scenario._conformance import read_findings
 
-    from pytest_tapps.plugin import skip_outcome
-
-    tree = ET.parse(path)  # noqa: S314 -- a local report file
-    found: dict[tuple[str, str], str] = {}
-    for case in tree.iter("testcase"):
-        key = (_file_from_classname(case.get("classname", "")), case.get("name", ""))
-        outcome = "passed"
-        for child in case:
-            if child.tag in ("failure", "error"):
-                outcome = "failed"
-            elif child.tag == "skipped":
-                message = child.get("message", "") + (child.text or "")
-                outcome = skip_outcome(message)
-        found[key] = outcome
-    return found
+    return {(f.file, f.name): _COVERAGE_OUTCOME[f.outcome] for f in read_findings(path).values()}
 
 
-def _file_from_classname(classname: str) -> str:
-    """pytest writes ``scenarios/dlq/x.tapps.yaml`` as the class name
-    ``scenarios.dlq.x.tapps.yaml``; the file name is what follows the folders."""
-    for suffix in (".tapps.yaml", ".yaml", ".yml"):
-        if classname.endswith(suffix):
-            return classname[: -len(suffix)].rsplit(".", 1)[-1] + suffix
-    return classname
+#: A conformance outcome as the coverage table words it.
+_COVERAGE_OUTCOME = {
+    "pass": "passed",
+    "departs": "failed",
+    "harness error": "failed",
+    "not supported": "unsupported",
+    "skipped": "skipped",
+}
 
 
 def render(report: Coverage) -> str:

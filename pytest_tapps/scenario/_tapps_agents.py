@@ -177,7 +177,10 @@ class TappsAgentsTarget(Target):
         step faults (its seam: ``_execute_step_for_parallel``)."""
         module = self._module(f"{PACKAGE}.workflow.executor")
         executor = module.WorkflowExecutor(project_root=session.root, auto_detect=False, **options)
-        faults = _step_faults(session.step_faults)
+        from pytest_tapps.harness._faults import step_faults_from_data
+
+        # Each fault reads only attempt, remaining() and sleep() of its context: _StepCall.
+        faults: list[Any] = step_faults_from_data(session.step_faults)
         attempts = self._attempts
 
         async def step_seam(step: Any, target_path: Any) -> dict[str, Any]:
@@ -363,26 +366,6 @@ class _StepCall:
         self._left -= spent
         if seconds >= self._left + spent:
             raise TimeoutError
-
-
-def _step_faults(plain: list[dict[str, Any]]) -> list[Any]:
-    """The scenario's step faults (as plain data) as the harness's fault objects."""
-    from pytest_tapps.harness import Flaky, Hang, StepFailure, StepTimeout
-
-    kinds: dict[str, Any] = {
-        "step_timeout": StepTimeout,
-        "step_failure": StepFailure,
-        "flaky": Flaky,
-        "hang": Hang,
-    }
-    faults = []
-    for item in plain:
-        ((name, spec),) = item.items()
-        spec = dict(spec)
-        if isinstance(spec.get("attempts"), list):
-            spec["attempts"] = tuple(spec["attempts"])
-        faults.append(kinds[name](**spec))
-    return faults
 
 
 #: What every run needs in ``.tapps-agents/config.yaml``: Beads off (the package requires its

@@ -13,23 +13,11 @@ from pathlib import Path
 import pytest
 
 from pytest_tapps.scenario import load_file, parse
+from tests.helpers import ANALYTICS_KEPT as PASSING
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "docs" / "conformance" / "tapps-agents-3.7.1.json"
-
-PASSING = """\
-name: analytics survive until 90 days
-description: The runbook keeps analytics history 90 days.
-runbook: Data Retention Policies > Metrics > Analytics history
-given:
-  files:
-    - {path: .tapps-agents/analytics/history/a.jsonl, age: 40d}
-when:
-  - cleanup: {dry_run: true}
-then:
-  plan: {.tapps-agents/analytics/history/a.jsonl: "keep: too new"}
-"""
 
 DEPARTING = """\
 name: performance metrics go at 10 days

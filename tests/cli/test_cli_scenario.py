@@ -12,23 +12,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.helpers import ANALYTICS_KEPT as GOOD
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "docs" / "scenario.schema.json"
 BUNDLED = ROOT / "scenarios"
-
-GOOD = """\
-name: analytics survive until 90 days
-runbook: Data Retention Policies > Metrics > Analytics history
-given:
-  files:
-    - {path: .tapps-agents/analytics/history/a.jsonl, age: 40d}
-when:
-  - cleanup: {dry_run: true}
-then:
-  plan: {.tapps-agents/analytics/history/a.jsonl: "keep: too new"}
-"""
 
 FAILING = (
     GOOD.replace("name: analytics survive", "name: analytics wrongly")

@@ -79,3 +79,29 @@ def test_its_analytics_reader_finds_a_fabricated_history_file(tmp_path: Path) ->
         removed = collector.cleanup_old_history(days_to_keep=1)  # by the date in the name
     assert removed == 1
     assert not path.exists()
+
+
+def test_the_package_is_imported_only_when_its_target_is_chosen(tmp_path: Path) -> None:
+    """With the package installed, a run on another target never imports it; choosing
+    ``tapps-agents`` does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pytest_tapps.scenario._targets import load_target\n"
+        "load_target(sys.argv[1])\n"
+        "print('tapps_agents' in sys.modules)"
+    )
+    seen = {
+        target: subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code, target],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            cwd=tmp_path,
+        ).stdout.split()[-1]
+        for target in ("core", "tapps-cli", "tapps-agents")
+    }
+    assert seen == {"core": "False", "tapps-cli": "False", "tapps-agents": "True"}
