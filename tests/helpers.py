@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,36 @@ def run_cli(
 
 # The harness owns the real-process lock holder; the tests use the same one.
 live_lock = hold_lock
+
+_FLOCKER = """
+import fcntl, sys
+handle = open(sys.argv[1], "a")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def flock_held(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (opened to append: its content and, on most
+    filesystems, its mtime unchanged) held by a live child process for the block."""
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _FLOCKER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        locker.kill()
+        locker.wait()
+        for stream in (locker.stdin, locker.stdout):
+            if stream is not None:
+                stream.close()
 
 
 DAY = 86400.0

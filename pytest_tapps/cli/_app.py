@@ -55,7 +55,7 @@ def warn(message: str) -> None:
 
 def add_stuck_after(parser: argparse.ArgumentParser) -> None:
     """``--stuck-after SECONDS``: when a running workflow counts as stuck."""
-    from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+    from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
 
     parser.add_argument(
         "--stuck-after",
@@ -237,12 +237,6 @@ def _attach_negative_now(argv: Sequence[str]) -> list[str]:
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn every user error into a message and a code."""
     arguments = _attach_negative_now(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["cleanup"]:
-        # Its pass reads /proc/locks, whose first read can wait 10-20 ms for the kernel: start
-        # that now, on a thread, while the command loads (docs/performance.md).
-        from pytest_tapps.core._safedelete import read_locks_ahead
-
-        read_locks_ahead()
     # The command is the first argument (the only options before it, --help and --version,
     # need the whole tree anyway).
     parser = build_parser(arguments[0] if arguments else None)

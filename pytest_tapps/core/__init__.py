@@ -37,7 +37,12 @@ if TYPE_CHECKING:
     )
     from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
     from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
-    from pytest_tapps.core._durations import format_duration, parse_duration
+    from pytest_tapps.core._durations import (
+        DEFAULT_STEP_TIMEOUT_SECONDS,
+        DEFAULT_STUCK_SECONDS,
+        format_duration,
+        parse_duration,
+    )
     from pytest_tapps.core._envelope import (
         ADVICE,
         DEFAULT_CODES,
@@ -97,8 +102,6 @@ if TYPE_CHECKING:
         structured_logging_enabled,
     )
     from pytest_tapps.core._policy import (
-        DEFAULT_STEP_TIMEOUT_SECONDS,
-        DEFAULT_STUCK_SECONDS,
         NO_RETRY,
         BackoffStrategy,
         Jitter,
@@ -160,8 +163,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Clock": ("pytest_tapps.core._clock", "Clock"),
     "ConfigurationError": ("pytest_tapps.core._errors", "ConfigurationError"),
     "DEFAULT_CODES": ("pytest_tapps.core._envelope", "DEFAULT_CODES"),
-    "DEFAULT_STEP_TIMEOUT_SECONDS": ("pytest_tapps.core._policy", "DEFAULT_STEP_TIMEOUT_SECONDS"),
-    "DEFAULT_STUCK_SECONDS": ("pytest_tapps.core._policy", "DEFAULT_STUCK_SECONDS"),
+    "DEFAULT_STEP_TIMEOUT_SECONDS": (
+        "pytest_tapps.core._durations",
+        "DEFAULT_STEP_TIMEOUT_SECONDS",
+    ),
+    "DEFAULT_STUCK_SECONDS": ("pytest_tapps.core._durations", "DEFAULT_STUCK_SECONDS"),
     "DEFAULT_TTL_SECONDS": ("pytest_tapps.core._locks", "DEFAULT_TTL_SECONDS"),
     "DONE_STATUSES": ("pytest_tapps.core._state", "DONE_STATUSES"),
     "Decision": ("pytest_tapps.core._cleanup", "Decision"),

@@ -32,7 +32,6 @@ import stat
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import translate
 from pathlib import Path
@@ -40,9 +39,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
-from pytest_tapps.core._durations import format_duration
+from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS, format_duration
 from pytest_tapps.core._layout import Layout
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._proclocks import LockReader, lock_reader
+from pytest_tapps.core._record import Record
 from pytest_tapps.core._retention import (
     BY_NAME,
     CATEGORIES,
@@ -53,10 +53,8 @@ from pytest_tapps.core._retention import (
 )
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
-    LockReader,
     Removal,
     is_locked,
-    lock_reader,
     open_folder,
     remove_path,
     remove_walked,
@@ -169,20 +167,56 @@ class Decision(StrEnum):
     SKIP = "skip"
 
 
-@dataclass(slots=True)
-class PlanItem:
-    """One candidate and what to do with it; ``location`` is its path as a string."""
+class PlanItem(Record):
+    """One candidate and what to do with it; ``location`` is its path as a string. (Equality
+    and the repr leave out ``worktree``, the inventory entry a worktree's item carries.)"""
 
-    location: str
-    category: str
-    decision: Decision
-    reason: str
-    kind: str
-    timestamp: float | None = None
-    age_seconds: float | None = None
-    max_age_seconds: float | None = None
-    size_bytes: int = 0
-    worktree: WorktreeInfo | None = field(default=None, compare=False, repr=False)
+    __slots__ = (
+        "age_seconds",
+        "category",
+        "decision",
+        "kind",
+        "location",
+        "max_age_seconds",
+        "reason",
+        "size_bytes",
+        "timestamp",
+        "worktree",
+    )
+    _compared = (
+        "location",
+        "category",
+        "decision",
+        "reason",
+        "kind",
+        "timestamp",
+        "age_seconds",
+        "max_age_seconds",
+        "size_bytes",
+    )
+
+    def __init__(  # noqa: PLR0917 -- a row of the plan, written positionally
+        self,
+        location: str,
+        category: str,
+        decision: Decision,
+        reason: str,
+        kind: str,
+        timestamp: float | None = None,
+        age_seconds: float | None = None,
+        max_age_seconds: float | None = None,
+        size_bytes: int = 0,
+        *,
+        worktree: WorktreeInfo | None = None,
+    ) -> None:
+        self.location, self.category, self.kind = location, category, kind
+        self.decision, self.reason = decision, reason
+        self.timestamp, self.age_seconds, self.max_age_seconds = (
+            timestamp,
+            age_seconds,
+            max_age_seconds,
+        )
+        self.size_bytes, self.worktree = size_bytes, worktree
 
     @property
     def path(self) -> Path:
@@ -198,13 +232,13 @@ class PlanItem:
         return "-" if self.age_seconds is None else format_duration(round(self.age_seconds))
 
 
-@dataclass
-class Plan:
+class Plan(Record):
     """The decisions of one planning pass, in walk order."""
 
-    items: list[PlanItem]
-    now: float
-    policy: RetentionPolicy
+    __slots__ = ("items", "now", "policy")
+
+    def __init__(self, items: list[PlanItem], now: float, policy: RetentionPolicy) -> None:
+        self.items, self.now, self.policy = items, now, policy
 
     def by_decision(self, decision: Decision) -> list[PlanItem]:
         return [item for item in self.items if item.decision is decision]
@@ -251,18 +285,23 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file"
 
 
-@dataclass
 class _Scan:
     """What every decision of one pass shares: the tree, the policy, the time, the locks."""
 
-    layout: Layout
-    policy: RetentionPolicy
-    now: float
-    reader: LockReader
-    clock: Clock
-    stuck_after: float
-    _roots: dict[str, str] = field(default_factory=dict)
-    _expired: dict[float, str] = field(default_factory=dict)  # "older than 7d", by age
+    def __init__(
+        self,
+        layout: Layout,
+        policy: RetentionPolicy,
+        *,
+        now: float,
+        reader: LockReader,
+        clock: Clock,
+        stuck_after: float,
+    ) -> None:
+        self.layout, self.policy, self.now = layout, policy, now
+        self.reader, self.clock, self.stuck_after = reader, clock, stuck_after
+        self._roots: dict[str, str] = {}
+        self._expired: dict[float, str] = {}  # "older than 7d", by age
 
     @property
     def locks(self) -> set[tuple[int, int]] | None:
@@ -580,7 +619,9 @@ def _scan(
     layout: Layout, policy: RetentionPolicy | None, clock: Clock, stuck_after: float
 ) -> _Scan:
     policy = policy if policy is not None else load_retention(layout)
-    return _Scan(layout, policy, clock.time(), lock_reader(), clock, stuck_after)
+    return _Scan(
+        layout, policy, now=clock.time(), reader=lock_reader(), clock=clock, stuck_after=stuck_after
+    )
 
 
 def _wants_worktrees(wanted: set[str] | None) -> bool:
@@ -619,8 +660,7 @@ def plan_cleanup(
     return Plan(items, scan.now, scan.policy)
 
 
-@dataclass
-class CleanupReport:
+class CleanupReport(Record):
     """What a cleanup run did.
 
     ``skipped`` pairs each skipped item with the bare reason, without the ``skip:`` of its
@@ -630,12 +670,15 @@ class CleanupReport:
     ``ok`` false (``tapps cleanup`` exits 1).
     """
 
-    removed: list[PlanItem] = field(default_factory=list)
-    skipped: list[tuple[PlanItem, str]] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    vanished: list[PlanItem] = field(default_factory=list)
-    kept: Counter[str] = field(default_factory=Counter)
-    notes: list[str] = field(default_factory=list)
+    __slots__ = ("failed", "kept", "notes", "removed", "skipped", "vanished")
+
+    def __init__(self) -> None:
+        self.removed: list[PlanItem] = []
+        self.skipped: list[tuple[PlanItem, str]] = []
+        self.failed: list[tuple[Path, str]] = []
+        self.vanished: list[PlanItem] = []
+        self.kept: Counter[str] = Counter()
+        self.notes: list[str] = []
 
     @property
     def ok(self) -> bool:
@@ -760,18 +803,23 @@ def _record(report: CleanupReport, item: PlanItem) -> None:
         report.skipped.append((item, item.reason))
 
 
-@dataclass
 class _FolderRun:
     """One category folder being cleaned: what each worker needs to decide and delete."""
 
-    scan: _Scan
-    category: RetentionCategory
-    report: CleanupReport
-    remover: _Remover
-    fd: int
-    prefix: str
-    device: int
-    processes: int = 1
+    def __init__(
+        self,
+        scan: _Scan,
+        category: RetentionCategory,
+        *,
+        report: CleanupReport,
+        remover: _Remover,
+        fd: int,
+        prefix: str,
+        device: int,
+        processes: int = 1,
+    ) -> None:
+        self.scan, self.category, self.report, self.remover = scan, category, report, remover
+        self.fd, self.prefix, self.device, self.processes = fd, prefix, device, processes
 
     def _forked(self, entries: list[os.DirEntry[str]], tick: Callable[[int], None]) -> None:
         """Split a large folder over processes: each child takes the plain expired files of its
@@ -1002,12 +1050,12 @@ def _run_category(
         run = _FolderRun(
             scan,
             category,
-            report,
-            remover,
-            fd,
-            os.fspath(folder) + os.sep,
-            os.fstat(fd).st_dev,
-            processes,
+            report=report,
+            remover=remover,
+            fd=fd,
+            prefix=os.fspath(folder) + os.sep,
+            device=os.fstat(fd).st_dev,
+            processes=processes,
         )
         try:
             with os.scandir(fd) as listing:

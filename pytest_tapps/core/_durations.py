@@ -13,6 +13,14 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 6048
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _EXAMPLES = "a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'"
 
+#: The runbook's default step timeout: 900 seconds (15 minutes).
+DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
+#: A running workflow with no heartbeat or progress for this long is reported stuck. Twice the
+#: runbook's default step timeout: a healthy executor saves progress at least once per attempt
+#: and an attempt ends at its timeout, so it never stays silent this long. (Here, not in
+#: ``_policy``: the cleanup and worktree commands need it without the retry policy's module.)
+DEFAULT_STUCK_SECONDS = 2 * DEFAULT_STEP_TIMEOUT_SECONDS
+
 
 def parse_duration(value: object, *, field: str = "duration", allow_zero: bool = True) -> float:
     """Seconds from a number or a ``<number><unit>`` string; ``ValueError`` names ``field``."""

@@ -28,13 +28,13 @@ from typing import Any
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, utcnow
 from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
+from pytest_tapps.core._durations import DEFAULT_STEP_TIMEOUT_SECONDS
 from pytest_tapps.core._envelope import DEFAULT_CODES, Category, ErrorEnvelope, classify
 from pytest_tapps.core._errors import StateFileError, TappsError
 from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import DEFAULT_TTL_SECONDS, WorkflowLock
 from pytest_tapps.core._logging import WorkflowLogger
-from pytest_tapps.core._policy import DEFAULT_STEP_TIMEOUT_SECONDS
 from pytest_tapps.core._real_state import infer_category
 from pytest_tapps.core._state import (
     DONE_STATUSES,

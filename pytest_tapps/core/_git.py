@@ -8,9 +8,8 @@ removal is ``git worktree remove --force`` (twice ``--force`` for a locked one),
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pytest_tapps.core._errors import TappsError
 
@@ -22,8 +21,7 @@ class GitError(TappsError):
     """A git command failed; the message carries git's own words."""
 
 
-@dataclass(frozen=True)
-class GitWorktree:
+class GitWorktree(NamedTuple):
     """One entry of ``git worktree list --porcelain``."""
 
     path: Path

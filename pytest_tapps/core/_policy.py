@@ -19,12 +19,6 @@ from typing import Any
 
 from pytest_tapps.core._durations import parse_duration
 
-#: The runbook's default step timeout: 900 seconds (15 minutes).
-DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
-#: A running workflow with no heartbeat or progress for this long is reported stuck. Twice the
-#: runbook's default step timeout: a healthy executor saves progress at least once per attempt
-#: and an attempt ends at its timeout, so it never stays silent this long.
-DEFAULT_STUCK_SECONDS = 2 * DEFAULT_STEP_TIMEOUT_SECONDS
 #: Exponents past this make any positive delay exceed any finite cap: stop multiplying.
 _MAX_EXPONENT = 1023  # 2.0 ** 1024 overflows
 #: Past this exponent even the smallest positive float (2**-1074) times 2**n overflows.

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
+from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._envelope import Category
 from pytest_tapps.core._errors import LockHeldError, StateFileError, TappsError
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import LockInspection, WorkflowLock, break_stale_lock, inspect_lock
 from pytest_tapps.core._logging import WorkflowLogger
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._state import StepExecution, StepStatus, WorkflowState, WorkflowStatus
 from pytest_tapps.core._store import StateStore
 

@@ -16,9 +16,8 @@ expire automatically (the runbook: manual cleanup), and cannot be given an age.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_tapps.core._durations import format_duration, parse_duration
 from pytest_tapps.core._layout import Layout
@@ -28,8 +27,7 @@ DAY = 86400.0
 NEVER = None
 
 
-@dataclass(frozen=True)
-class RetentionCategory:
+class RetentionCategory(NamedTuple):
     """One row of the runbook's retention table, and where its items live."""
 
     name: str
@@ -105,8 +103,7 @@ FILE_CATEGORIES = tuple(c for c in CATEGORIES if not c.worktrees)
 WORKTREE_CATEGORIES = tuple(c for c in CATEGORIES if c.worktrees)
 
 
-@dataclass(frozen=True)
-class RetentionPolicy:
+class RetentionPolicy(NamedTuple):
     """The age after which each category's items expire (``None``: never)."""
 
     ages: Mapping[str, float | None]

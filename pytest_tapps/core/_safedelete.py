@@ -21,11 +21,10 @@ import contextlib
 import errno
 import os
 import stat
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+from pytest_tapps.core._record import Record
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -37,98 +36,19 @@ if TYPE_CHECKING:
 TOMBSTONE_PREFIX = ".tapps-deleting-"
 
 
-@dataclass
-class Removal:
+class Removal(Record):
     """What one removal did: counts, and the paths it could not remove with the reason."""
 
-    files: int = 0
-    folders: int = 0
-    bytes: int = 0
-    vanished: bool = False
-    failures: list[tuple[Path, str]] = field(default_factory=list)
+    __slots__ = ("bytes", "failures", "files", "folders", "vanished")
+
+    def __init__(self) -> None:
+        self.files = self.folders = self.bytes = 0
+        self.vanished = False
+        self.failures: list[tuple[Path, str]] = []
 
     @property
     def ok(self) -> bool:
         return not self.failures
-
-
-def locked_inodes() -> set[tuple[int, int]] | None:
-    """``(st_dev, st_ino)`` of every file with a lock held by any process (``/proc/locks``).
-
-    ``None`` where ``/proc/locks`` cannot be read (then callers probe with ``flock``).
-    """
-    try:
-        text = Path("/proc/locks").read_text()
-    except OSError:
-        return None
-    found = set()
-    for line in text.splitlines():
-        for token in line.split():
-            parts = token.split(":")
-            if len(parts) == 3 and all(parts):  # MAJOR:MINOR:INODE, major and minor in hex
-                try:
-                    device = os.makedev(int(parts[0], 16), int(parts[1], 16))
-                    found.add((device, int(parts[2])))
-                except ValueError:
-                    continue
-                break
-    return found
-
-
-class LockReader:
-    """``/proc/locks``, read on a thread. The first read in a while waits for the kernel (an RCU
-    grace period: 10-20 ms measured), which a pass spends on other work; its first decision
-    joins the thread, as does any fork (only one thread may run then)."""
-
-    def __init__(self) -> None:
-        self._found: set[tuple[int, int]] | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            self._found = locked_inodes()
-        except BaseException as exc:  # raised again in the thread that asks
-            self._error = exc
-
-    def wait(self) -> None:
-        """Wait for the read to end (a pass ends so: no thread of it outlives it)."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def result(self) -> set[tuple[int, int]] | None:
-        """The locked inodes, as :func:`locked_inodes` returns them."""
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._found
-
-
-#: A reader started by :func:`read_locks_ahead`, and when (``time.monotonic``).
-_ahead: tuple[LockReader, float] | None = None
-#: How old a read started ahead may be when a pass takes it.
-_AHEAD_SECONDS = 1.0
-
-
-def read_locks_ahead() -> None:
-    """Start reading ``/proc/locks`` now, for this process's next pass to take: a command line
-    about to clean calls this before it loads the rest of itself."""
-    global _ahead  # noqa: PLW0603 -- one read in flight per process
-    _ahead = (LockReader(), time.monotonic())  # clock: real time, the age of an OS snapshot
-
-
-def lock_reader() -> LockReader:
-    """The read :func:`read_locks_ahead` started, if in the last second; else a new one."""
-    global _ahead
-    found, _ahead = _ahead, None
-    if found is not None:
-        reader, started = found
-        if time.monotonic() - started < _AHEAD_SECONDS:  # clock: real time, as above
-            return reader
-        reader.wait()
-    return LockReader()
 
 
 def is_locked(
@@ -167,8 +87,7 @@ def resolves_inside(path: Path, boundary: Path) -> bool:
     return parent == root or parent.is_relative_to(root)
 
 
-@dataclass(frozen=True)
-class TreeStats:
+class TreeStats(NamedTuple):
     """What a walk of a folder found: newest file time, total size, locked files, mounts, and
     the first part that could not be read (``(path relative to the folder, error)``; ``""`` for
     the folder itself), if any: then the newest time is only a lower bound."""

@@ -18,11 +18,11 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock
+from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._errors import StateFileError, TappsError
 from pytest_tapps.core._git import (
     GitError,
@@ -35,12 +35,12 @@ from pytest_tapps.core._git import (
     remove_worktree,
 )
 from pytest_tapps.core._layout import Layout, safe_name
-from pytest_tapps.core._policy import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._proclocks import locked_inodes
+from pytest_tapps.core._record import Record
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Removal,
     Walked,
-    locked_inodes,
     remove_path,
     resolves_inside,
     walk_at,
@@ -62,30 +62,60 @@ class WorktreeRefused(TappsError):
     """A worktree removal that needs ``--force`` (or is never allowed)."""
 
 
-@dataclass
-class WorktreeInfo:
-    """Everything ``tapps worktree list`` shows about one worktree."""
+class WorktreeInfo(Record):
+    """Everything ``tapps worktree list`` shows about one worktree: what its folder and the
+    workflow states say (given when made), and what git says (set by :func:`inventory`)."""
 
-    name: str
-    path: Path
-    status: str
-    workflow_id: str | None = None
-    step_id: str | None = None
-    newest_mtime: float | None = None
-    completed_at: float | None = None
-    size: int = 0
-    exists: bool = True
-    is_symlink: bool = False
-    registered: bool = False
-    git_locked: bool = False
-    lock_reason: str = ""
-    dirty: bool | None = None
-    prunable: bool = False
-    branch: str | None = None
-    file_locked: bool = False
-    #: The first part that could not be read (path inside the worktree, error), if any.
-    unreadable: tuple[str, str] | None = None
-    evidence: list[str] = field(default_factory=list)
+    __slots__ = (
+        "branch",
+        "completed_at",
+        "dirty",
+        "evidence",
+        "exists",
+        "file_locked",
+        "git_locked",
+        "is_symlink",
+        "lock_reason",
+        "name",
+        "newest_mtime",
+        "path",
+        "prunable",
+        "registered",
+        "size",
+        "status",
+        "step_id",
+        "unreadable",
+        "workflow_id",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        status: str,
+        *,
+        workflow_id: str | None = None,
+        step_id: str | None = None,
+        newest_mtime: float | None = None,
+        completed_at: float | None = None,
+        size: int = 0,
+        exists: bool = True,
+        is_symlink: bool = False,
+        file_locked: bool = False,
+        unreadable: tuple[str, str] | None = None,
+        evidence: list[str] | None = None,
+    ) -> None:
+        self.name, self.path, self.status = name, path, status
+        self.workflow_id, self.step_id = workflow_id, step_id
+        self.newest_mtime, self.completed_at, self.size = newest_mtime, completed_at, size
+        self.exists, self.is_symlink, self.file_locked = exists, is_symlink, file_locked
+        #: The first part that could not be read (path inside the worktree, error), if any.
+        self.unreadable = unreadable
+        self.evidence = [] if evidence is None else evidence
+        self.registered = self.git_locked = self.prunable = False
+        self.lock_reason = ""
+        self.dirty: bool | None = None
+        self.branch: str | None = None
 
     @property
     def timestamp(self) -> float | None:
@@ -194,8 +224,7 @@ def walk_into(
     return walked
 
 
-@dataclass(frozen=True)
-class _Measured:
+class _Measured(NamedTuple):
     exists: bool = True
     is_symlink: bool = False
     newest: float | None = None
@@ -283,17 +312,25 @@ def inventory(
     return list(infos.values())
 
 
-@dataclass
-class WorktreeRemoval:
+class WorktreeRemoval(Record):
     """What removing one worktree did."""
 
-    name: str
-    path: Path
-    removed_folder: bool = False
-    unregistered: bool = False
-    deleted_branch: str | None = None
-    removal: Removal | None = None
-    notes: list[str] = field(default_factory=list)
+    __slots__ = (
+        "deleted_branch",
+        "name",
+        "notes",
+        "path",
+        "removal",
+        "removed_folder",
+        "unregistered",
+    )
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+        self.removed_folder = self.unregistered = False
+        self.deleted_branch: str | None = None
+        self.removal: Removal | None = None
+        self.notes: list[str] = []
 
     @property
     def ok(self) -> bool:

@@ -7,15 +7,13 @@ errors) is imported only when a YAML file is actually read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_tapps.core._errors import TappsError
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One problem in a file: ``FILE:LINE: field.path: message (did you mean 'x'?)``."""
 
     path: Path

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from pytest_tapps.cli._app import COMMANDS, build_parser
 from pytest_tapps.core import Layout
-from tests.helpers import envelope, execution, run_cli, state, write_current, write_json
+from tests.helpers import (
+    DAY,
+    aged_file,
+    envelope,
+    execution,
+    run_cli,
+    state,
+    write_current,
+    write_json,
+)
 
 
 def _failed_project(root: Path) -> None:
@@ -317,16 +328,19 @@ def _after_run(argv: list[str], project: Path, report: str) -> str:
     ``project`` (what a command loaded is only visible in a process of its own)."""
     code = (
         "import sys\n"
-        "from pytest_tapps.cli._app import run\n"
-        f"run({argv!r} + ['--project-root', sys.argv[1]])\n"
+        "BEFORE = set(sys.modules)\n"
+        "from pytest_tapps.cli import main\n"
+        f"main({argv!r} + ['--project-root', sys.argv[1]])\n"
         f"{report}"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     done = subprocess.run(
         [sys.executable, "-c", code, str(project)],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
+        env=env,
     )
     return done.stdout.splitlines()[-1]
 
@@ -337,6 +351,20 @@ def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
     loaded = set(_after_run(["cleanup", "--dry-run"], tmp_path, report).split())
     commands = {f"pytest_tapps.cli.{module}" for module in COMMANDS.values()}
     assert loaded & commands == {"pytest_tapps.cli._cleanup"}
+
+
+def test_cleanup_loads_no_dataclasses(tmp_path: Path) -> None:
+    """Nothing ``tapps cleanup`` loads defines a dataclass: ``dataclasses`` loads ``inspect``,
+    ``ast`` and ``dis``, about 7 ms of its start (docs/performance.md). A real run: an expired
+    worktree, an expired log, a kept analytics file."""
+    now = time.time()
+    aged_file(tmp_path / ".tapps-agents/worktrees/wf-step/src/a.py", age=30 * DAY, now=now)
+    aged_file(tmp_path / ".tapps-agents/logs/debug/old.log", age=30 * DAY, now=now)
+    aged_file(tmp_path / ".tapps-agents/analytics/history/a.jsonl", age=DAY, now=now)
+    report = "print(sorted({'dataclasses', 'inspect', 'ast', 'dis'} & (set(sys.modules) - BEFORE)))"
+    assert _after_run(["cleanup"], tmp_path, report) == "[]"
+    assert not (tmp_path / ".tapps-agents/worktrees/wf-step").exists()  # it did clean
+    assert (tmp_path / ".tapps-agents/analytics/history/a.jsonl").exists()
 
 
 @pytest.mark.parametrize(

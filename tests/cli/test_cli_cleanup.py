@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -136,19 +138,40 @@ def test_an_unreadable_category_folder_exits_1_and_the_rest_is_cleaned(
     ]
 
 
-@pytest.mark.usefixtures("in_process")
-def test_cleanup_starts_reading_the_locks_before_it_loads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """tapps cleanup starts its /proc/locks read first (it can wait 10-20 ms for the kernel);
-    other commands do not read it."""
-    from pytest_tapps.core import _safedelete
+_ORDER = """
+import sys
+from pytest_tapps.core import _proclocks
+started = []
+_proclocks.read_locks_ahead = lambda: started.append(sorted(
+    name for name in sys.modules if name.startswith("pytest_tapps.")
+))
+from pytest_tapps.cli import main
+code = main(sys.argv[1:])
+print(started)
+"""
 
-    started: list[str] = []
-    monkeypatch.setattr(_safedelete, "read_locks_ahead", lambda: started.append("locks"))
-    assert run(["cleanup", "--dry-run", "--project-root", str(tmp_path)]) == 0
-    assert run(["cache", "verify", "--project-root", str(tmp_path)]) == 0
-    assert started == ["locks"]
+
+@pytest.mark.parametrize(
+    ("command", "reads"), [(["cleanup", "--dry-run"], True), (["cache", "verify"], False)]
+)
+def test_cleanup_starts_reading_the_locks_before_it_loads(
+    tmp_path: Path, command: list[str], *, reads: bool
+) -> None:
+    """tapps cleanup starts its /proc/locks read first, before it loads the command line or
+    the cleanup engine (the read can wait 5-25 ms for the kernel); other commands do not."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ORDER, *command, "--project-root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    started = json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+    if reads:
+        assert started == [
+            ["pytest_tapps.cli", "pytest_tapps.core", "pytest_tapps.core._proclocks"]
+        ]
+    else:
+        assert started == []
 
 
 def test_a_bad_retention_config_stops_cleanup_with_the_line(tmp_path: Path) -> None:

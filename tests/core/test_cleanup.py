@@ -27,7 +27,7 @@ from pytest_tapps.core._cleanup import (
 from pytest_tapps.core._retention import DAY, RetentionPolicy
 from pytest_tapps.harness import Faults, project
 from tests.core.test_worktrees import record
-from tests.helpers import aged_file, snapshot
+from tests.helpers import aged_file, flock_held, snapshot
 
 NOW = 1768473000.0  # 2026-01-15T10:30:00Z
 
@@ -272,29 +272,10 @@ def test_read_only_files_and_folders_are_removed_when_expired(tmp_path: Path, cl
     assert not run.exists()
 
 
-_LOCKER = textwrap.dedent(
-    """
-    import fcntl, sys
-    handle = open(sys.argv[1], "a")
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    print("locked", flush=True)
-    sys.stdin.read()
-    """
-)
-
-
 def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
     """An expired file that a running process holds a lock on is not deleted."""
     path = aged_file(tmp_path / ".tapps-agents/logs/debug/busy.log", age=30 * DAY, now=NOW)
-    locker = subprocess.Popen(
-        [sys.executable, "-c", _LOCKER, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None
-        assert locker.stdout.readline().strip() == "locked"
+    with flock_held(path):
         os.utime(path, (NOW - 30 * DAY, NOW - 30 * DAY))
         layout = Layout(tmp_path)
         plan = plan_cleanup(layout, clock=clock())
@@ -304,12 +285,6 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
         report = run_cleanup(layout, clock=clock())
         assert [(i.path.name, why) for i, why in report.skipped] == [("busy.log", "locked")]
         assert path.exists()
-    finally:
-        locker.kill()
-        locker.wait()
-        for stream in (locker.stdin, locker.stdout):
-            if stream is not None:
-                stream.close()
     assert [i.label for i in plan_cleanup(Layout(tmp_path), clock=clock()).items] == [
         "delete: older than 7d"
     ]
@@ -862,16 +837,16 @@ def test_a_project_folder_linked_out_of_the_project_is_not_followed(
 
 def test_one_pass_reads_the_locks_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """/proc/locks is read once per planning pass, worktrees included (it can take ms)."""
-    from pytest_tapps.core import _safedelete, _worktrees
+    from pytest_tapps.core import _proclocks, _worktrees
 
     calls: list[int] = []
-    read = _safedelete.locked_inodes
+    read = _proclocks.locked_inodes
 
     def counted() -> set[tuple[int, int]] | None:
         calls.append(1)
         return read()
 
-    monkeypatch.setattr(_safedelete, "locked_inodes", counted)
+    monkeypatch.setattr(_proclocks, "locked_inodes", counted)
     monkeypatch.setattr(_worktrees, "locked_inodes", counted)
     clock = VirtualClock(1768473000)
     aged_file(tmp_path / ".tapps-agents/worktrees/wt/a.txt", age=DAY, now=clock.time())

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tapps.core import _safedelete
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Walked,
-    lock_reader,
-    read_locks_ahead,
     remove_walked,
     walk_at,
     walk_stats,
@@ -207,26 +204,3 @@ def test_fork_queue_hands_out_every_chunk_once(mode: str) -> None:
     indexes = sorted(i for _, i in [*mine, *theirs])
     assert indexes == list(range(103))
     assert len({pid for pid, _ in mine}) == len({pid for pid, _ in theirs}) == 1
-
-
-def test_a_pass_takes_the_read_started_ahead_once() -> None:
-    """The read a command line starts ahead is the next pass's, and only its."""
-    read_locks_ahead()
-    ahead = _safedelete._ahead
-    assert ahead is not None
-    first, second = lock_reader(), lock_reader()
-    assert first is ahead[0]
-    assert second is not first
-    first.wait()
-    second.wait()
-
-
-def test_a_read_started_long_ago_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A read older than a second (a command that never got to its pass) is read again."""
-    monkeypatch.setattr(_safedelete, "_AHEAD_SECONDS", 0.0)
-    read_locks_ahead()
-    ahead = _safedelete._ahead
-    assert ahead is not None
-    fresh = lock_reader()
-    assert fresh is not ahead[0]
-    fresh.wait()
