@@ -446,7 +446,9 @@ class _Scan:
         decision, stamp, age = Decision.SKIP, None, None
         if info.status in ("active", "stuck"):
             reason = f"{info.status} workflow ({'; '.join(info.evidence)})"
-        elif info.is_symlink and not _inside(os.path.realpath(info.path), self.real_boundary(None)):
+        elif info.is_symlink and not _inside(
+            os.path.realpath(info.location), self.real_boundary(None)
+        ):
             reason = "symlink target outside"
         elif info.git_locked:
             reason = "git-locked worktree (git worktree lock)"
@@ -459,7 +461,7 @@ class _Scan:
             )
         limit = self.policy.ages[category.name]
         return PlanItem(
-            os.fspath(info.path),
+            info.location,
             category.name,
             decision,
             reason,
@@ -1173,7 +1175,7 @@ def _run_plain_worktrees(
                 report.kept[category] += 1
                 continue
             item = decided.get(name) or PlanItem(
-                os.fspath(info.path),
+                info.location,
                 category,
                 Decision.SKIP if kind == "S" else Decision.DELETE,
                 reason,

@@ -75,10 +75,10 @@ class WorktreeInfo(Record):
         "file_locked",
         "git_locked",
         "is_symlink",
+        "location",
         "lock_reason",
         "name",
         "newest_mtime",
-        "path",
         "prunable",
         "registered",
         "size",
@@ -91,7 +91,7 @@ class WorktreeInfo(Record):
     def __init__(
         self,
         name: str,
-        path: Path,
+        location: str,
         status: str,
         *,
         workflow_id: str | None = None,
@@ -105,7 +105,7 @@ class WorktreeInfo(Record):
         unreadable: tuple[str, str] | None = None,
         evidence: list[str] | None = None,
     ) -> None:
-        self.name, self.path, self.status = name, path, status
+        self.name, self.location, self.status = name, location, status
         self.workflow_id, self.step_id = workflow_id, step_id
         self.newest_mtime, self.completed_at, self.size = newest_mtime, completed_at, size
         self.exists, self.is_symlink, self.file_locked = exists, is_symlink, file_locked
@@ -116,6 +116,12 @@ class WorktreeInfo(Record):
         self.lock_reason = ""
         self.dirty: bool | None = None
         self.branch: str | None = None
+
+    @property
+    def path(self) -> Path:
+        """Its folder (``location``, its path as a string, is what an inventory keeps: a
+        ``Path`` per worktree costs more than the rest of a worktree's inventory)."""
+        return Path(self.location)
 
     @property
     def timestamp(self) -> float | None:
@@ -205,7 +211,7 @@ def _measure(
 
 def measure_into(info: WorktreeInfo, device: int, locks: set[tuple[int, int]] | None) -> None:
     """Walk an unmeasured worktree folder and fill in its newest time, size and lock state."""
-    found = _measure(os.fspath(info.path), device, locks)
+    found = _measure(info.location, device, locks)
     info.newest_mtime, info.size, info.file_locked = found.newest, found.size, found.locked
     info.unreadable = found.unreadable
 
@@ -282,12 +288,11 @@ def inventory(
         found = shallow
         if found.exists and found.newest is None and not found.is_symlink and name in git:
             found = _measure(prefix + name, device, locks)  # git's worktrees: always measured
-        path = folder / name
         state, step_id, completed_at = refs.get(name, (None, None, None))
         status, evidence = _status(layout, state, clock, stuck_after)
         info = WorktreeInfo(
             name=name,
-            path=path,
+            location=prefix + name,
             status=status,
             workflow_id=state.workflow_id if state else None,
             step_id=step_id,
@@ -307,7 +312,7 @@ def inventory(
             info.prunable = entry.prunable or not info.exists
             info.branch = entry.branch
             if info.exists and not info.is_symlink:
-                info.dirty = is_dirty(path)
+                info.dirty = is_dirty(info.path)
         infos[name] = info
     return list(infos.values())
 
