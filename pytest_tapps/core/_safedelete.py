@@ -397,7 +397,8 @@ class Walked:
         folders: list[tuple[str, Listing | None]] = []
         walked: list[int] = []
         device, locks = self._device, self._locks
-        probe = locks is None or bool(locks)  # no lock on the system: nothing to check
+        probe = locks is None  # /proc/locks unreadable: each regular file is probed (flock)
+        held = locks or None  # the locked inodes, when any lock is held on the system
         is_dir, is_reg = stat.S_ISDIR, stat.S_ISREG
         newest, size = self.newest_mtime, self.size
         for entry in found:
@@ -419,8 +420,11 @@ class Walked:
             size += st.st_size
             if newest is None or st.st_mtime > newest:
                 newest = st.st_mtime
-            if probe and not self.locked and is_reg(st.st_mode):
-                self.locked = is_locked(entry.name, st, locks, dir_fd=fd)
+            if held is not None:
+                if (st.st_dev, st.st_ino) in held and is_reg(st.st_mode):
+                    self.locked = True
+            elif probe and not self.locked and is_reg(st.st_mode):
+                self.locked = is_locked(entry.name, st, None, dir_fd=fd)
         self.newest_mtime, self.size, self.files = newest, size, self.files + len(files)
         return (files, folders), walked
 

@@ -290,6 +290,43 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("proc_locks", ["read", "unreadable"])
+def test_a_folder_holding_a_file_locked_by_a_live_process_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proc_locks: str
+) -> None:
+    """An expired worktree and an expired run folder, each with a file a running process
+    holds a lock on, are skipped whole (planned and in one pass), whether the locks come from
+    /proc/locks or, where it cannot be read, from probing each file; an unlocked sibling goes."""
+    from pytest_tapps.core import _proclocks
+
+    if proc_locks == "unreadable":
+        monkeypatch.setattr(_proclocks, "locked_inodes", lambda: None)
+    root = tmp_path / ".tapps-agents"
+    busy_tree = aged_file(root / "worktrees/busy/src/a.py", age=30 * DAY, now=NOW)
+    busy_run = aged_file(root / "artifacts/workflows/busy/out.json", age=60 * DAY, now=NOW)
+    free = aged_file(root / "worktrees/free/src/a.py", age=30 * DAY, now=NOW)
+    with flock_held(busy_tree), flock_held(busy_run):
+        for path in (busy_tree, busy_run):
+            os.utime(path, (NOW - 60 * DAY, NOW - 60 * DAY))
+        layout = Layout(tmp_path)
+        plan = plan_cleanup(layout, clock=clock())
+        planned = {str(Path(i.location).relative_to(root)): i.label for i in plan.items}
+        assert planned == {
+            "artifacts/workflows/busy": "skip: locked",
+            "worktrees/busy": "skip: locked",
+            "worktrees/free": "delete: older than 7d",
+        }
+        report = run_cleanup(layout, clock=clock())
+        assert sorted((i.path.name, why) for i, why in report.skipped) == [
+            ("busy", "locked"),
+            ("busy", "locked"),
+        ]
+        assert [i.path.name for i in report.removed] == ["free"]
+        assert busy_tree.exists()
+        assert busy_run.exists()
+        assert not free.exists()
+
+
 def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path, clean: Clean) -> None:
     """An immutable file (chattr +i) fails; the rest is removed; the report says what failed."""
     debug = tmp_path / ".tapps-agents/logs/debug"
