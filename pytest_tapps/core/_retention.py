@@ -15,6 +15,7 @@ expire automatically (the runbook: manual cleanup), and cannot be given an age.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -125,40 +126,75 @@ class RetentionPolicy(NamedTuple):
 def parse_retention(
     section: Any, *, problem: Callable[[Sequence[str | int], str], Problem]
 ) -> tuple[dict[str, float | None], list[Problem]]:
-    """Overrides from a ``retention:`` mapping, and every problem found in it."""
-    if not isinstance(section, Mapping):
-        return {}, [
-            problem(["retention"], "expected a mapping of category: age, e.g. 'debug_logs: 3d'")
-        ]
-    overrides: dict[str, float | None] = {}
-    problems = []
-    for key, value in section.items():
-        where: list[str | int] = ["retention", str(key)]
-        category = BY_NAME.get(str(key))
-        if category is None:
-            hint = did_you_mean(str(key), BY_NAME)
-            problems.append(problem(where, f"unknown retention category{hint}"))
-            continue
-        if not category.overridable:
-            message = (
-                f"{category.label} never expires automatically (the runbook: manual "
-                "cleanup); remove this line"
-            )
-            problems.append(problem(where, message))
-            continue
-        if isinstance(value, str) and value.strip().lower() == "never":
-            overrides[category.name] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, str):
-            example = category.describe_default()
-            message = f"write the age with a unit, e.g. '{example}' or 'never' (got {value!r})"
-            problems.append(problem(where, message))
-            continue
-        try:
-            overrides[category.name] = parse_duration(value, field="age", allow_zero=False)
-        except ValueError as exc:
-            problems.append(problem(where, str(exc).removeprefix("age: ")))
-    return overrides, problems
+    """Overrides from a ``retention:`` mapping, and every problem found in it, in the order of
+    the section's keys. Validated with pydantic (:func:`_overrides_model`), loaded here: only a
+    project whose ``config.yaml`` has the section pays for its import (docs/performance.md)."""
+    from pydantic import ValidationError
+
+    try:
+        parsed = _overrides_model().model_validate(section)
+    except ValidationError as exc:
+        order = {str(key): index for index, key in enumerate(section)} if _is_map(section) else {}
+        found = [_problem_of(error, problem) for error in exc.errors()]
+        found.sort(key=lambda pair: order.get(pair[0], len(order)))
+        return {}, [found_problem for _, found_problem in found]
+    overrides: dict[str, float | None] = parsed.model_dump(exclude_unset=True)
+    return overrides, []
+
+
+def _is_map(value: object) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _problem_of(
+    error: Any, problem: Callable[[Sequence[str | int], str], Problem]
+) -> tuple[str, Problem]:
+    """A pydantic error as the problem it reports, with the key it is at (``""``: the section)."""
+    if not error["loc"]:  # not a mapping at all
+        message = "expected a mapping of category: age, e.g. 'debug_logs: 3d'"
+        return "", problem(["retention"], message)
+    key = str(error["loc"][0])
+    where: list[str | int] = ["retention", key]
+    if error["type"] == "extra_forbidden":
+        return key, problem(where, f"unknown retention category{did_you_mean(key, BY_NAME)}")
+    cause = error.get("ctx", {}).get("error")
+    return key, problem(where, str(cause) if cause is not None else error["msg"])
+
+
+def _age(value: Any, info: Any) -> float | None:
+    """One override, before pydantic's own check: ``never``, or an age with a unit (> 0)."""
+    category = BY_NAME[info.field_name]
+    if not category.overridable:
+        message = (
+            f"{category.label} never expires automatically (the runbook: manual cleanup); "
+            "remove this line"
+        )
+        raise ValueError(message)
+    if isinstance(value, str) and value.strip().lower() == "never":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str):
+        example = category.describe_default()
+        message = f"write the age with a unit, e.g. '{example}' or 'never' (got {value!r})"
+        raise ValueError(message)  # pydantic reports ValueErrors (a TypeError would escape it)
+    try:
+        return parse_duration(value, field="age", allow_zero=False)
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("age: ")) from None
+
+
+@functools.cache
+def _overrides_model() -> Any:
+    """The ``retention:`` section as a pydantic model: one optional field per category, no
+    other key (``extra="forbid"``), each value read by :func:`_age`."""
+    from pydantic import ConfigDict, create_model, field_validator
+
+    fields: dict[str, Any] = {category.name: (float | None, None) for category in CATEGORIES}
+    return create_model(
+        "RetentionOverrides",
+        __config__=ConfigDict(extra="forbid"),
+        __validators__={"age": field_validator("*", mode="before")(_age)},
+        **fields,
+    )
 
 
 def load_retention(layout: Layout) -> RetentionPolicy:

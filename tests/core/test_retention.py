@@ -128,3 +128,19 @@ def test_duplicate_keys_are_an_error_with_the_line(tmp_path: Path) -> None:
     layout = _config(tmp_path, "retention:\n  debug_logs: 3d\n  debug_logs: 4d\n")
     with pytest.raises(YamlFileError, match=r"config\.yaml:3: found duplicate key \"debug_logs\""):
         load_retention(layout)
+
+
+def test_the_section_is_a_pydantic_model_of_every_category_and_nothing_else() -> None:
+    """config.yaml's retention: section is validated by a pydantic model with one optional
+    field per category and no other key; what it accepts is the ages in seconds."""
+    from pydantic import BaseModel
+
+    from pytest_tapps.core._retention import _overrides_model
+
+    model = _overrides_model()
+    assert issubclass(model, BaseModel)
+    schema = model.model_json_schema()
+    assert sorted(schema["properties"]) == sorted(BY_NAME)
+    assert schema["additionalProperties"] is False
+    parsed = model.model_validate({"debug_logs": "12h", "test_results": "never"})
+    assert parsed.model_dump(exclude_unset=True) == {"debug_logs": 43200.0, "test_results": None}
