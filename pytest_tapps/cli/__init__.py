@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import sys
-
-#: ``typing.TYPE_CHECKING`` without importing typing (3 ms): the /proc/locks read of ``tapps
-#: cleanup`` starts before it. Type checkers treat any ``TYPE_CHECKING`` name as true.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tapps`` command line and return its exit code (0 ok, 1 problems, 2 bad input)."""
-    if list(sys.argv[1:2] if argv is None else argv[:1]) == ["cleanup"]:
+    cleanup = list(sys.argv[1:2] if argv is None else argv[:1]) == ["cleanup"]
+    if cleanup:
         # Its pass reads /proc/locks, whose first read can wait 5-25 ms for the kernel: start
-        # that first, on a thread, so the command's whole start overlaps it (performance.md).
+        # that before the command line and the cleanup engine load, on a thread, so their
+        # loading overlaps it (docs/performance.md).
         from pytest_tapps.core._proclocks import read_locks_ahead
 
         read_locks_ahead()
-    from pytest_tapps.cli._app import run
+    try:
+        from pytest_tapps.cli._app import run
 
-    return run(argv)
+        return run(argv)
+    finally:
+        if cleanup:
+            from pytest_tapps.core._proclocks import drop_ahead
+
+            drop_ahead()  # a command that stopped before its pass leaves no read behind
 
 
 def console() -> NoReturn:

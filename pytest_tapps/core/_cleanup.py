@@ -265,6 +265,14 @@ def _keep_until(limit: float | None) -> float | None:
     return -1.0 if limit == 0 else limit
 
 
+def _lock_check(
+    locks: set[tuple[int, int]] | None,
+) -> tuple[Collection[tuple[int, int]], bool]:
+    """For the per-file loops: the locked inodes to look a file up in, and whether each regular
+    file must be probed with ``flock`` instead (/proc/locks could not be read: ``locks`` None)."""
+    return (frozenset(), True) if locks is None else (locks, False)
+
+
 def _unreadable(found: tuple[str, str]) -> str:
     """The skip reason for an item with a part that could not be read: ``unreadable (sub:
     Permission denied)``, or ``unreadable (Permission denied)`` for the item itself."""
@@ -842,7 +850,8 @@ class _FolderRun:
         (name: the count)."""
         limit = self.scan.policy.ages[self.category.name]
         keep_until = _keep_until(limit)
-        now, locks, fd = self.scan.now, self.scan.locks, self.fd
+        now, fd = self.scan.now, self.fd
+        held, probe = _lock_check(self.scan.locks)
         matcher = _matcher(self.category.pattern).match
         out: list[str] = []
         add = out.append
@@ -866,7 +875,8 @@ class _FolderRun:
             if (
                 not stat.S_ISREG(st.st_mode)
                 or age < 0
-                or (locks is not None and (st.st_dev, st.st_ino) in locks)
+                or (st.st_dev, st.st_ino) in held
+                or (probe and is_locked(name, st, None, dir_fd=fd))
             ):
                 add(f"D\0{name}\0\0\0\0")
                 continue
@@ -934,7 +944,8 @@ class _FolderRun:
         limit = self.scan.policy.ages[name_of]
         keep_until = _keep_until(limit)
         expired = None if limit is None else f"older than {format_duration(limit)}"
-        now, locks = self.scan.now, self.scan.locks
+        now = self.scan.now
+        held, probe = _lock_check(self.scan.locks)
         matcher = _matcher(category.pattern).match
         removed, vanished, failed = report.removed, report.vanished, report.failed
         unlink, is_reg, delete = os.unlink, stat.S_ISREG, Decision.DELETE
@@ -963,7 +974,8 @@ class _FolderRun:
                 if (
                     expired is not None
                     and age >= 0
-                    and (locks is None or (st.st_dev, st.st_ino) not in locks)
+                    and (st.st_dev, st.st_ino) not in held
+                    and not (probe and is_locked(name, st, None, dir_fd=fd))
                 ):
                     item = PlanItem(
                         prefix + name,

@@ -222,7 +222,10 @@ class Layout:
         return hash((self._root, self._profile))
 
     def __repr__(self) -> str:
-        return f"Layout(project_root={self._root!r}, profile=<{self._profile.name}>)"
+        """Names a built-in profile (``profile=<runbook>``); shows any other one whole."""
+        profile = self._profile
+        shown = f"<{profile.name}>" if PROFILES.get(profile.name) == profile else repr(profile)
+        return f"Layout(project_root={self._root!r}, profile={shown})"
 
     def _in(self, relative: str) -> Path:
         return self.tapps_dir / relative

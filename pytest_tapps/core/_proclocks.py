@@ -1,8 +1,9 @@
 """Which files a live process holds a lock on, from ``/proc/locks``, read on a thread.
 
-Its own small module (``os`` and ``threading`` only): ``tapps cleanup`` starts the read before
-it loads anything else, because the first read in a while waits for the kernel (an RCU grace
-period: 5-25 ms measured), which the command's start then overlaps (docs/performance.md).
+Its own small module (it imports ``os``, ``threading`` and ``time``): ``tapps cleanup`` starts the
+read before its command line and cleanup engine load, because the first read in a while waits
+for the kernel (an RCU grace period: 5-25 ms measured), which their loading then overlaps
+(docs/performance.md). A command that stops before its pass drops the read (:func:`drop_ahead`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def locked_inodes() -> set[tuple[int, int]] | None:
     ``None`` where ``/proc/locks`` cannot be read (then callers probe with ``flock``).
     """
     try:
-        # open(), not pathlib: this module loads before anything else of ``tapps cleanup``.
+        # open(), not pathlib: this module loads before the rest of ``tapps cleanup``.
         with open("/proc/locks", encoding="ascii", errors="replace") as file:  # noqa: PTH123
             text = file.read()
     except OSError:
@@ -90,3 +91,13 @@ def lock_reader() -> LockReader:
             return reader
         reader.wait()
     return LockReader()
+
+
+def drop_ahead() -> None:
+    """Forget a read started ahead that no pass took (its command stopped before its pass: bad
+    input, ``--help``): its thread is joined, and a later pass in this process reads anew
+    rather than take a snapshot from before that pass began."""
+    global _ahead
+    found, _ahead = _ahead, None
+    if found is not None:
+        found[0].wait()

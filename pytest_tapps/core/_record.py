@@ -12,16 +12,19 @@ from typing import Any, ClassVar
 
 
 class Record:
-    """A record whose fields are its class's ``__slots__``: a repr that names them (in slot
-    order) and equality over ``_compared`` (all fields unless a class names fewer). Mutable,
-    hence unhashable, as a dataclass with ``eq=True`` is."""
+    """A record whose fields are the ``__slots__`` of its classes: a repr that names them (in
+    slot order, a base class's first) and equality over ``_compared`` (all fields unless a class
+    names fewer). Mutable, hence unhashable, as a dataclass with ``eq=True`` is."""
 
     __slots__ = ()
     #: The fields equality compares (and the repr shows); empty: all of ``__slots__``.
     _compared: ClassVar[tuple[str, ...]] = ()
 
     def _shown(self) -> tuple[str, ...]:
-        return self._compared or type(self).__slots__
+        if self._compared:
+            return self._compared
+        slots = (getattr(cls, "__slots__", ()) for cls in reversed(type(self).__mro__))
+        return tuple(name for names in slots for name in names)
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._shown())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_tapps
 from pytest_tapps.cli._app import COMMANDS, build_parser
 from pytest_tapps.core import Layout
 from tests.helpers import (
@@ -323,9 +324,11 @@ def test_a_command_built_alone_is_the_command_of_the_whole_tree(command: str) ->
     assert alone == {prog: found for prog, found in whole.items() if prog.split()[1] == command}
 
 
-def _after_run(argv: list[str], project: Path, report: str) -> str:
+def _after_run(argv: list[str], project: Path, report: str, *, bare: bool = False) -> str:
     """The last line a fresh interpreter prints with ``report`` after ``run(argv)`` in
-    ``project`` (what a command loaded is only visible in a process of its own)."""
+    ``project`` (what a command loaded is only visible in a process of its own). ``bare``: with
+    no site-packages (``-S``; this package found by ``PYTHONPATH``), so that nothing a ``.pth``
+    file loads at start hides what the command loads."""
     code = (
         "import sys\n"
         "BEFORE = set(sys.modules)\n"
@@ -334,8 +337,12 @@ def _after_run(argv: list[str], project: Path, report: str) -> str:
         f"{report}"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    flags = []
+    if bare:
+        flags = ["-S"]
+        env["PYTHONPATH"] = str(Path(pytest_tapps.__file__).parent.parent)
     done = subprocess.run(
-        [sys.executable, "-c", code, str(project)],
+        [sys.executable, *flags, "-c", code, str(project)],
         capture_output=True,
         text=True,
         check=True,
@@ -353,16 +360,33 @@ def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
     assert loaded & commands == {"pytest_tapps.cli._cleanup"}
 
 
-def test_cleanup_loads_no_dataclasses(tmp_path: Path) -> None:
-    """Nothing ``tapps cleanup`` loads defines a dataclass: ``dataclasses`` loads ``inspect``,
-    ``ast`` and ``dis``, about 7 ms of its start (docs/performance.md). A real run: an expired
-    worktree, an expired log, a kept analytics file."""
+#: What ``tapps cleanup`` does not need on a project without git, state files or a retention:
+#: section, and does not load (each costs milliseconds of its start; docs/performance.md):
+#: ``dataclasses`` loads ``inspect``, ``ast`` and ``dis`` (7 ms).
+_NOT_FOR_CLEANUP = [
+    "ast",
+    "dataclasses",
+    "dis",
+    "hashlib",
+    "inspect",
+    "json",
+    "logging",
+    "pydantic",
+    "shutil",
+    "subprocess",
+]
+
+
+def test_cleanup_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """A real run (an expired worktree, an expired log, a kept analytics file) loads none of
+    the modules ``tapps cleanup`` has no use for there; it needs nothing but the standard
+    library (it runs with no site-packages)."""
     now = time.time()
     aged_file(tmp_path / ".tapps-agents/worktrees/wf-step/src/a.py", age=30 * DAY, now=now)
     aged_file(tmp_path / ".tapps-agents/logs/debug/old.log", age=30 * DAY, now=now)
     aged_file(tmp_path / ".tapps-agents/analytics/history/a.jsonl", age=DAY, now=now)
-    report = "print(sorted({'dataclasses', 'inspect', 'ast', 'dis'} & (set(sys.modules) - BEFORE)))"
-    assert _after_run(["cleanup"], tmp_path, report) == "[]"
+    report = f"print(sorted(set({_NOT_FOR_CLEANUP!r}) & (set(sys.modules) - BEFORE)))"
+    assert _after_run(["cleanup"], tmp_path, report, bare=True) == "[]"
     assert not (tmp_path / ".tapps-agents/worktrees/wf-step").exists()  # it did clean
     assert (tmp_path / ".tapps-agents/analytics/history/a.jsonl").exists()
 

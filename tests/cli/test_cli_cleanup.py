@@ -174,6 +174,24 @@ def test_cleanup_starts_reading_the_locks_before_it_loads(
         assert started == []
 
 
+@pytest.mark.parametrize("stop", ["bad config", "--help"])
+def test_a_cleanup_that_stops_before_its_pass_leaves_no_read_behind(
+    tmp_path: Path, stop: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The /proc/locks read started ahead is dropped (its thread joined) when the command stops
+    before its pass, so a later pass in the same process (an in-process scenario run) reads the
+    locks anew instead of taking a snapshot from before it began."""
+    from pytest_tapps.cli import main
+    from pytest_tapps.core import _proclocks
+
+    (tmp_path / ".tapps-agents").mkdir()
+    (tmp_path / ".tapps-agents/config.yaml").write_text("retention:\n  debug_log: 3d\n")
+    argv = ["cleanup", "--project-root", str(tmp_path)]
+    assert main([*argv, "--help"] if stop == "--help" else argv) == (0 if stop == "--help" else 2)
+    capsys.readouterr()
+    assert _proclocks._ahead is None
+
+
 def test_a_bad_retention_config_stops_cleanup_with_the_line(tmp_path: Path) -> None:
     """An invalid retention: section: exit 2, file:line: field: message, nothing deleted."""
     _tree(tmp_path)

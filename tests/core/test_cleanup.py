@@ -290,6 +290,32 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("proc_locks", ["read", "unreadable"])
+def test_a_locked_file_among_many_survives_the_one_pass_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proc_locks: str, processes: int
+) -> None:
+    """In a folder cleaned by the per-file fast path (and split over processes), an expired
+    file a live process has locked is skipped and the rest removed, whether the locks come from
+    /proc/locks or, where it cannot be read, from probing each file with flock."""
+    from pytest_tapps.core import _cleanup, _proclocks
+
+    if proc_locks == "unreadable":
+        monkeypatch.setattr(_proclocks, "locked_inodes", lambda: None)
+    monkeypatch.setattr(_cleanup, "FORK_THRESHOLD", 10)  # split this small folder too
+    debug = tmp_path / ".tapps-agents/logs/debug"
+    files = [aged_file(debug / f"f{i:02d}.log", age=30 * DAY, now=NOW) for i in range(40)]
+    busy = files[17]
+    with flock_held(busy):
+        os.utime(busy, (NOW - 30 * DAY, NOW - 30 * DAY))
+        report = run_cleanup(Layout(tmp_path), clock=clock(), processes=processes)
+        assert [(i.path.name, why) for i, why in report.skipped] == [("f17.log", "locked")]
+        assert sorted(i.path.name for i in report.removed) == sorted(
+            f.name for f in files if f != busy
+        )
+        assert busy.exists()
+
+
 @pytest.mark.parametrize("proc_locks", ["read", "unreadable"])
 def test_a_folder_holding_a_file_locked_by_a_live_process_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proc_locks: str
