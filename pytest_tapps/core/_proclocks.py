@@ -19,8 +19,9 @@ def locked_inodes() -> set[tuple[int, int]] | None:
     ``None`` where ``/proc/locks`` cannot be read (then callers probe with ``flock``).
     """
     try:
-        # open(), not pathlib: this module loads before the rest of ``tapps cleanup``.
-        with open("/proc/locks", encoding="ascii", errors="replace") as file:  # noqa: PTH123
+        # open(), not pathlib: this module loads before the rest of ``tapps cleanup``; UTF-8,
+        # whose codec is loaded at start (the ascii one would be imported: 0.5 ms).
+        with open("/proc/locks", encoding="utf-8", errors="replace") as file:  # noqa: PTH123
             text = file.read()
     except OSError:
         return None
