@@ -12,8 +12,9 @@ A run of the bundled suite against an implementation (``pytest -p tapps scenario
   requirements were not met here.
 
 The *recorded results* (a JSON file kept in the repository, updated deliberately) say which
-outcome each scenario had when last reviewed; a gate fails only when a run's outcomes differ
-from them. The *report* turns a run into Markdown per runbook section and procedure.
+outcome each scenario had when last reviewed, with its evidence; a gate fails when a run's
+outcomes or evidence differ from them, or when a scenario is new or gone. The *report*
+turns a run into Markdown per runbook section and procedure.
 """
 
 from __future__ import annotations

@@ -197,14 +197,23 @@ def _locks(faults: Faults, given: Given) -> None:
 
 def in_layout(scenario: Scenario, profile: LayoutProfile) -> Scenario:
     """``scenario`` with its paths (given files and links, fault paths, ``then`` paths) moved
-    from the runbook's layout to ``profile``'s, so it asks for the same places there."""
+    from the runbook's layout to ``profile``'s, so it asks for the same places there.
+
+    Raises :class:`NotInLayout` when two of its paths become one (the real package keeps the
+    three log folders in one ``logs/``): the scenario cannot be asked of that layout."""
     from pytest_tapps.core._layout import RUNBOOK, translate
 
     if profile == RUNBOOK:
         return scenario
+    origins: dict[str, str] = {}
 
     def moved(path: str) -> str:
-        return translate(path, RUNBOOK, profile)
+        there = translate(path, RUNBOOK, profile)
+        first = origins.setdefault(there, path)
+        if first != path:
+            message = f"{first} and {path} are one place, {there}, in the {profile.name} layout"
+            raise NotInLayout(message)
+        return there
 
     def moved_fault(item: Any) -> Any:
         name, spec = action_name(item), action_value(item)
@@ -269,7 +278,10 @@ def run_scenario(
     # Scenarios test atomicity and recovery, not power loss: no fsync (it dominates a scenario's
     # time on a real disk); the command target's subprocesses inherit it.
     layout = layout_profile(scenario.layout or target.layout)
-    scenario = in_layout(scenario, layout)
+    try:
+        scenario = in_layout(scenario, layout)
+    except NotInLayout as exc:
+        raise Unsupported(f"{target.name}: {exc}") from None
     with fsync_off(), project(root, fs=chosen_fs, clock=clock, layout=layout) as proj:
         (proj.root.parent / "outside").mkdir(parents=True, exist_ok=True)
         proj.root.mkdir(parents=True, exist_ok=True)

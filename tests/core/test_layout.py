@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tapps.core import RUNBOOK, TAPPS_AGENTS_3_7, Layout, UnsafeNameError, safe_name
-from pytest_tapps.core._layout import translate
+from pytest_tapps.core._layout import _PLACES, LayoutProfile, translate
 
 
 def test_runbook_paths_match_the_product_table(tmp_path: Path) -> None:
@@ -125,5 +125,35 @@ def test_names_containing_a_separator_are_always_refused(head: str, bad: str, ta
 def test_a_runbook_path_names_the_same_place_in_the_real_layout(
     runbook_path: str, real_path: str
 ) -> None:
+    """A runbook path is moved to the real package's place for it; within one layout it stays."""
     assert translate(runbook_path, RUNBOOK, TAPPS_AGENTS_3_7) == real_path
     assert translate(runbook_path, RUNBOOK, RUNBOOK) == runbook_path
+
+
+def test_the_deepest_place_a_path_is_in_decides_where_it_moves() -> None:
+    """A path in a place nested in another (``x/t`` in ``x``) moves with the nested place,
+    whichever the profile lists first."""
+    source = RUNBOOK._replace(context7_cache_dir="x", tiered_cache_dir="x/t")
+    target = RUNBOOK._replace(context7_cache_dir="c7", tiered_cache_dir="tier")
+    assert translate(".tapps-agents/x/t/f", source, target) == ".tapps-agents/tier/f"
+    assert translate(".tapps-agents/x/f", source, target) == ".tapps-agents/c7/f"
+
+
+#: Fields of a profile that are not places under .tapps-agents/ (translate leaves them).
+_NOT_PLACES = {
+    "name",
+    "project_quality_reports_dir",  # relative to the project, not .tapps-agents/
+    "state_format",
+    "context7_format",
+    "worktree_name",
+    "worktree_digest",
+    "worktree_branch",
+    "analytics_file",
+    "workflow_locks",
+}
+
+
+def test_every_place_of_a_profile_is_one_translate_moves() -> None:
+    """A new place field must be added to _PLACES (or here, if it is no place): otherwise
+    scenarios' paths in it would silently stay the runbook's in another layout."""
+    assert set(_PLACES) == set(LayoutProfile._fields) - _NOT_PLACES

@@ -291,15 +291,21 @@ def test_a_crash_during_write_truncates_the_real_layout_s_saved_state(tmp_path: 
         assert store.locate("wf-1") == built.layout.history_dir / saved.name
 
 
-def test_the_plugin_knows_every_layout_of_the_core() -> None:
-    """The plugin names the layouts without importing the core at load; they stay in sync."""
+def test_the_plugin_and_the_scenario_schema_know_every_layout_of_the_core() -> None:
+    """The plugin names the layouts without importing the core at load, and the scenario
+    model as a Literal (for its JSON schema); both stay in sync with the core's profiles."""
+    from typing import get_args
+
     from pytest_tapps.core import PROFILES
     from pytest_tapps.plugin import LAYOUTS
+    from pytest_tapps.scenario._model import LayoutName
 
     assert set(LAYOUTS) == set(PROFILES)
+    assert set(get_args(LayoutName)) == set(PROFILES)
 
 
 def test_a_bad_ini_layout_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """An unknown ini tapps_layout stops the run as a usage error naming the known layouts."""
     pytester.makeini("[pytest]\ntapps_layout = tapps-agents-4\n")
     pytester.makepyfile("def test_x(tapps_project):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "tapps")

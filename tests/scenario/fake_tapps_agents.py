@@ -72,8 +72,8 @@ def cleanup_main() -> None:
     tool = CleanupTool(project_root=args.project_root)
     tool._report(args.dry_run)
     for verb, code in tool.script:
-        if verb == "exit":
-            raise SystemExit(int(code))
+        if verb == "exit":  # "3": sys.exit(3); "none": sys.exit(); other text: sys.exit(text)
+            raise SystemExit(None if code == "none" else int(code) if code.isdigit() else code)
 
 
 # -- worktrees, KB cache, logging ---------------------------------------------------------------

@@ -421,3 +421,89 @@ def test_attempts_a_state_does_not_record_are_not_recorded_not_one(tmp_path: Pat
     message = str(caught.value)
     assert "2 expectation(s) do not hold" in message
     assert message.count("actual:   not recorded (the state keeps no attempts of its steps)") == 2
+
+
+def test_the_error_of_a_step_a_state_does_not_record_attempts_of_is_still_checked(
+    tmp_path: Path,
+) -> None:
+    """An inferred step (real-layout state) still has its error: a wrong category fails the
+    scenario, the right one passes."""
+    text = """\
+        name: error of a real-layout state
+        runbook: Retry/Timeout Handling > Automatic Retries > Stop after max_attempts
+        layout: tapps-agents-3.7
+        given:
+          states:
+            - id: wf-1
+              status: failed
+              current: true
+              steps: [{id: build, status: failed, attempts: 3, error: timeout}]
+        when:
+          - status: {workflow: wf-1}
+        then:
+          steps: {build: {status: failed, error: CATEGORY}}
+        """
+    run_text(tmp_path / "right", text.replace("CATEGORY", "timeout"))
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path / "wrong", text.replace("CATEGORY", "permission"))
+    assert "steps.build.error" in str(caught.value)
+
+
+def test_every_path_of_a_scenario_moves_to_the_layout(tmp_path: Path) -> None:
+    """in_layout moves given links (path and target), fault and inject paths, and then: plan
+    keys, as it does given files and present/absent paths."""
+    from pytest_tapps.core import TAPPS_AGENTS_3_7
+    from pytest_tapps.scenario._run import in_layout
+
+    path = tmp_path / "s.tapps.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: every kind of path
+            runbook: Data Retention Policies > Cache > Context7 cache
+            given:
+              files:
+                - {path: .tapps-agents/context7/cache/a/docs.md, age: 1d}
+              symlinks:
+                - {path: .tapps-agents/context7/cache/b, target: .tapps-agents/context7/cache/a}
+            faults:
+              - clock_skew: {path: .tapps-agents/context7/cache/a/docs.md, ahead: 2h}
+            when:
+              - inject: {clock_skew: {path: .tapps-agents/context7/cache/b, ahead: 1h}}
+              - cleanup: {dry_run: true}
+            then:
+              plan: {.tapps-agents/context7/cache/a: "keep: never expires"}
+            """
+        )
+    )
+    (loaded,) = load_file(path)
+    moved: Any = in_layout(parse(loaded.data), TAPPS_AGENTS_3_7)  # Any: reads union members
+    there = ".tapps-agents/kb/context7-cache/libraries"
+    (link,) = moved.given.symlinks
+    assert (link.path, link.target) == (f"{there}/b", f"{there}/a")
+    (fault,) = moved.faults
+    assert fault.clock_skew.path == f"{there}/a/docs.md"
+    assert moved.when[0].inject.clock_skew.path == f"{there}/b"
+    assert list(moved.then.plan) == [f"{there}/a"]
+
+
+def test_two_paths_that_become_one_in_the_layout_are_unsupported(tmp_path: Path) -> None:
+    """The real package keeps the three log folders in one logs/: a scenario giving a debug
+    and an application log of one name cannot be asked of it (not a false failure)."""
+    text = """\
+        name: two logs of one name
+        runbook: Data Retention Policies > Logs > Debug logs
+        layout: %s
+        given:
+          files:
+            - {path: .tapps-agents/logs/debug/a.log, age: 10d}
+            - {path: .tapps-agents/logs/application/a.log, age: 1d}
+        when:
+          - cleanup: {}
+        then:
+          absent: [.tapps-agents/logs/debug/a.log]
+          present: [.tapps-agents/logs/application/a.log]
+        """
+    run_text(tmp_path / "runbook", text % "runbook")
+    with pytest.raises(Unsupported, match=r"are one place, \.tapps-agents/logs/a\.log"):
+        run_text(tmp_path / "real", text % "tapps-agents-3.7")

@@ -213,19 +213,24 @@ def test_resume_runs_a_failed_or_paused_workflow_again(
     assert names == ["load_state", "load_workflow", *calls]
 
 
-def test_a_command_line_s_exit_status_and_output_are_kept(tmp_path: Path) -> None:
-    """The cleanup tool exiting (SystemExit) gives its status, with what it printed."""
+@pytest.mark.parametrize(("code", "status"), [("3", 3), ("none", 0), ("no such folder", 1)])
+def test_a_command_line_s_exit_status_and_output_are_kept(
+    tmp_path: Path, code: str, status: int
+) -> None:
+    """The cleanup tool exiting (SystemExit) gives the status sys.exit would (None is 0, a
+    message 1), with what it printed."""
     fake.CleanupTool.script = [
         ("remove", ".tapps-agents/analytics/history/old.jsonl"),
-        ("exit", "3"),
+        ("exit", code),
     ]
     result = run_text(tmp_path, CLEANUP.split("then:", maxsplit=1)[0] % "{}")
     (done,) = result.performed
-    assert done.outcome.exit_code == 3
+    assert done.outcome.exit_code == status
     assert done.outcome.data["items"] == {".tapps-agents/analytics/history/old.jsonl": "delete"}
 
 
 def test_a_refused_worktree_name_is_bad_input(tmp_path: Path) -> None:
+    """The package's ValueError refusing a worktree name is the action's bad input (exit 2)."""
     text = """\
         name: a name with ..
         runbook: Worktree Cleanup and Management > Manual Cleanup Procedures > Remove specific worktree
@@ -241,6 +246,8 @@ def test_a_refused_worktree_name_is_bad_input(tmp_path: Path) -> None:
 def test_cwd_environment_and_time_come_back_after_the_package_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The package raising mid-action leaves the working folder, the environment and the
+    real clock as they were before the action."""
     monkeypatch.setenv("CURSOR_SESSION_ID", "s-1")
     before = (Path.cwd(), dict(os.environ), time.sleep)
 
