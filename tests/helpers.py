@@ -102,19 +102,20 @@ live_lock = hold_lock
 
 _FLOCKER = """
 import fcntl, sys
-handle = open(sys.argv[1], "a")
-fcntl.flock(handle, fcntl.LOCK_EX)
+handles = [open(path, "a") for path in sys.argv[1:]]
+for handle in handles:
+    fcntl.flock(handle, fcntl.LOCK_EX)
 print("locked", flush=True)
 sys.stdin.read()
 """
 
 
 @contextlib.contextmanager
-def flock_held(path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path`` (opened to append: its content and, on most
-    filesystems, its mtime unchanged) held by a live child process for the block."""
+def flock_held(*paths: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on each of ``paths`` (opened to append: content and, on most
+    filesystems, mtime unchanged) held by one live child process for the block."""
     locker = subprocess.Popen(
-        [sys.executable, "-c", _FLOCKER, str(path)],
+        [sys.executable, "-c", _FLOCKER, *map(str, paths)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

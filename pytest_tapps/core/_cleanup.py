@@ -54,16 +54,17 @@ from pytest_tapps.core._retention import (
 from pytest_tapps.core._safedelete import (
     TOMBSTONE_PREFIX,
     Removal,
+    TreeStats,
+    Walked,
     is_locked,
     open_folder,
     remove_path,
     remove_walked,
+    walk_at,
     walk_stats,
 )
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     from pytest_tapps.core._worktrees import WorktreeInfo
 
 #: Names under .tapps-agents/ that hold no retained data (state is managed, never aged).
@@ -421,13 +422,7 @@ class _Scan:
                     max_age_seconds=limit,
                 )
             stats = walk_stats(location, device, self.locks)
-            stamp = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
-            decision, reason, age = self.tree_decision(
-                category, stamp, stats.unreadable, locked=stats.locked, mounts=stats.mounts
-            )
-            return PlanItem(
-                location, category.name, decision, reason, "folder", stamp, age, limit, stats.size
-            )
+            return self.folder_item(location, category, stats, st.st_mtime)
         decision, reason, age = self.age_decision(category, st.st_mtime)
         if (
             decision is Decision.DELETE
@@ -437,6 +432,24 @@ class _Scan:
             decision, reason = Decision.SKIP, "locked"
         return PlanItem(
             location, category.name, decision, reason, "file", st.st_mtime, age, limit, st.st_size
+        )
+
+    def folder_item(
+        self,
+        location: str,
+        category: RetentionCategory,
+        found: TreeStats | Walked,
+        folder_mtime: float,
+    ) -> PlanItem:
+        """The decision for a folder from its walk: aged by its newest file (by its own time,
+        ``folder_mtime``, when it holds none)."""
+        stamp = found.newest_mtime if found.newest_mtime is not None else folder_mtime
+        decision, reason, age = self.tree_decision(
+            category, stamp, found.unreadable, locked=found.locked, mounts=found.mounts
+        )
+        limit = self.policy.ages[category.name]
+        return PlanItem(
+            location, category.name, decision, reason, "folder", stamp, age, limit, found.size
         )
 
     def entry(self, path: Path, category: RetentionCategory, device: int) -> PlanItem | None:
@@ -465,7 +478,7 @@ class _Scan:
         else:
             stamp = info.timestamp if info.timestamp is not None else self.now
             decision, reason, age = self.tree_decision(
-                category, stamp, info.unreadable, locked=info.file_locked
+                category, stamp, info.unreadable, locked=info.file_locked, mounts=info.mounts
             )
         limit = self.policy.ages[category.name]
         return PlanItem(
@@ -705,23 +718,11 @@ ApplyReport = CleanupReport
 
 
 class _Remover:
-    """Deletes decided items: files at once, folders on a small thread pool."""
+    """Deletes decided items, in this process, into ``report``."""
 
-    def __init__(self, layout: Layout, report: CleanupReport, workers: int) -> None:
+    def __init__(self, layout: Layout, report: CleanupReport) -> None:
         self.layout = layout
         self.report = report
-        self.pool: ThreadPoolExecutor | None = None
-        if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor  # here: one worker is the default
-
-            self.pool = ThreadPoolExecutor(max_workers=workers)
-        self.futures: list[Future[None]] = []
-        self.lock = threading.Lock()
-
-    def wait(self) -> None:
-        """Wait for the folders handed to the pool so far."""
-        while self.futures:
-            self.futures.pop().result()
 
     def file(self, item: PlanItem) -> None:
         try:
@@ -733,51 +734,25 @@ class _Remover:
         else:
             self.report.removed.append(item)
 
-    def file_at(self, folder_fd: int, name: str, item: PlanItem) -> None:
-        """Unlink ``name`` relative to an open folder (no path walk, no link followed)."""
-        try:
-            os.unlink(name, dir_fd=folder_fd)
-        except FileNotFoundError:
+    def folder(self, item: PlanItem, check: Callable[[], PlanItem | None] | None = None) -> None:
+        """Remove a folder, deciding it first with ``check`` when given (right before)."""
+        decided = item if check is None else check()
+        if decided is None:
             self.report.vanished.append(item)
-        except OSError as exc:
-            self.report.failed.append((item.path, exc.strerror or str(exc)))
+            return
+        if decided.decision is not Decision.DELETE:
+            _record(self.report, decided)
+            return
+        self.record(decided, remove_path(decided.path, device=os.lstat(decided.path.parent).st_dev))
+
+    def record(self, item: PlanItem, removal: Removal) -> None:
+        """What removing a folder decided ``delete`` did."""
+        if removal.vanished:
+            self.report.vanished.append(item)
+        elif removal.failures:
+            self.report.failed.extend(removal.failures)
         else:
             self.report.removed.append(item)
-
-    def folder(
-        self,
-        item: PlanItem,
-        check: Callable[[], PlanItem | None] | None = None,
-        *,
-        inline: bool = False,
-    ) -> None:
-        """Remove a folder (deciding it first with ``check`` when given) on the pool, or in the
-        calling thread when ``inline`` (a worker already)."""
-
-        def work() -> None:
-            decided = item if check is None else check()
-            if decided is None or decided.decision is not Decision.DELETE:
-                with self.lock:
-                    if decided is None:
-                        self.report.vanished.append(item)
-                    else:
-                        self.report.kept[decided.category] += decided.decision is Decision.KEEP
-                        if decided.decision is Decision.SKIP:
-                            self.report.skipped.append((decided, decided.reason))
-                return
-            removal = remove_path(decided.path, device=os.lstat(decided.path.parent).st_dev)
-            with self.lock:
-                if removal.vanished:
-                    self.report.vanished.append(decided)
-                elif removal.failures:
-                    self.report.failed.extend(removal.failures)
-                else:
-                    self.report.removed.append(decided)
-
-        if self.pool is None or inline:
-            work()
-        else:
-            self.futures.append(self.pool.submit(work))
 
     def worktree(self, item: PlanItem, clock: Clock) -> None:
         from pytest_tapps.core._worktrees import remove as remove_worktree
@@ -799,11 +774,6 @@ class _Remover:
             self.folder(item)
         else:
             self.file(item)
-
-    def finish(self) -> None:
-        self.wait()
-        if self.pool is not None:
-            self.pool.shutdown()
 
 
 def _record(report: CleanupReport, item: PlanItem) -> None:
@@ -998,8 +968,7 @@ class _FolderRun:
                         removed.append(item)
                     continue
             self.other(prefix + name, st, tombstone)
-        with self.remover.lock:
-            report.kept[name_of] += kept
+        report.kept[name_of] += kept
 
     def unreadable(self, entry: os.DirEntry[str], exc: OSError) -> None:
         """An entry that cannot be stat-ed (its folder may be listed, not searched): skipped."""
@@ -1007,25 +976,36 @@ class _FolderRun:
         item = PlanItem(
             self.prefix + entry.name, self.category.name, Decision.SKIP, reason, _kind(entry)
         )
-        with self.remover.lock:
-            _record(self.report, item)
+        _record(self.report, item)
 
     def other(self, location: str, st: os.stat_result, tombstone: bool) -> None:
         """Links, folders, locked or odd files: the general decision."""
         scan, category = self.scan, self.category
         if stat.S_ISDIR(st.st_mode) and not tombstone:
-            # A folder's decision walks it: made right before its removal.
-            pending = PlanItem(location, category.name, Decision.DELETE, "", "folder")
-            self.remover.folder(
-                pending, _checker(scan, location, category, self.device), inline=True
-            )
+            # A folder is walked through descriptors, decided, and if expired removed from that
+            # walk's listing at once, relative to this category's open folder (never through a
+            # link swapped into the path meanwhile).
+            name = location[len(self.prefix) :]
+            walked = walk_at(self.fd, name, self.device, scan.locks)
+            if walked is None:  # not a plain folder here now: the path-based way tells what
+                pending = PlanItem(location, category.name, Decision.DELETE, "", "folder")
+                self.remover.folder(pending, _checker(scan, location, category, self.device))
+                return
+            try:
+                item = scan.folder_item(location, category, walked, walked.st.st_mtime)
+                if item.decision is not Decision.DELETE:
+                    _record(self.report, item)
+                else:
+                    removal = remove_walked(self.fd, name, walked, location, self.device)
+                    self.remover.record(item, removal)
+            finally:
+                os.close(walked.fd)
             return
         item = scan.decide(location, st, category, self.device)
         if item.decision is not Decision.DELETE:
-            with self.remover.lock:
-                _record(self.report, item)
+            _record(self.report, item)
         elif item.kind == "folder":
-            self.remover.folder(item, inline=True)
+            self.remover.folder(item)
         else:
             self.remover.file(item)
 
@@ -1077,10 +1057,9 @@ def _run_category(
         except OSError as exc:  # a folder that may be searched but not listed
             report.failed.append((folder, _unlisted(exc)))
             return
-        # One thread for the files: threads over one folder contend for its lock and for the
-        # GIL, and measured slower (bench/bench_cleanup.py). Folders go to the pool.
+        # One thread: threads over one folder contend for its lock and for the GIL, and
+        # measured slower (bench/bench_cleanup.py); a large folder is split over processes.
         run.entries(entries, tick)
-        remover.wait()
     finally:
         os.close(fd)
 
@@ -1244,13 +1223,11 @@ def run_cleanup(
     clock: Clock = SYSTEM_CLOCK,
     only: Collection[str] | None = None,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
-    workers: int = 1,
     processes: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> CleanupReport:
     """Decide and delete in one pass: each item is deleted right after the check that decides
-    it. With ``workers`` > 1, folders (decision and removal) run on that many threads; one is the
-    default because threads measured slower on tmpfs (the GIL; bench/bench_cleanup.py).
+    it, in this process (threads measured slower on tmpfs: the GIL; bench/bench_cleanup.py).
     A folder of at least ``FORK_THRESHOLD`` entries is split over ``processes`` (default: the
     CPU count, at most 4) when this process runs a single thread: no GIL between them.
     ``progress(n)`` is called every 1,024 items of a folder."""
@@ -1259,7 +1236,7 @@ def run_cleanup(
     scan = _scan(layout, policy, clock, stuck_after)
     wanted = set(only) if only else None
     report = CleanupReport()
-    remover = _Remover(layout, report, workers)
+    remover = _Remover(layout, report)
     collecting = gc.isenabled()
     gc.disable()  # a run allocates an object per file and frees none: cycle scans are waste
 
@@ -1277,7 +1254,6 @@ def run_cleanup(
             for item in scan.unclaimed():
                 _record(report, item)
     finally:
-        remover.finish()
         scan.reader.wait()
         if collecting:
             gc.enable()
@@ -1343,7 +1319,7 @@ def apply_plan(
             worktrees = {info.name: info for info in found}
         except OSError as exc:  # the worktrees folder cannot be read: each worktree fails
             worktrees = exc
-    remover = _Remover(layout, report, workers=1)
+    remover = _Remover(layout, report)
     for item in plan.items:
         if item.decision is not Decision.DELETE:
             _record(report, item)
@@ -1367,6 +1343,5 @@ def apply_plan(
             report.skipped.append((item, f"changed since planning: now {fresh.label}"))
         else:
             remover.take(fresh, clock)
-    remover.finish()
     scan.reader.wait()
     return report

@@ -134,28 +134,27 @@ def parse_retention(
     try:
         parsed = _overrides_model().model_validate(section)
     except ValidationError as exc:
-        order = {str(key): index for index, key in enumerate(section)} if _is_map(section) else {}
-        found = [_problem_of(error, problem) for error in exc.errors()]
+        keys = list(section) if isinstance(section, Mapping) else []
+        order = {str(key): index for index, key in enumerate(keys)}
+        found = [_problem_of(error, keys, problem) for error in exc.errors()]
         found.sort(key=lambda pair: order.get(pair[0], len(order)))
         return {}, [found_problem for _, found_problem in found]
     overrides: dict[str, float | None] = parsed.model_dump(exclude_unset=True)
     return overrides, []
 
 
-def _is_map(value: object) -> bool:
-    return isinstance(value, Mapping)
-
-
 def _problem_of(
-    error: Any, problem: Callable[[Sequence[str | int], str], Problem]
+    error: Any, keys: list[Any], problem: Callable[[Sequence[str | int], str], Problem]
 ) -> tuple[str, Problem]:
-    """A pydantic error as the problem it reports, with the key it is at (``""``: the section)."""
+    """A pydantic error as the problem it reports, with the key it is at (``""``: the section);
+    ``keys`` are the section's own (a number stays a number, for its line to be found)."""
     if not error["loc"]:  # not a mapping at all
         message = "expected a mapping of category: age, e.g. 'debug_logs: 3d'"
         return "", problem(["retention"], message)
     key = str(error["loc"][0])
-    where: list[str | int] = ["retention", key]
-    if error["type"] == "extra_forbidden":
+    written = next((k for k in keys if isinstance(k, int) and str(k) == key), key)
+    where: list[str | int] = ["retention", written]
+    if key not in BY_NAME:  # an unknown name, or no name at all (a number as the key)
         return key, problem(where, f"unknown retention category{did_you_mean(key, BY_NAME)}")
     cause = error.get("ctx", {}).get("error")
     return key, problem(where, str(cause) if cause is not None else error["msg"])

@@ -1,7 +1,10 @@
 """Deleting files and folders the way a cleanup tool must.
 
-- Never follow a symlink: a link is removed as a link, its target untouched (all removals work
-  relative to an open folder descriptor, so a folder swapped for a link mid-run is not followed).
+- Never follow a symlink: a link is removed as a link, its target untouched. Removals work
+  relative to an open folder descriptor, so a folder below it swapped for a link mid-run is
+  not followed; :func:`remove_walked` starts from the descriptor its caller holds (the
+  one-pass cleanup's category and worktrees folders), :func:`remove_path` from the parent it
+  opens by path (a link swapped into that path in between would be followed).
 - Never cross a mount point: a folder on another device is left alone and reported.
 - Never leave the boundary folder: a path whose parent resolves outside it is refused.
 - Skip what a live process has locked (``flock``/``fcntl`` locks, read from ``/proc/locks``).
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from pytest_tapps.core._record import Record
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import TypeAlias
 
     #: A folder's entries: the names of its files (and links, and anything but folders), and
@@ -245,6 +249,18 @@ def _remove_emptied(
             _fail(removal, Path(where), exc)
 
 
+@contextlib.contextmanager
+def _depth_guard(removal: Removal, where: str) -> Iterator[None]:
+    """Emptying recurses once per level: a tree nested deeper than Python's recursion limit
+    allows (about 490 levels) is reported as a failure of its own removal, not an error that
+    stops the whole run; what was removed stays removed, the rest stays in its tombstone."""
+    try:
+        yield
+    except RecursionError:
+        message = "nested too deep to remove (over ~490 folder levels); remove the rest by hand"
+        removal.failures.append((Path(where), message))
+
+
 def tombstone_name(name: str) -> str:
     # os.urandom, as secrets.token_hex does, without importing secrets (hashlib, OpenSSL): the
     # command line starts faster.
@@ -293,7 +309,8 @@ def remove_path(path: Path, *, device: int) -> Removal:
             except OSError as exc:
                 _fail(removal, path, exc)
                 return removal
-        _empty_folder(parent_fd, name, os.fspath(path), device, removal)
+        with _depth_guard(removal, os.fspath(path)):
+            _empty_folder(parent_fd, name, os.fspath(path), device, removal)
         _moved_aside(removal, path.name, name)
     finally:
         os.close(parent_fd)
@@ -470,11 +487,12 @@ def remove_walked(parent_fd: int, name: str, walked: Walked, where: str, device:
         now = os.stat(tomb, dir_fd=parent_fd, follow_symlinks=False)
     except OSError:
         now = None
-    if now is not None and (now.st_dev, now.st_ino) == (walked.st.st_dev, walked.st.st_ino):
-        _empty_open(walked.fd, where, device, removal, walked.listing)
-        relist = not removal.failures
-        _remove_emptied(parent_fd, tomb, where, device, removal, relist=relist)
-    else:
-        _empty_folder(parent_fd, tomb, where, device, removal)
+    with _depth_guard(removal, where):
+        if now is not None and (now.st_dev, now.st_ino) == (walked.st.st_dev, walked.st.st_ino):
+            _empty_open(walked.fd, where, device, removal, walked.listing)
+            relist = not removal.failures
+            _remove_emptied(parent_fd, tomb, where, device, removal, relist=relist)
+        else:
+            _empty_folder(parent_fd, tomb, where, device, removal)
     _moved_aside(removal, name, tomb)
     return removal

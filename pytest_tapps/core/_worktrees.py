@@ -77,6 +77,7 @@ class WorktreeInfo(Record):
         "is_symlink",
         "location",
         "lock_reason",
+        "mounts",
         "name",
         "newest_mtime",
         "prunable",
@@ -102,6 +103,7 @@ class WorktreeInfo(Record):
         exists: bool = True,
         is_symlink: bool = False,
         file_locked: bool = False,
+        mounts: bool = False,
         unreadable: tuple[str, str] | None = None,
         evidence: list[str] | None = None,
     ) -> None:
@@ -109,6 +111,7 @@ class WorktreeInfo(Record):
         self.workflow_id, self.step_id = workflow_id, step_id
         self.newest_mtime, self.completed_at, self.size = newest_mtime, completed_at, size
         self.exists, self.is_symlink, self.file_locked = exists, is_symlink, file_locked
+        self.mounts = mounts  # a folder inside is another filesystem's mount point
         #: The first part that could not be read (path inside the worktree, error), if any.
         self.unreadable = unreadable
         self.evidence = [] if evidence is None else evidence
@@ -205,7 +208,11 @@ def _measure(
     stats = walk_stats(location, device, locks)
     newest = stats.newest_mtime if stats.newest_mtime is not None else st.st_mtime
     return _Measured(
-        newest=newest, size=stats.size, locked=stats.locked, unreadable=stats.unreadable
+        newest=newest,
+        size=stats.size,
+        locked=stats.locked,
+        unreadable=stats.unreadable,
+        mounts=stats.mounts,
     )
 
 
@@ -213,7 +220,7 @@ def measure_into(info: WorktreeInfo, device: int, locks: set[tuple[int, int]] | 
     """Walk an unmeasured worktree folder and fill in its newest time, size and lock state."""
     found = _measure(info.location, device, locks)
     info.newest_mtime, info.size, info.file_locked = found.newest, found.size, found.locked
-    info.unreadable = found.unreadable
+    info.mounts, info.unreadable = found.mounts, found.unreadable
 
 
 def walk_into(
@@ -227,6 +234,7 @@ def walk_into(
         newest = walked.newest_mtime
         info.newest_mtime = newest if newest is not None else walked.st.st_mtime
         info.size, info.file_locked, info.unreadable = walked.size, walked.locked, walked.unreadable
+        info.mounts = walked.mounts
     return walked
 
 
@@ -237,6 +245,7 @@ class _Measured(NamedTuple):
     size: int = 0
     locked: bool = False
     unreadable: tuple[str, str] | None = None
+    mounts: bool = False
 
 
 _UNMEASURED = _Measured()  # a folder not walked yet
@@ -247,14 +256,11 @@ def inventory(
     *,
     clock: Clock = SYSTEM_CLOCK,
     stuck_after: float = DEFAULT_STUCK_SECONDS,
-    workers: int = 1,
     measure: bool = True,
     locks: Locks | Callable[[], Locks] = locked_inodes,
 ) -> list[WorktreeInfo]:
     """Every worktree folder (and every registered worktree whose folder is gone), by name.
 
-    With ``workers`` > 1 the folders are walked on that many threads (each walk is many
-    ``lstat`` calls; on a slow disk that can help, on tmpfs the GIL makes it slower).
     ``locks`` are the locked inodes when the caller has read them (``/proc/locks`` can take
     milliseconds to read), or a function that reads them, called only if a folder is walked
     (by default they are read here then)."""
@@ -276,13 +282,7 @@ def inventory(
     ordered = sorted(names)
     prefix = os.fspath(folder) + os.sep
     walk = functools.partial(_measure, device=device, locks=locks, walk=measure)
-    if workers > 1 and len(ordered) > 64:
-        from concurrent.futures import ThreadPoolExecutor  # here: one worker is the default
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            measured = list(pool.map(walk, [prefix + name for name in ordered], chunksize=32))
-    else:
-        measured = [_UNMEASURED if n in folders else walk(prefix + n) for n in ordered]
+    measured = [_UNMEASURED if n in folders else walk(prefix + n) for n in ordered]
     infos: dict[str, WorktreeInfo] = {}
     for name, shallow in zip(ordered, measured, strict=True):
         found = shallow
@@ -302,6 +302,7 @@ def inventory(
             exists=found.exists,
             is_symlink=found.is_symlink,
             file_locked=found.locked,
+            mounts=found.mounts,
             unreadable=found.unreadable,
             evidence=evidence,
         )

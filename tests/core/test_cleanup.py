@@ -9,8 +9,9 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -305,15 +306,21 @@ def test_a_locked_file_among_many_survives_the_one_pass_run(
     monkeypatch.setattr(_cleanup, "FORK_THRESHOLD", 10)  # split this small folder too
     debug = tmp_path / ".tapps-agents/logs/debug"
     files = [aged_file(debug / f"f{i:02d}.log", age=30 * DAY, now=NOW) for i in range(40)]
-    busy = files[17]
-    with flock_held(busy):
-        os.utime(busy, (NOW - 30 * DAY, NOW - 30 * DAY))
+    # The run lists the folder in this order and gives entry i to process i % processes: one
+    # locked file in this process's share, one in a forked worker's.
+    listed = [debug / entry.name for entry in os.scandir(debug)]
+    busy = listed[:2]
+    with flock_held(*busy):
+        for path in busy:
+            os.utime(path, (NOW - 30 * DAY, NOW - 30 * DAY))
         report = run_cleanup(Layout(tmp_path), clock=clock(), processes=processes)
-        assert [(i.path.name, why) for i, why in report.skipped] == [("f17.log", "locked")]
+        assert sorted((i.path.name, why) for i, why in report.skipped) == [
+            (path.name, "locked") for path in sorted(busy)
+        ]
         assert sorted(i.path.name for i in report.removed) == sorted(
-            f.name for f in files if f != busy
+            f.name for f in files if f not in busy
         )
-        assert busy.exists()
+        assert all(path.exists() for path in busy)
 
 
 @pytest.mark.parametrize("proc_locks", ["read", "unreadable"])
@@ -351,6 +358,125 @@ def test_a_folder_holding_a_file_locked_by_a_live_process_is_skipped(
         assert busy_tree.exists()
         assert busy_run.exists()
         assert not free.exists()
+
+
+@pytest.fixture
+def mount_in(tmp_path: Path) -> Iterator[Callable[[Path], Path]]:
+    """Mount a fresh tmpfs at a folder (made as needed); unmounted after the test. Skips
+    where mounting is not allowed (not root, no mount command)."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path) -> Path:
+        folder.mkdir(parents=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "none", str(folder)], capture_output=True, check=False
+        )
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_folder_holding_a_mount_point_is_skipped_whole(
+    tmp_path: Path, mount_in: Callable[[Path], Path]
+) -> None:
+    """An expired run folder and an expired worktree, each holding another filesystem's mount
+    point, are skipped ('contains a mount point'), planned and in one pass: nothing around the
+    mount or in it is removed, no tombstone is left."""
+    root = tmp_path / ".tapps-agents"
+    for folder in (root / "worktrees/wt", root / "artifacts/workflows/run"):
+        aged_file(folder / "a.txt", age=60 * DAY, now=NOW)
+        mount = mount_in(folder / "mnt")
+        aged_file(mount / "precious.txt", age=60 * DAY, now=NOW)
+        os.utime(folder / "mnt", (NOW - 60 * DAY, NOW - 60 * DAY))
+    layout = Layout(tmp_path)
+    planned = {Path(i.location).name: i.label for i in plan_cleanup(layout, clock=clock()).items}
+    assert planned == {"wt": "skip: contains a mount point", "run": "skip: contains a mount point"}
+    report = run_cleanup(layout, clock=clock())
+    assert sorted(why for _, why in report.skipped) == ["contains a mount point"] * 2
+    assert not report.removed
+    for folder in (root / "worktrees/wt", root / "artifacts/workflows/run"):
+        assert (folder / "a.txt").exists()
+        assert (folder / "mnt/precious.txt").exists()
+    assert not [p for p in (root / "worktrees").iterdir() if p.name.startswith(".tapps-deleting")]
+
+
+def _nest(folder: Path, depth: int) -> None:
+    """``folder/d/d/.../d/f`` (``depth`` levels, made relative to each open level: no path is
+    ever longer than a name), its file expired."""
+    folder.mkdir(parents=True)
+    fd = os.open(folder, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        below = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = below
+    os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.utime("f", (NOW - 60 * DAY, NOW - 60 * DAY), dir_fd=fd)
+    os.close(fd)
+
+
+def test_a_tree_too_deep_to_remove_fails_alone_and_the_run_goes_on(tmp_path: Path) -> None:
+    """An expired worktree and run folder nested 1,200 levels deep (past Python's recursion
+    limit) are each reported as failed with why; the run still removes the rest."""
+    root = tmp_path / ".tapps-agents"
+    try:
+        for top in ("worktrees/deep", "artifacts/workflows/deep"):
+            _nest(root / top, 1200)
+        log = aged_file(root / "logs/debug/old.log", age=60 * DAY, now=NOW)
+        report = run_cleanup(Layout(tmp_path), clock=clock())
+        assert not report.ok
+        assert sorted(str(path.relative_to(root)) for path, _ in report.failed) == [
+            "artifacts/workflows/deep",
+            "worktrees/deep",
+        ]
+        assert all("nested too deep to remove" in why for _, why in report.failed)
+        assert [i.path for i in report.removed] == [log]
+        assert not log.exists()
+    finally:  # pytest's own removal of old temporary folders would recurse too deep
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("folder", "module"),
+    [("artifacts/workflows", "_cleanup"), ("worktrees", "_worktrees")],
+)
+def test_a_category_folder_swapped_for_a_link_mid_run_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, module: str
+) -> None:
+    """Right after an expired folder's walk, its category folder is moved away and a link to
+    a folder outside the project put in its place: the removal works from the folder it
+    walked, so nothing outside is deleted (the moved-away folder is removed)."""
+    import importlib
+
+    from pytest_tapps.core import _safedelete
+
+    category = tmp_path / "p/.tapps-agents" / folder
+    aged_file(category / "run1/out.json", age=60 * DAY, now=NOW)
+    outside = tmp_path / "outside"
+    precious = aged_file(outside / "run1/precious.txt", age=60 * DAY, now=NOW)
+
+    def swapped_after(walk: Any) -> Any:
+        def walk_then_swap(*args: Any, **kwargs: Any) -> Any:
+            walked = walk(*args, **kwargs)
+            if not category.is_symlink():
+                category.rename(category.with_name("moved"))
+                category.symlink_to(outside)
+            return walked
+
+        return walk_then_swap
+
+    target = importlib.import_module(f"pytest_tapps.core.{module}")
+    for name in ("walk_at", "walk_stats"):  # whichever walk the run uses
+        monkeypatch.setattr(target, name, swapped_after(getattr(_safedelete, name)))
+    report = run_cleanup(Layout(tmp_path / "p"), clock=clock(), processes=1)
+    assert precious.exists()
+    assert [i.path.name for i in report.removed] == ["run1"]
+    assert not (category.with_name("moved") / "run1").exists()
 
 
 def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path, clean: Clean) -> None:

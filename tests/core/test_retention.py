@@ -144,3 +144,14 @@ def test_the_section_is_a_pydantic_model_of_every_category_and_nothing_else() ->
     assert schema["additionalProperties"] is False
     parsed = model.model_validate({"debug_logs": "12h", "test_results": "never"})
     assert parsed.model_dump(exclude_unset=True) == {"debug_logs": 43200.0, "test_results": None}
+
+
+def test_a_key_that_is_no_name_is_an_unknown_category(tmp_path: Path) -> None:
+    """A number as a key (YAML reads ``1:`` as an int) is reported as an unknown category at
+    its line, as a misspelt name is, not as pydantic's 'Keys should be strings'."""
+    layout = _config(tmp_path, "retention:\n  1: 3d\n")
+    with pytest.raises(YamlFileError) as info:
+        load_retention(layout)
+    assert str(info.value).splitlines()[0] == (
+        f"{layout.config_file}:2: retention.1: unknown retention category"
+    )

@@ -204,3 +204,30 @@ def test_fork_queue_hands_out_every_chunk_once(mode: str) -> None:
     indexes = sorted(i for _, i in [*mine, *theirs])
     assert indexes == list(range(103))
     assert len({pid for pid, _ in mine}) == len({pid for pid, _ in theirs}) == 1
+
+
+_MANY = textwrap.dedent(
+    """
+    import json
+    from pytest_tapps.core._cleanup import _MAX_CHUNKS, fork_queue
+
+    def work(chunks):
+        return [(chunk.start, chunk.stop) for chunk in chunks]
+
+    results = fork_queue(100_000, 2, lambda chunks: work(chunks), size=1)
+    ranges = sorted(r for records, ok in results for r in records)
+    print(json.dumps([len(ranges), _MAX_CHUNKS, ranges[0], ranges[-1]]))
+    """
+)
+
+
+def test_fork_queue_caps_its_chunks_so_the_queue_fits_its_pipe() -> None:
+    """100,000 items asked in chunks of 1 are handed out in at most _MAX_CHUNKS chunks (all
+    their numbers must fit in the pipe before any process reads it, or the run would hang)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY], capture_output=True, text=True, check=True, timeout=60
+    )
+    chunks, cap, first, last = json.loads(done.stdout)
+    assert chunks <= cap
+    assert first[0] == 0
+    assert last[1] == 100_000
