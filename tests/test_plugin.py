@@ -10,6 +10,8 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from pytest_tapps.plugin import HARNESS_ERROR
+
 
 def test_the_pytest11_entry_point_names_the_plugin() -> None:
     """pytest finds the plugin as 'tapps' through the pytest11 entry point."""
@@ -238,3 +240,138 @@ def test_the_seed_ini_key_sets_the_run_seed(tapps_pytester: pytest.Pytester) -> 
     tapps_pytester.runpytest("-p", "tapps", "--tapps-seed=5").stdout.fnmatch_lines(
         ["Using --tapps-seed=5"]
     )
+
+
+_EVERY_FIXTURE = """
+    import logging
+    import os
+    import sys
+
+    import pytest
+
+    pytestmark = pytest.mark.tapps({marker})
+
+
+    def test_every_fixture_on_the_fake_filesystem(
+        tapps_project, tapps_faults, tapps_clock, tapps_logs, tapps_seed
+    ):
+        assert "pyfakefs.pytest_plugin" not in sys.modules  # the mode under test
+        assert tapps_project.fake_fs
+        tapps_project.file("logs/debug/a.log", age="8d")
+        tapps_faults.disk_full(free_bytes=10)
+        print("out while fake")
+        print("err while fake", file=sys.stderr)
+        logging.getLogger("tapps_agents").warning("logged while fake")
+        assert os.listdir("/project/.tapps-agents/logs/debug") == ["a.log"]
+
+
+    def test_a_failure_on_the_fake_filesystem_is_reported(tapps_project):
+        tapps_project.file("logs/debug/a.log")
+        print("captured while fake")
+        assert os.listdir("/project/.tapps-agents/logs/debug") == ["b.log"]
+
+
+    def test_the_real_world_is_back():
+        assert not os.path.exists("/project/.tapps-agents")
+"""
+
+
+@pytest.mark.parametrize(
+    ("marker", "option"), [("fs='fake'", []), ("", ["--tapps-fs=fake"])], ids=["marker", "option"]
+)
+def test_the_fake_filesystem_works_with_autoload_off_and_capture_on(
+    tapps_pytester: pytest.Pytester, marker: str, option: list[str]
+) -> None:
+    """With PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 and -p tapps (so pyfakefs's own plugin is not
+    loaded) and pytest's default fd capture, every fixture sets up and tears down on the fake
+    filesystem, and a failure there is reported with its captured output (pytest's capture
+    used to meet the fake os: Bad file descriptor at setup). In a subprocess: the outer
+    session has loaded pyfakefs's plugin, whose global skip list would hide the failure."""
+    tapps_pytester.makepyfile(_EVERY_FIXTURE.format(marker=marker))
+    result = tapps_pytester.runpytest_subprocess("-p", "tapps", "-p", "no:randomly", *option)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_a_failure_on_the_fake_filesystem_is_reported _*",
+            "E       AssertionError: assert ['a.log'] == ['b.log']",
+            "*- Captured stdout call -*",
+            "captured while fake",
+        ]
+    )
+    assert "Bad file descriptor" not in result.stdout.str()
+
+
+def test_a_time_without_a_zone_is_a_clear_error(tapps_pytester: pytest.Pytester) -> None:
+    """A marker now= without a time zone (a string or a naive datetime) is a harness error
+    naming the test, the value and the aware spelling to use, with no traceback."""
+    tapps_pytester.makepyfile(
+        """
+        from datetime import datetime
+        import pytest
+
+        @pytest.mark.tapps(now="2026-01-15T10:30:00")
+        def test_naive_text(tapps_clock):
+            pass
+
+        @pytest.mark.tapps(now=datetime(2026, 1, 15, 10, 30))
+        def test_naive_datetime(tapps_project):
+            pass
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_naive_text _*",
+            HARNESS_ERROR + ":",
+            "test_a_time_without_a_zone_is_a_clear_error.py::test_naive_text: "
+            "@pytest.mark.tapps: now='2026-01-15T10:30:00' has no time zone: "
+            "write it in UTC, now='2026-01-15T10:30:00Z'",
+            "*_ ERROR at setup of test_naive_datetime _*",
+            HARNESS_ERROR + ":",
+            "test_a_time_without_a_zone_is_a_clear_error.py::test_naive_datetime: "
+            "@pytest.mark.tapps: now=datetime.datetime(2026, 1, 15, 10, 30) has no time zone: "
+            "write it in UTC, "
+            "now=datetime.datetime(2026, 1, 15, 10, 30, tzinfo=datetime.timezone.utc)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "tapps_clock_fixture" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("folder", ["tmp_path", "tmpdir"])
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_the_fake_filesystem_with_a_real_tmp_folder_is_a_clear_error(
+    tapps_pytester: pytest.Pytester, folder: str, order: str
+) -> None:
+    """fs='fake' (marker or --tapps-fs) with tmp_path or tmpdir in one test, in either order,
+    is a harness error saying why and what to use instead, not pytest's traceback about a
+    numbered folder it could not create."""
+    arguments = f"{folder}, tapps_project" if order == "before" else f"tapps_project, {folder}"
+    tapps_pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.tapps(fs="fake")
+        def test_marked({arguments}):
+            pass
+
+        def test_by_option({arguments}):
+            pass
+        """
+    )
+    result = tapps_pytester.runpytest("-p", "tapps", "--tapps-fs=fake")
+    result.assert_outcomes(errors=2)
+    module = "test_the_fake_filesystem_with_a_real_tmp_folder_is_a_clear_error.py"
+    for test in ("test_marked", "test_by_option"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*_ ERROR at setup of {test} _*",
+                HARNESS_ERROR + ":",
+                f"{module}::{test}: {folder} is a folder on the real disk, which the fake "
+                "filesystem (fs='fake') hides: use tapps_project.root, a folder on the fake "
+                f"filesystem, or mark the test @pytest.mark.tapps(fs='real') to keep {folder}",
+            ]
+        )
+    assert "numbered dir" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()

@@ -4,6 +4,9 @@ Its own small module (it imports ``os``, ``threading`` and ``time``): ``tapps cl
 read before its command line and cleanup engine load, because the first read in a while waits
 for the kernel (an RCU grace period: 5-25 ms measured), which their loading then overlaps
 (docs/performance.md). A command that stops before its pass drops the read (:func:`drop_ahead`).
+
+Under a fake filesystem (pyfakefs) the read stays on the calling thread: no thread may touch a
+fake filesystem while another uses it (see :class:`LockReader`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from types import ModuleType  # loaded with threading: costs nothing at start
 
 
 def locked_inodes() -> set[tuple[int, int]] | None:
@@ -39,15 +43,30 @@ def locked_inodes() -> set[tuple[int, int]] | None:
     return found
 
 
+def on_real_os() -> bool:
+    """Whether ``os`` is the real module here. pyfakefs puts an object of its own in place of
+    every module's ``os`` while a fake filesystem is active (the core never imports it)."""
+    return isinstance(os, ModuleType)
+
+
 class LockReader:
     """``/proc/locks``, read on a thread, which a pass spends on other work; its first decision
-    joins the thread, as does any fork (only one thread may run then)."""
+    joins the thread, as does any fork (only one thread may run then).
+
+    On a fake filesystem it reads at once, on the calling thread: pyfakefs is not thread-safe,
+    and on Python 3.13 a thread that merely formats a stack there switches every fake ``os``
+    call, in all threads, to the real one for that moment (a class-wide flag), so the pass's
+    own listings would look at the real disk and find nothing."""
 
     def __init__(self) -> None:
         self._found: set[tuple[int, int]] | None = None
         self._error: BaseException | None = None
-        self._thread: threading.Thread | None = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if on_real_os():
+            self._thread = threading.Thread(target=self._read, daemon=True)
+            self._thread.start()
+        else:
+            self._read()
 
     def _read(self) -> None:
         try:

@@ -15,11 +15,13 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pytest_tapps.core import Layout, LayoutProfile, TappsError, VirtualClock, parse_duration
@@ -59,7 +61,12 @@ def _load_core() -> None:
     first imported while it patches binds its fake ``os`` for good, and is dropped from
     ``sys.modules`` at the end. ``pytest_tapps.core`` keeps the names it loaded lazily, so such
     a module's functions would outlive their fake filesystem: the next ``fs="fake"`` project
-    would run them against a dead patcher (an AssertionError inside pyfakefs)."""
+    would run them against a dead patcher (an AssertionError inside pyfakefs).
+
+    The names ``pytest_tapps.core`` keeps are bound again to the modules now loaded: a module
+    can be dropped from ``sys.modules`` and imported anew (pytester's in-process runs undo the
+    imports made inside them), and a name still bound to the dropped module's function would
+    escape the patcher, which patches only the modules in ``sys.modules``."""
     import importlib
     import pkgutil
 
@@ -67,6 +74,32 @@ def _load_core() -> None:
 
     for module in pkgutil.iter_modules(core.__path__):
         importlib.import_module(f"{core.__name__}.{module.name}")
+    kept = vars(core)
+    for name, (module_name, attribute) in core._EXPORTS.items():
+        if name in kept:
+            kept[name] = getattr(importlib.import_module(module_name), attribute)
+
+
+#: Modules that keep the real filesystem while a fake one is active, as pyfakefs's own pytest
+#: plugin arranges when it loads (by adding them to ``Patcher.SKIPMODULES`` for the whole
+#: process): pytest's output capture, which ``dup2``s real descriptors around every test phase
+#: (``Bad file descriptor`` otherwise), its path helpers, ``py`` and coverage's source reader.
+#: With plugin autoloading off that plugin is not loaded; :func:`project` then names them to
+#: its own ``Patcher`` (see :func:`_keep_real`).
+_REAL_FS_MODULES = ("_pytest.capture", "_pytest.pathlib", "coverage.python", "py", "pytest")
+
+
+def _keep_real(skipped: Collection[object]) -> list[str]:
+    """The modules of :data:`_REAL_FS_MODULES` that are loaded and not ``skipped`` already.
+
+    Naming a module to pyfakefs makes every fake ``os`` call look at its caller's stack (two to
+    three times the cost of a test heavy on fake ``os`` calls), so only what is missing is named:
+    nothing when pyfakefs's plugin is loaded, nor without pytest. Names, not imports."""
+    return [
+        name
+        for name in _REAL_FS_MODULES
+        if (module := sys.modules.get(name)) is not None and module not in skipped
+    ]
 
 
 def layout_profile(layout: str | LayoutProfile) -> LayoutProfile:
@@ -95,7 +128,11 @@ def project(
     the real filesystem, or under pyfakefs with ``fs="fake"`` (undone on exit). The fake
     filesystem emulates a normal user, even when the tests run as root, so that permissions
     are enforced there. ``layout`` is the on-disk layout the tree is written in: the
-    runbook's (default) or the real package's (``tapps-agents-3.7``)."""
+    runbook's (default) or the real package's (``tapps-agents-3.7``).
+
+    With ``fs="fake"`` no thread of the core touches the fake filesystem: a ``/proc/locks`` read
+    started ahead on a thread (``tapps cleanup`` starts one) is finished and dropped before
+    patching, and the core reads on the calling thread while the fake one is active."""
     if fs not in ("real", "fake"):
         message = f"fs={fs!r}: use 'real' or 'fake'"
         raise HarnessError(message)
@@ -103,8 +140,12 @@ def project(
     if fs == "fake":
         from pyfakefs.fake_filesystem_unittest import Patcher
 
+        from pytest_tapps.core._proclocks import drop_ahead
+
         _load_core()
-        with Patcher(allow_root_user=False) as patcher:
+        drop_ahead()
+        skip: list[str | ModuleType] = [*_keep_real(Patcher.SKIPMODULES)]
+        with Patcher(additional_skip_names=skip, allow_root_user=False) as patcher:
             assert patcher.fs is not None  # noqa: S101 -- set by Patcher.__enter__
             yield TappsProject(
                 Path(root or "/project"),
@@ -365,8 +406,10 @@ class TappsProject:
         if not git:
             path.mkdir(parents=True, exist_ok=True)  # files=0: an empty worktree folder
             for number in range(files):
-                self.write(path / f"file-{number}.txt", f"{name} {number}\n")
-            self.age(path, age)
+                self.write(path / f"file-{number}.txt", f"{name} {number}\n", age=age)
+            # Only what it made is aged: a file already in the folder keeps its own age.
+            stamp = self.clock.time() - age_seconds(age)
+            os.utime(path, (stamp, stamp))
             return path
         self._require_real("git worktrees")
         self.git_repository()

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_tapps.core import Clock, VirtualClock, parse_duration, parse_iso
+from pytest_tapps.core import Clock, VirtualClock, parse_duration
 from pytest_tapps.core._timeutil import from_epoch
+from pytest_tapps.harness._project import HarnessError
 
 #: The runbook's JSON example time: the default "now" of a test.
 DEFAULT_NOW = "2026-01-15T10:30:00Z"
@@ -38,13 +39,30 @@ Moment = datetime | float | int | str
 
 
 def to_epoch(moment: Moment) -> float:
-    """Epoch seconds from a datetime (naive means UTC), epoch number, or ISO 8601 string."""
+    """Epoch seconds from an ISO 8601 string with a time zone, an aware datetime or an epoch
+    number. A time without a zone is refused (:class:`HarnessError`, saying how to write it):
+    read as the machine's local time, a test would pass in one zone and fail in another."""
+    if isinstance(moment, int | float) and not isinstance(moment, bool):
+        return float(moment)
+    when = moment
     if isinstance(moment, str):
-        return parse_iso(moment).timestamp()
-    if isinstance(moment, datetime):
-        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return aware.timestamp()
-    return float(moment)
+        try:
+            when = datetime.fromisoformat(moment)
+        except ValueError:
+            message = f"now={moment!r} is not an ISO 8601 time: write it as now={DEFAULT_NOW!r}"
+            raise HarnessError(message) from None
+    if not isinstance(when, datetime):
+        message = (
+            f"now={moment!r} is not a time: give an ISO 8601 string with a time zone "
+            f"({DEFAULT_NOW!r}), an aware datetime or epoch seconds"
+        )
+        raise HarnessError(message)
+    if when.utcoffset() is None:
+        aware = when.replace(tzinfo=UTC)
+        fixed = aware.isoformat().replace("+00:00", "Z") if isinstance(moment, str) else aware
+        message = f"now={moment!r} has no time zone: write it in UTC, now={fixed!r}"
+        raise HarnessError(message)
+    return when.timestamp()
 
 
 class TappsClock(VirtualClock):

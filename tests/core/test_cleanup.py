@@ -14,19 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_tapps.core import Layout, VirtualClock
 from pytest_tapps.core._cleanup import (
     CleanupReport,
     Decision,
+    Plan,
     apply_plan,
     plan_cleanup,
     run_cleanup,
 )
 from pytest_tapps.core._retention import DAY, RetentionPolicy
 from pytest_tapps.harness import Faults, project
+from pytest_tapps.strategies import TreeDescription, trees
 from tests.core.test_worktrees import record
 from tests.helpers import aged_file, flock_held, snapshot
 
@@ -1042,3 +1044,78 @@ def test_one_pass_reads_the_locks_once(tmp_path: Path, monkeypatch: pytest.Monke
     plan = plan_cleanup(Layout(tmp_path), clock=clock)
     assert [item.category for item in plan.items] == ["orphan_worktrees"]
     assert len(calls) == 1
+
+
+def _seen(plan_or_report: Plan | CleanupReport, root: Path) -> list[tuple[Any, ...]]:
+    """A plan's items, or a report's outcomes, with every path relative to ``root``."""
+
+    def here(text: str | Path) -> str:
+        return str(text).replace(f"{root}/", "<root>/")
+
+    if isinstance(plan_or_report, Plan):
+        return [
+            (here(i.location), i.category, i.decision, here(i.reason), i.kind)
+            for i in plan_or_report.items
+        ]
+    report = plan_or_report
+    return [
+        *(("removed", here(i.location), i.reason) for i in report.removed),
+        *(("skipped", here(i.location), here(why)) for i, why in report.skipped),
+        *(("failed", here(path), here(why)) for path, why in report.failed),
+        *(("vanished", here(i.location)) for i in report.vanished),
+        ("kept", sorted(report.kept.items())),
+    ]
+
+
+def _clean_on(fs: str, tree: TreeDescription) -> tuple[list[Any], list[float]]:
+    """Build ``tree`` on the real or the fake filesystem; plan, clean, and list what is left;
+    the plan's timestamps apart. (Both roots are names no tree path holds, so that only they
+    read as ``<root>``.)"""
+    with project("/tapps-fake-root" if fs == "fake" else None, fs=fs, clock=clock()) as built:
+        tree.build(built)
+        plan = plan_cleanup(built.layout, clock=clock())
+        report = _seen(run_cleanup(built.layout, clock=clock()), built.root)
+        left = sorted(str(path.relative_to(built.root)) for path in built.root.rglob("*"))
+    stamps = [-1.0 if i.timestamp is None else i.timestamp for i in plan.items]
+    return [_seen(plan, built.root), report, left], stamps
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(trees(max_files=6))
+def test_the_fake_filesystem_cleans_as_the_real_one_does(tree: TreeDescription) -> None:
+    """On any tree (hostile names, links in and out, worktrees), plan_cleanup and run_cleanup
+    decide, remove and leave exactly the same on the fake filesystem as on the real one (on
+    Python 3.13 a lock read on a thread once made the fake pass see an empty tree)."""
+    fake, fake_stamps = _clean_on("fake", tree)
+    real, real_stamps = _clean_on("real", tree)
+    assert fake == real
+    # pyfakefs keeps a float where a disk keeps nanoseconds: equal to the microsecond.
+    assert fake_stamps == pytest.approx(real_stamps, abs=1e-6)
+
+
+def test_no_thread_touches_the_fake_filesystem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the fake filesystem is active, planning, a one-pass cleanup and the in-process
+    tapps cleanup (which starts its lock read ahead) start no thread at all."""
+    import threading
+
+    from pytest_tapps.cli import main
+
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def recorded(thread: threading.Thread) -> None:
+        started.append(thread)
+        real_start(thread)
+
+    with project(fs="fake", clock=clock()) as built:
+        built.file("logs/debug/old.log", age="8d")
+        built.worktree("wt", age="8d", files=1)
+        monkeypatch.setattr(threading.Thread, "start", recorded)
+        plan = plan_cleanup(built.layout, clock=clock())
+        report = run_cleanup(built.layout, clock=clock())
+        code = main(["cleanup", "--dry-run", "--project-root", str(built.root)])
+        monkeypatch.undo()
+    assert started == []
+    assert len(plan.by_decision(Decision.DELETE)) == 2
+    assert len(report.removed) == 2
+    assert code == 0

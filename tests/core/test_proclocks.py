@@ -58,3 +58,20 @@ def test_no_proc_locks_reads_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(_proclocks, "open", refuse, raising=False)
     assert LockReader().result() is None
+
+
+def test_on_a_fake_filesystem_the_read_stays_on_the_calling_thread() -> None:
+    """While a fake filesystem is active the reader starts no thread (no thread may touch a
+    fake filesystem while another uses it) and finds no /proc/locks there; on the real
+    filesystem it still reads on a thread, ahead of the pass."""
+    from pytest_tapps.harness import project
+
+    real = LockReader()
+    assert real._thread is not None
+    real.wait()
+    with project(fs="fake"):
+        assert not _proclocks.on_real_os()
+        reader = LockReader()
+        assert reader._thread is None
+        assert reader.result() is None
+    assert _proclocks.on_real_os()

@@ -198,3 +198,57 @@ def test_an_empty_worktree_folder_can_be_made(tmp_path: Path) -> None:
         assert path.is_dir()
         assert list(path.iterdir()) == []
         assert built.clock.time() - path.stat().st_mtime == 2 * 86400
+
+
+def test_a_lock_read_in_flight_ends_before_the_fake_filesystem_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A /proc/locks read started ahead on a thread (as tapps cleanup starts one) finishes on
+    the real filesystem before project(fs='fake') patches, and is dropped: no thread reads
+    while the fake filesystem is active, and a pass there reads anew."""
+    import time
+
+    from pytest_tapps.core import _proclocks
+
+    finished_on_real_os: list[bool] = []
+
+    def slow_read() -> None:
+        time.sleep(0.2)
+        finished_on_real_os.append(_proclocks.on_real_os())
+
+    monkeypatch.setattr(_proclocks, "locked_inodes", slow_read)
+    _proclocks.read_locks_ahead()
+    with project(fs="fake"):
+        assert finished_on_real_os == [True]
+        assert _proclocks._ahead is None
+
+
+def test_only_what_pyfakefs_does_not_skip_is_named_to_it() -> None:
+    """The fake filesystem leaves pytest's capture and path helpers on the real one by naming
+    them to its own Patcher, but only the loaded ones pyfakefs does not skip already (its
+    pytest plugin, when loaded, skips them for every Patcher; a named module makes every
+    fake os call look at its caller)."""
+    from pytest_tapps.harness._project import _REAL_FS_MODULES, _keep_real
+
+    loaded = [name for name in _REAL_FS_MODULES if name in sys.modules]
+    assert {"_pytest.capture", "_pytest.pathlib", "pytest"} <= set(loaded)
+    assert _keep_real(set()) == loaded
+    assert _keep_real({sys.modules[name] for name in loaded}) == []
+    capture = sys.modules["_pytest.capture"]
+    assert _keep_real({capture}) == [name for name in loaded if name != "_pytest.capture"]
+
+
+def test_a_core_name_bound_to_a_dropped_module_still_sees_the_fake_filesystem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A module dropped from sys.modules (as pytester's in-process runs drop the imports made
+    inside them) is loaded anew, and the core's cached names follow it into the patcher."""
+    from pytest_tapps import core
+
+    stale = core.plan_cleanup  # cached in the core's namespace, bound to this module object
+    monkeypatch.delitem(sys.modules, "pytest_tapps.core._cleanup")
+    with project(fs="fake") as built:
+        built.file("logs/debug/old.log", age="8d")
+        plan = core.plan_cleanup(built.layout, clock=built.clock)
+        assert [item.path.name for item in plan.items] == ["old.log"]
+    assert core.plan_cleanup is not stale

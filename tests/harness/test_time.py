@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pytest_tapps.core import VirtualClock
-from pytest_tapps.harness import TappsClock, virtual_time
-from pytest_tapps.harness._time import frozen
+from pytest_tapps.harness import HarnessError, TappsClock, virtual_time
+from pytest_tapps.harness._time import Moment, frozen
 
 START = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 
@@ -95,3 +95,46 @@ def test_frozen_gives_other_code_the_virtual_clock_s_time() -> None:
     assert time.sleep is real_sleep
     assert datetime.now(UTC).year >= 2026
     assert abs(time.time() - datetime.now(UTC).timestamp()) < 5
+
+
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [
+        (
+            "2026-01-15T10:30:00",
+            "now='2026-01-15T10:30:00' has no time zone: write it in UTC, "
+            "now='2026-01-15T10:30:00Z'",
+        ),
+        (
+            datetime(2026, 1, 15, 10, 30),
+            "now=datetime.datetime(2026, 1, 15, 10, 30) has no time zone: write it in UTC, "
+            "now=datetime.datetime(2026, 1, 15, 10, 30, tzinfo=datetime.timezone.utc)",
+        ),
+        ("soon", "now='soon' is not an ISO 8601 time: write it as now='2026-01-15T10:30:00Z'"),
+        (
+            True,
+            "now=True is not a time: give an ISO 8601 string with a time zone "
+            "('2026-01-15T10:30:00Z'), an aware datetime or epoch seconds",
+        ),
+    ],
+    ids=["naive text", "naive datetime", "not a time", "a bool"],
+)
+def test_a_start_without_a_zone_is_refused_with_its_fix(now: Moment, message: str) -> None:
+    """virtual_time refuses a start that is not a zoned time, naming it and how to write it
+    (read as local time, a test would pass in one zone and fail in another)."""
+    with pytest.raises(HarnessError) as raised, virtual_time(now):
+        pass
+    assert str(raised.value) == message
+
+
+def test_zoned_starts_and_epoch_seconds_are_the_same_moment() -> None:
+    """'...Z', another offset, an aware datetime and epoch seconds start at one instant."""
+    starts: list[Moment] = [
+        "2026-01-15T10:30:00Z",
+        "2026-01-15T11:30:00+01:00",
+        START,
+        START.timestamp(),
+    ]
+    for start in starts:
+        with virtual_time(start, freeze=False) as clock:
+            assert clock.now == START
