@@ -7,7 +7,6 @@ over a context manager of :mod:`pytest_tapps.harness`, usable without pytest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from collections.abc import Iterator
@@ -16,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_tapps import _outcomes
+from pytest_tapps._outcomes import skip_outcome
+from pytest_tapps._stash import SEED_KEY
+
 if TYPE_CHECKING:
     from pytest_tapps.harness import Faults, LogCapture, TappsClock, TappsProject
 
-SEED_KEY = pytest.StashKey[int]()
 MARKER = (
     "tapps(now=None, fs=None, seed=None, layout=None, skip_unsupported=False): per-test settings "
     "of the tapps fixtures (layout: runbook or tapps-agents-3.7); skip_unsupported skips the "
@@ -38,8 +40,6 @@ _EXPORT_KEY = pytest.StashKey[str | None]()
 _EXPORT_ENV = "TAPPS_EXPORT_FAILURES"
 #: The layouts tapps_project can write (pytest_tapps.core.PROFILES, not imported at load).
 LAYOUTS = ("runbook", "tapps-agents-3.7")
-#: The skip reason of a scenario whose target cannot perform one of its actions.
-UNSUPPORTED = "not supported by this target"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -165,20 +165,27 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"Using --tapps-seed={seed}"
 
 
+def _misuse(request: pytest.FixtureRequest, problem: str) -> Exception:
+    """A test that asks the fixtures for what cannot be: a HarnessError naming the test, which
+    is reported as its message alone (no traceback)."""
+    from pytest_tapps.harness._project import HarnessError
+
+    return HarnessError(f"{request.node.nodeid}: {problem}")
+
+
 def _marker(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = request.node.get_closest_marker("tapps")
     if marker is None:
         return {}
     if marker.args:
         message = (
-            f"{request.node.nodeid}: @pytest.mark.tapps takes keywords only "
-            "(now=, fs=, seed=, layout=, skip_unsupported=)"
+            "@pytest.mark.tapps takes keywords only (now=, fs=, seed=, layout=, skip_unsupported=)"
         )
-        raise pytest.UsageError(message)
+        raise _misuse(request, message)
     unknown = sorted(set(marker.kwargs) - {"now", "fs", "seed", "layout", "skip_unsupported"})
     if unknown:
-        message = f"{request.node.nodeid}: @pytest.mark.tapps got unknown keyword {unknown[0]!r}"
-        raise pytest.UsageError(message)
+        message = f"@pytest.mark.tapps got unknown keyword {unknown[0]!r}"
+        raise _misuse(request, message)
     return dict(marker.kwargs)
 
 
@@ -193,13 +200,7 @@ def tapps_seed_fixture(request: pytest.FixtureRequest) -> int:
 
 def seed_for(config: pytest.Config, nodeid: str) -> int:
     """A test's seed: the run's seed and the test id, hashed (stable across xdist workers)."""
-    digest = hashlib.sha256(f"{config.stash[SEED_KEY]}:{nodeid}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def skip_outcome(reason: str) -> str:
-    """``unsupported`` for a scenario its target cannot perform, else ``skipped``."""
-    return "unsupported" if UNSUPPORTED in reason else "skipped"
+    return _outcomes.seed_for(config.stash[SEED_KEY], nodeid)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -209,9 +210,16 @@ def _skip_reason(report: pytest.TestReport) -> str:
 @pytest.fixture(name="tapps_clock")
 def tapps_clock_fixture(request: pytest.FixtureRequest) -> Iterator[TappsClock]:
     """One virtual clock for the test: wall, monotonic, sleeps and the core's clock together."""
-    from pytest_tapps.harness import DEFAULT_NOW, virtual_time
+    from pytest_tapps.harness import DEFAULT_NOW, HarnessError, virtual_time
+    from pytest_tapps.harness._time import to_epoch
 
-    with virtual_time(_marker(request).get("now", DEFAULT_NOW)) as clock:
+    now = _marker(request).get("now", DEFAULT_NOW)
+    try:
+        start = to_epoch(now)  # a time without a zone, or no time at all, is refused
+    except HarnessError as exc:
+        message = f"@pytest.mark.tapps: {exc}"
+        raise _misuse(request, message) from None
+    with virtual_time(start) as clock:
         yield clock
 
 
@@ -228,6 +236,14 @@ def tapps_project_fixture(
     fs = fs or request.config.getini("tapps_fs") or "real"
     layout = _marker(request).get("layout") or request.config.getoption("--tapps-layout")
     layout = layout or request.config.getini("tapps_layout") or "runbook"
+    real_folders = [name for name in ("tmpdir", "tmp_path") if name in request.fixturenames]
+    if fs == "fake" and real_folders:
+        message = (
+            f"{real_folders[0]} is a folder on the real disk, which the fake filesystem "
+            "(fs='fake') hides: use tapps_project.root, a folder on the fake filesystem, "
+            f"or mark the test @pytest.mark.tapps(fs='real') to keep {real_folders[0]}"
+        )
+        raise _misuse(request, message)
     root = tmp_path_factory.mktemp("tapps-project") if fs == "real" else None
     with project(root, fs=fs, clock=tapps_clock, layout=layout) as built:
         yield built

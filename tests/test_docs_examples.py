@@ -1,9 +1,12 @@
 """Runs the examples of the docs as tests, so the docs cannot rot: every Python example of
-docs/fixtures.md as a test module, every scenario of docs/scenarios.md as a scenario file."""
+docs/fixtures.md as a test module, every scenario of docs/scenarios.md as a scenario file, and
+docs/ci.md's target file against the real command line, with its actions table checked."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,3 +190,115 @@ def test_the_hypothesis_guide_shows_every_strategy() -> None:
     text = "\n".join(code for _, code in HYPOTHESIS_EXAMPLES)
     names = [name for name in strategies.__all__ if name.islower()]
     assert [name for name in names if f"{name}(" not in text] == []
+
+
+# -- docs/ci.md ----------------------------------------------------------------------------------
+#
+# The ```python block that starts with `# ci/tapps_target.py` is a downstream repository's
+# target file, run as it is against the real `tapps` command line; the table between
+# <!-- actions --> and <!-- /actions --> is the target API, checked against the code.
+
+CI_GUIDE = DOCS / "ci.md"
+CI_TEXT = CI_GUIDE.read_text(encoding="utf-8")
+BUNDLED = DOCS.parent / "scenarios"
+#: Bundled scenario files the guide's target runs: ones whose actions it maps, and one it
+#: does not (cache_verify), which must come out unsupported.
+CI_SCENARIOS = (
+    "cleanup-tools/usage.tapps.yaml",
+    "stuck-failed/symptoms.tapps.yaml",
+    "retry-timeout/retry-specific-step.tapps.yaml",
+    "cache/corruption.tapps.yaml",
+)
+
+
+def _ci_target_file() -> str:
+    found = re.search(r"```python\n(# ci/tapps_target\.py\n.*?)```", CI_TEXT, re.S)
+    assert found is not None, "docs/ci.md has no ```python block starting # ci/tapps_target.py"
+    return found.group(1)
+
+
+def _expected_outcomes(files: list[Path], mapped: set[str]) -> dict[str, int]:
+    """How many of the scenarios in ``files`` a target mapping ``mapped`` can pass, and how many
+    need an action it lacks."""
+    from pytest_tapps.scenario import load_file, parse
+    from pytest_tapps.scenario._model import HARNESS_ACTIONS, action_name
+
+    counts = {"passed": 0, "unsupported": 0}
+    for path in files:
+        for loaded in load_file(path):
+            names = {action_name(item) for item in parse(loaded.data).when}
+            needed = names - set(HARNESS_ACTIONS) - {"advance", "command"}
+            counts["passed" if needed <= mapped else "unsupported"] += 1
+    return counts
+
+
+def test_the_ci_guide_target_runs_bundled_scenarios_through_a_real_command_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CommandTarget file of docs/ci.md, as written, drives the real `tapps` command line
+    (python -m pytest, as the guide says): every bundled scenario whose actions it maps passes,
+    and the others are UNSUPPORTED, naming the action it lacks."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    # `tapps` on PATH, as after `pip install pytest-tapps`
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    code = _ci_target_file()
+    (pytester.path / "ci").mkdir()
+    (pytester.path / "ci" / "tapps_target.py").write_text(code, encoding="utf-8")
+    files = []
+    for name in CI_SCENARIOS:
+        target = pytester.path / "scenarios" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text((BUNDLED / name).read_text(encoding="utf-8"), encoding="utf-8")
+        files.append(target)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "ci/tapps_target.py", "exec"), namespace)  # noqa: S102 -- the guide's code
+    mapped = set(namespace["target"]().commands)  # type: ignore[operator]
+    expected = _expected_outcomes(files, mapped)
+    assert expected["passed"] >= 5  # the files still fit the guide's target
+    assert expected["unsupported"] >= 1
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "tapps",
+        "-p",
+        "no:cacheprovider",
+        "--tapps-target=ci.tapps_target:target",
+        "scenarios",
+    )
+    output = result.stdout.str()
+    assert result.ret == 0, output
+    assert result.parseoutcomes() == expected, output
+    result.stdout.fnmatch_lines(["UNSUPPORTED *mytool maps no command to 'cache_verify'"])
+
+
+def _actions_table() -> list[list[str]]:
+    found = re.search(r"<!-- actions -->\n(.*?)<!-- /actions -->", CI_TEXT, re.S)
+    assert found is not None, "docs/ci.md has no <!-- actions --> table"
+    rows = [line.strip("|").split("|") for line in found.group(1).splitlines()[2:]]
+    return [[cell.strip() for cell in row] for row in rows]
+
+
+def test_the_ci_guide_lists_every_action_as_the_code_has_it() -> None:
+    """docs/ci.md's actions table names every action a target performs, the spec class it
+    receives (exported, with exactly the fields listed), the data it returns (exported when
+    there is one, and then the tapps-cli target parses it) and the tapps command the core's
+    output matches (the tapps-cli target's template)."""
+    from typing import get_args
+
+    import pytest_tapps.scenario as api
+    from pytest_tapps.scenario._model import ACTIONS, HARNESS_ACTIONS
+
+    rows = {row[0].strip("`"): row[1:] for row in _actions_table()}
+    performed = set(ACTIONS) - set(HARNESS_ACTIONS) - {"advance", "command"}
+    assert set(rows) == performed
+    for action, (spec, data, command) in rows.items():
+        spec_name, _, fields = spec.partition(":")
+        annotation = ACTIONS[action]
+        cls = annotation if isinstance(annotation, type) else get_args(annotation)[0]
+        assert spec_name.strip("` ") == cls.__name__, action
+        assert getattr(api, cls.__name__) is cls, action
+        listed = [field.strip(" `") for field in fields.split(",") if field.strip()]
+        assert listed == list(cls.model_fields), action
+        data_name = data.strip("`")
+        assert (data_name != "None") == (action in api.TAPPS_PARSERS), action
+        assert data_name == "None" or data_name in api.__all__, action
+        assert command.strip("`") == " ".join(api.TAPPS_COMMANDS[action]), action

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps import __version__
+from pytest_tapps.cli._output import Printed, emit
 from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
 from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
@@ -43,14 +44,34 @@ def layout_of(args: argparse.Namespace) -> Layout:
     return Layout(args.project_root)
 
 
+def error_line(message: str) -> str:
+    """A ``tapps: error:`` line."""
+    return f"tapps: error: {message}\n"
+
+
+def warning_line(message: str) -> str:
+    """A ``tapps: warning:`` line."""
+    return f"tapps: warning: {message}\n"
+
+
 def error(message: str) -> None:
     """Print a ``tapps: error:`` line on stderr."""
-    print(f"tapps: error: {message}", file=sys.stderr)
+    sys.stderr.write(error_line(message))
 
 
 def warn(message: str) -> None:
     """Print a ``tapps: warning:`` line on stderr."""
-    print(f"tapps: warning: {message}", file=sys.stderr)
+    sys.stderr.write(warning_line(message))
+
+
+def failure(exc: TappsError | OSError) -> Printed:
+    """What ``tapps`` prints and exits with when a command raises ``exc``: a
+    :class:`~pytest_tapps.core.TappsError` is its message and exit code, an ``OSError`` the
+    path and the system's reason with exit 1."""
+    if isinstance(exc, TappsError):
+        return Printed(exc.exit_code, err=error_line(str(exc)))
+    where = f"{exc.filename}: " if exc.filename else ""
+    return Printed(EXIT_PROBLEMS, err=error_line(f"{where}{exc.strerror or exc}"))
 
 
 def add_stuck_after(parser: argparse.ArgumentParser) -> None:
@@ -258,13 +279,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         configure_logging(level=logging.INFO if verbose else logging.WARNING)
     try:
         return handler(args)
-    except TappsError as exc:
-        error(str(exc))
-        return exc.exit_code
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        error(f"{where}{exc.strerror or exc}")
-        return EXIT_PROBLEMS
+    except (TappsError, OSError) as exc:
+        return emit(failure(exc))
     except KeyboardInterrupt:
         error("interrupted")
         return 130

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
-from pytest_tapps.cli._output import print_json
+from pytest_tapps.cli._output import Printed, emit, json_text, text
 from pytest_tapps.cli._runner import load_runner
 from pytest_tapps.core._cache import (
+    EntryCheck,
     WarmReport,
     clear_profile,
     clear_tiered,
@@ -21,6 +22,7 @@ from pytest_tapps.core._cache import (
     warm_with,
 )
 from pytest_tapps.core._errors import ConfigurationError
+from pytest_tapps.core._layout import Layout
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -82,89 +84,95 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         clear.set_defaults(handler=handler, changes=True)
 
 
-def cmd_invalidate(args: argparse.Namespace) -> int:
-    layout = layout_of(args)
-    verb = "would remove" if args.dry_run else "removed"
-    if args.all == bool(args.library_id):
+def invalidate_printed(
+    layout: Layout, library_id: str | None, *, every: bool, dry_run: bool = False
+) -> Printed:
+    """``tapps cache invalidate``: remove one library's Context7 entry, or all of them
+    (``every``), and what it prints; exit 1 if something could not be removed."""
+    verb = "would remove" if dry_run else "removed"
+    if every == bool(library_id):
         message = "name one LIBRARY_ID or pass --all (not both)"
         raise ConfigurationError(message)
-    if args.all:
-        removed = invalidate_all(layout, dry_run=args.dry_run)
-        for library_id in removed:
-            print(f"{verb} {layout.context7_entry(library_id)}")
-        print(f"{verb} {len(removed)} Context7 entr{'y' if len(removed) == 1 else 'ies'}")
-        return EXIT_OK if all(r.ok for r in removed.values()) else EXIT_PROBLEMS
-    removal = invalidate(layout, args.library_id, dry_run=args.dry_run)
+    if every or library_id is None:
+        removed = invalidate_all(layout, dry_run=dry_run)
+        lines = [f"{verb} {layout.context7_entry(name)}" for name in removed]
+        lines.append(f"{verb} {len(removed)} Context7 entr{'y' if len(removed) == 1 else 'ies'}")
+        ok = all(r.ok for r in removed.values())
+        return Printed(EXIT_OK if ok else EXIT_PROBLEMS, text(lines))
+    removal = invalidate(layout, library_id, dry_run=dry_run)
     if removal is None:
-        print(f"no Context7 entry for {args.library_id!r}; nothing to remove")
-        return EXIT_OK
-    print(f"{verb} {layout.context7_entry(args.library_id)}")
-    for path, why in removal.failures:
-        print(f"could not remove {path}: {why}")
-    return EXIT_OK if removal.ok else EXIT_PROBLEMS
+        return Printed(EXIT_OK, text([f"no Context7 entry for {library_id!r}; nothing to remove"]))
+    lines = [f"{verb} {layout.context7_entry(library_id)}"]
+    lines += [f"could not remove {path}: {why}" for path, why in removal.failures]
+    return Printed(EXIT_OK if removal.ok else EXIT_PROBLEMS, text(lines))
+
+
+def cmd_invalidate(args: argparse.Namespace) -> int:
+    return emit(
+        invalidate_printed(layout_of(args), args.library_id, every=args.all, dry_run=args.dry_run)
+    )
+
+
+def verify_printed(checks: list[EntryCheck], *, as_json: bool) -> Printed:
+    """What ``tapps cache verify`` prints: each corrupt entry and why; exit 1 if any."""
+    corrupt = [c for c in checks if not c.ok]
+    code = EXIT_PROBLEMS if corrupt else EXIT_OK
+    if as_json:
+        data = [
+            {
+                "library_id": c.library_id,
+                "path": str(c.path),
+                "ok": c.ok,
+                "problems": list(c.problems),
+            }
+            for c in checks
+        ]
+        return Printed(code, json_text(data))
+    lines = [f"{check.path}: corrupt: {'; '.join(check.problems)}" for check in corrupt]
+    lines.append(
+        f"{len(checks)} entr{'y' if len(checks) == 1 else 'ies'} checked, "
+        f"{len(corrupt)} corrupt" + ("; run 'tapps cache recover'" if corrupt else "")
+    )
+    return Printed(code, text(lines))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    checks = verify_cache(layout_of(args))
-    corrupt = [c for c in checks if not c.ok]
-    if args.json:
-        print_json(
-            [
-                {
-                    "library_id": c.library_id,
-                    "path": str(c.path),
-                    "ok": c.ok,
-                    "problems": list(c.problems),
-                }
-                for c in checks
-            ]
-        )
-    else:
-        for check in corrupt:
-            print(f"{check.path}: corrupt: {'; '.join(check.problems)}")
-        print(
-            f"{len(checks)} entr{'y' if len(checks) == 1 else 'ies'} checked, "
-            f"{len(corrupt)} corrupt" + ("; run 'tapps cache recover'" if corrupt else "")
-        )
-    return EXIT_PROBLEMS if corrupt else EXIT_OK
+    return emit(verify_printed(verify_cache(layout_of(args)), as_json=args.json))
+
+
+def recover_printed(corrupt: list[EntryCheck], *, dry_run: bool, as_json: bool) -> Printed:
+    """What ``tapps cache recover`` prints: each corrupt entry it removed and why."""
+    verb = "would remove" if dry_run else "removed"
+    if as_json:
+        removed = [
+            {"library_id": c.library_id, "path": str(c.path), "problems": list(c.problems)}
+            for c in corrupt
+        ]
+        return Printed(EXIT_OK, json_text({"dry_run": dry_run, "removed": removed}))
+    lines = [f"{verb} corrupt entry {c.path}: {'; '.join(c.problems)}" for c in corrupt]
+    lines.append(f"{verb} {len(corrupt)} corrupt entr{'y' if len(corrupt) == 1 else 'ies'}")
+    return Printed(EXIT_OK, text(lines))
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
     corrupt = recover(layout_of(args), dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    if args.json:
-        print_json(
-            {
-                "dry_run": args.dry_run,
-                "removed": [
-                    {"library_id": c.library_id, "path": str(c.path), "problems": list(c.problems)}
-                    for c in corrupt
-                ],
-            }
-        )
-    else:
-        for check in corrupt:
-            print(f"{verb} corrupt entry {check.path}: {'; '.join(check.problems)}")
-        print(f"{verb} {len(corrupt)} corrupt entr{'y' if len(corrupt) == 1 else 'ies'}")
-    return EXIT_OK
+    return emit(recover_printed(corrupt, dry_run=args.dry_run, as_json=args.json))
 
 
-def _print_warm(report: WarmReport, as_json: bool) -> None:
+def warm_printed(report: WarmReport, *, as_json: bool) -> Printed:
+    """What ``tapps cache warm`` prints: what it warmed, kept and could not warm (exit 1)."""
+    code = EXIT_PROBLEMS if report.failed else EXIT_OK
     if as_json:
-        print_json(
-            {
-                "warmed": report.warmed,
-                "already_valid": report.already_valid,
-                "failed": [{"library_id": i, "why": w} for i, w in report.failed],
-            }
-        )
-        return
-    for library_id in report.warmed:
-        print(f"warmed {library_id}")
-    for library_id in report.already_valid:
-        print(f"kept {library_id} (already valid)")
-    for library_id, why in report.failed:
-        print(f"could not warm {library_id}: {why}")
+        data = {
+            "warmed": report.warmed,
+            "already_valid": report.already_valid,
+            "failed": [{"library_id": i, "why": w} for i, w in report.failed],
+        }
+        return Printed(code, json_text(data))
+    lines = [f"warmed {library_id}" for library_id in report.warmed]
+    lines += [f"kept {library_id} (already valid)" for library_id in report.already_valid]
+    lines += [f"could not warm {library_id}: {why}" for library_id, why in report.failed]
+    return Printed(code, text(lines))
 
 
 def cmd_warm(args: argparse.Namespace) -> int:
@@ -180,21 +188,29 @@ def cmd_warm(args: argparse.Namespace) -> int:
             raise ConfigurationError(message)
         fetcher = load_runner(args.fetcher, option="--fetcher")
         report = warm_with(layout, fetcher, args.library, clock=args.clock)
-    _print_warm(report, args.json)
-    return EXIT_PROBLEMS if report.failed else EXIT_OK
+    return emit(warm_printed(report, as_json=args.json))
+
+
+def clear_tiered_printed(removed: list[Path], *, dry_run: bool) -> Printed:
+    """What ``tapps cache clear-tiered`` prints: each item of the tiered cache it removed."""
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"{verb} {path}" for path in removed]
+    lines.append(f"{verb} {len(removed)} tiered context cache item(s)")
+    return Printed(EXIT_OK, text(lines))
 
 
 def cmd_clear_tiered(args: argparse.Namespace) -> int:
     removed = clear_tiered(layout_of(args), dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    for path in removed:
-        print(f"{verb} {path}")
-    print(f"{verb} {len(removed)} tiered context cache item(s)")
-    return EXIT_OK
+    return emit(clear_tiered_printed(removed, dry_run=args.dry_run))
+
+
+def clear_profile_printed(removed: Path | None, *, dry_run: bool) -> Printed:
+    """What ``tapps cache clear-profile`` prints: the profile it removed, if there was one."""
+    verb = "would remove" if dry_run else "removed"
+    line = f"{verb} {removed}" if removed else "no project profile; nothing to remove"
+    return Printed(EXIT_OK, text([line]))
 
 
 def cmd_clear_profile(args: argparse.Namespace) -> int:
     removed = clear_profile(layout_of(args), dry_run=args.dry_run)
-    verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {removed}" if removed else "no project profile; nothing to remove")
-    return EXIT_OK
+    return emit(clear_profile_printed(removed, dry_run=args.dry_run))

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from typing import Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
-from pytest_tapps.cli._output import Progress, format_table, human_bytes, print_json
+from pytest_tapps.cli._output import (
+    Printed,
+    Progress,
+    emit,
+    format_table,
+    human_bytes,
+    json_text,
+    text,
+)
 from pytest_tapps.core._cleanup import (
     CleanupReport,
     Decision,
@@ -69,7 +76,7 @@ def _summary(items: list[PlanItem]) -> dict[str, Any]:
     return {**counts, "bytes_to_free": freed}
 
 
-def print_plan(plan: Plan) -> None:
+def plan_lines(plan: Plan) -> list[str]:
     """The plan grouped by category: counts and bytes, then each item with its reason."""
     groups: dict[str, list[PlanItem]] = defaultdict(list)
     for item in plan.items:
@@ -87,9 +94,8 @@ def print_plan(plan: Plan) -> None:
             )
         )
     if not rows:
-        print("nothing to clean: no retained data found")
-        return
-    print(format_table(("category", "delete", "keep", "skip", "to free"), rows))
+        return ["nothing to clean: no retained data found"]
+    lines = [format_table(("category", "delete", "keep", "skip", "to free"), rows)]
     for name, items in groups.items():
         category = BY_NAME.get(name)
         if category is None:
@@ -98,39 +104,71 @@ def print_plan(plan: Plan) -> None:
             age = plan.policy.age(name)
             kept = "never expires" if age is None else f"kept {format_duration(age)}"
             title = f"{name}: {category.label}, {kept}"
-        print(f"\n{title}")
+        lines.append(f"\n{title}")
         for item in items:
             size = human_bytes(item.size_bytes)
-            print(f"  {item.label:<34} {item.human_age:>6} {size:>10}  {item.path}")
+            lines.append(f"  {item.label:<34} {item.human_age:>6} {size:>10}  {item.path}")
+    return lines
 
 
-def print_report(report: CleanupReport) -> None:
-    """One line per removed, skipped and failed item (written at once: there may be 100,000)."""
+def plan_printed(plan: Plan, *, as_json: bool) -> Printed:
+    """What ``tapps cleanup --dry-run`` prints: the plan, and what it would do."""
+    summary = _summary(plan.items)
+    if as_json:
+        items = [item_json(i) for i in plan.items]
+        return Printed(EXIT_OK, json_text({"dry_run": True, "items": items, "summary": summary}))
+    done = (
+        f"\ndry run: would delete {summary['delete']} item(s) "
+        f"({human_bytes(summary['bytes_to_free'])}), keep {summary['keep']}, "
+        f"skip {summary['skip']}; nothing was changed"
+    )
+    return Printed(EXIT_OK, text([*plan_lines(plan), done]))
+
+
+def report_lines(report: CleanupReport) -> list[str]:
+    """One line per removed, skipped and failed item, and the notes."""
     lines = [f"removed {item.location} ({item.category}: {item.reason})" for item in report.removed]
     lines += [f"skipped {item.location}: {why}" for item, why in report.skipped]
     lines += [f"could not remove {path}: {why}" for path, why in report.failed]
     lines += [f"note: {note}" for note in report.notes]
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
+    return lines
+
+
+def report_json(report: CleanupReport) -> dict[str, Any]:
+    """What was removed, skipped and could not be removed, as JSON."""
+    return {
+        "removed": [item_json(i) for i in report.removed],
+        "skipped": [{**item_json(i), "why": why} for i, why in report.skipped],
+        "failed": [{"path": str(p), "why": why} for p, why in report.failed],
+    }
+
+
+def report_printed(report: CleanupReport, *, as_json: bool) -> Printed:
+    """What ``tapps cleanup`` prints after a real run (one write: there may be 100,000 lines);
+    exit 1 if anything could not be deleted."""
+    code = EXIT_OK if report.ok else EXIT_PROBLEMS
+    if as_json:
+        data = {
+            "dry_run": False,
+            **report_json(report),
+            "vanished": [str(i.path) for i in report.vanished],
+            "kept": sum(report.kept.values()),
+            "notes": report.notes,
+        }
+        return Printed(code, json_text(data))
+    summary = (
+        f"removed {len(report.removed)} item(s) ({human_bytes(report.bytes_removed)}), "
+        f"kept {sum(report.kept.values())}, skipped {len(report.skipped)}, "
+        f"vanished {len(report.vanished)}, failed {len(report.failed)}"
+    )
+    return Printed(code, text([*report_lines(report), summary]))
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
     layout = layout_of(args)
     if args.dry_run:
         plan = plan_cleanup(layout, clock=args.clock, only=args.only, stuck_after=args.stuck_after)
-        summary = _summary(plan.items)
-        if args.json:
-            print_json(
-                {"dry_run": True, "items": [item_json(i) for i in plan.items], "summary": summary}
-            )
-        else:
-            print_plan(plan)
-            print(
-                f"\ndry run: would delete {summary['delete']} item(s) "
-                f"({human_bytes(summary['bytes_to_free'])}), keep {summary['keep']}, "
-                f"skip {summary['skip']}; nothing was changed"
-            )
-        return EXIT_OK
+        return emit(plan_printed(plan, as_json=args.json))
     progress = Progress("tapps cleanup")
     try:
         report = run_cleanup(
@@ -142,23 +180,4 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-    if args.json:
-        print_json(
-            {
-                "dry_run": False,
-                "removed": [item_json(i) for i in report.removed],
-                "skipped": [{**item_json(i), "why": why} for i, why in report.skipped],
-                "failed": [{"path": str(p), "why": why} for p, why in report.failed],
-                "vanished": [str(i.path) for i in report.vanished],
-                "kept": sum(report.kept.values()),
-                "notes": report.notes,
-            }
-        )
-    else:
-        print_report(report)
-        print(
-            f"removed {len(report.removed)} item(s) ({human_bytes(report.bytes_removed)}), "
-            f"kept {sum(report.kept.values())}, skipped {len(report.skipped)}, "
-            f"vanished {len(report.vanished)}, failed {len(report.failed)}"
-        )
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
+    return emit(report_printed(report, as_json=args.json))

@@ -6,11 +6,12 @@ import argparse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of, warn
-from pytest_tapps.cli._output import print_json
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of, warn, warning_line
+from pytest_tapps.cli._output import Printed, emit, json_text, print_json, text
 from pytest_tapps.core._errors import StateFileError
 
 if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
+    from pytest_tapps.core._recovery import DlqRetry
     from pytest_tapps.core._state import WorkflowState
     from pytest_tapps.core._store import StateStore
 
@@ -181,37 +182,45 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import dlq_retry
 
     outcome = dlq_retry(layout_of(args), args.category, clock=args.clock, dry_run=args.dry_run)
-    for problem in outcome.unreadable:
-        warn(f"{problem} (skipped; the file was left untouched)")
-    if args.json:
-        print_json(
-            {
-                "category": args.category,
-                "dry_run": args.dry_run,
-                "marked": [
-                    {
-                        "workflow_id": e.workflow_id,
-                        "changes": list(e.changes),
-                        "backup": str(e.backup) if e.backup else None,
-                    }
-                    for e in outcome.marked
-                ],
-                "left": outcome.left,
-                "locked": outcome.locked,
-            }
-        )
-    else:
-        verb = "would mark" if args.dry_run else "marked"
-        for edit in outcome.marked:
-            for change in edit.changes[:1]:
-                print(f"{verb} for retry: {edit.workflow_id}: {change}")
-        for line in outcome.left:
-            print(f"left: {line}")
-        if not outcome.marked:
-            print(f"no recoverable failed step of category {args.category}")
-        elif not args.dry_run:
-            print("resume each workflow to run the marked steps: tapps workflow resume ...")
-    return EXIT_PROBLEMS if outcome.unreadable or outcome.locked else EXIT_OK
+    return emit(retry_printed(outcome, args.category, dry_run=args.dry_run, as_json=args.json))
+
+
+def retry_printed(outcome: DlqRetry, category: str, *, dry_run: bool, as_json: bool) -> Printed:
+    """What ``tapps dlq retry`` prints: the steps it marked, the ones it left, and a warning
+    per unreadable state file; exit 1 if a state file was unreadable or a workflow locked."""
+    code = EXIT_PROBLEMS if outcome.unreadable or outcome.locked else EXIT_OK
+    warnings = "".join(
+        warning_line(f"{problem} (skipped; the file was left untouched)")
+        for problem in outcome.unreadable
+    )
+    if as_json:
+        data = {
+            "category": category,
+            "dry_run": dry_run,
+            "marked": [
+                {
+                    "workflow_id": e.workflow_id,
+                    "changes": list(e.changes),
+                    "backup": str(e.backup) if e.backup else None,
+                }
+                for e in outcome.marked
+            ],
+            "left": outcome.left,
+            "locked": outcome.locked,
+        }
+        return Printed(code, json_text(data), warnings)
+    verb = "would mark" if dry_run else "marked"
+    lines = [
+        f"{verb} for retry: {edit.workflow_id}: {change}"
+        for edit in outcome.marked
+        for change in edit.changes[:1]
+    ]
+    lines += [f"left: {line}" for line in outcome.left]
+    if not outcome.marked:
+        lines.append(f"no recoverable failed step of category {category}")
+    elif not dry_run:
+        lines.append("resume each workflow to run the marked steps: tapps workflow resume ...")
+    return Printed(code, text(lines), warnings)
 
 
 def cmd_skip(args: argparse.Namespace) -> int:

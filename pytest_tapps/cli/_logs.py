@@ -1,15 +1,21 @@
-"""``tapps logs ...``: check logs against the runbook's field conventions, and search them."""
+"""``tapps logs ...``: check logs against the runbook's field conventions, search them, and log
+one record as a step would."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
 from pytest_tapps.cli._output import print_json
+from pytest_tapps.core._errors import ConfigurationError
 from pytest_tapps.core._logcheck import grep_file, lint_file, parse_fields
+
+if TYPE_CHECKING:
+    from pytest_tapps.core._clock import Clock
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -45,6 +51,33 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     grep.add_argument("files", nargs="+", type=Path, metavar="FILE")
     grep.add_argument("--json", action="store_true", help="print matching records as JSON")
     grep.set_defaults(handler=cmd_grep, changes=False)
+    emit = actions.add_parser(
+        "emit",
+        parents=[common],
+        help="log one record through the workflow logger (as a step of a workflow would)",
+        description=(
+            "Log MESSAGE with the correlation fields through the workflow logger, on stderr: "
+            "JSON when TAPPS_AGENTS_STRUCTURED_LOGGING=true, else key=value text; for steps "
+            "written as shell scripts. step_id, agent and trace_id need --workflow-id (exit 2 "
+            "without it, nothing logged). A --field value that reads as a JSON number, true, "
+            "false or a quoted string is that (--field note='\"7\"' is the text 7); anything "
+            "else is the text written."
+        ),
+    )
+    emit.add_argument("message", metavar="MESSAGE")
+    emit.add_argument("--workflow-id", metavar="ID")
+    emit.add_argument("--step-id", metavar="ID")
+    emit.add_argument("--agent", metavar="NAME")
+    emit.add_argument("--trace-id", metavar="ID")
+    emit.add_argument("--level", choices=["debug", "info", "warning", "error"], default="info")
+    emit.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra field of the record (repeatable): --field duration_seconds=1.5",
+    )
+    emit.set_defaults(handler=cmd_emit, changes=False)
 
 
 def _readable(files: list[Path]) -> tuple[list[Path], bool]:
@@ -96,3 +129,72 @@ def cmd_grep(args: argparse.Namespace) -> int:
     if bad:
         return EXIT_USAGE
     return EXIT_OK if matches else EXIT_PROBLEMS
+
+
+def _field(text: str) -> tuple[str, object]:
+    """``KEY=VALUE``: a JSON number, ``true``, ``false`` or a quoted JSON string as such,
+    anything else as the text written."""
+    import json
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        message = f"--field {text!r}: write KEY=VALUE, e.g. --field duration_seconds=1.5"
+        raise ConfigurationError(message)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return key, raw
+    return key, value if isinstance(value, bool | int | float | str) else raw
+
+
+def emit_record(
+    message: str,
+    *,
+    level: str,
+    fields: Mapping[str, object],
+    clock: Clock,
+    workflow_id: str | None = None,
+    step_id: str | None = None,
+    agent: str | None = None,
+    trace_id: str | None = None,
+) -> None:
+    """Log one record through the workflow logger at ``level`` (what ``tapps logs emit`` and
+    the scenario action ``log`` do); :class:`ConfigurationError` when the correlation fields
+    break the runbook's rules (a step without its workflow), and nothing is logged."""
+    import logging
+
+    from pytest_tapps.core._logging import WorkflowLogger
+
+    try:
+        logger = WorkflowLogger(
+            # None is refused by the logger itself, with the runbook's rule as the message.
+            workflow_id=workflow_id,  # type: ignore[arg-type]
+            step_id=step_id,
+            agent=agent,
+            trace_id=trace_id,
+            # The executor's logger (core._executor.EXECUTOR_LOGGER, not imported: pydantic).
+            logger=logging.getLogger("tapps_agents.workflow.executor"),
+            clock=clock,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    getattr(logger, level)(message, **fields)
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    import logging
+
+    fields = dict(_field(text) for text in args.field)
+    # The record is the point of the command: it shows whatever -v says.
+    logging.getLogger("tapps_agents").setLevel(logging.DEBUG)
+    emit_record(
+        args.message,
+        level=args.level,
+        fields=fields,
+        clock=args.clock,
+        workflow_id=args.workflow_id,
+        step_id=args.step_id,
+        agent=args.agent,
+        trace_id=args.trace_id,
+    )
+    return EXIT_OK

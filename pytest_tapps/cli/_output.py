@@ -1,10 +1,38 @@
-"""Printing tables and JSON for the command line."""
+"""Printing tables and JSON for the command line, and :class:`Printed`: what a command prints,
+rendered once for the command line and for the scenario layer's reference target."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, TextIO
+
+
+class Printed(NamedTuple):
+    """What a command prints on stdout and stderr, and the exit code it gives.
+
+    Each command renders its result into one of these: the command line writes it
+    (:func:`emit`) and the reference core's scenario target returns it as the action's output,
+    so a scenario reads the same text from the core in-process as from ``tapps`` itself."""
+
+    code: int
+    out: str = ""
+    err: str = ""
+
+
+def emit(printed: Printed) -> int:
+    """Write ``printed`` (stderr first, as warnings come before what they qualify) and return
+    its exit code."""
+    if printed.err:
+        sys.stderr.write(printed.err)
+    if printed.out:
+        sys.stdout.write(printed.out)
+    return printed.code
+
+
+def text(lines: Iterable[str]) -> str:
+    """``lines`` as printed one ``print`` each: every line ends with a newline."""
+    return "".join(f"{line}\n" for line in lines)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -22,12 +50,17 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def print_json(data: Any, stream: TextIO | None = None) -> None:
-    """Pretty JSON on stdout, one document."""
+def json_text(data: Any) -> str:
+    """Pretty JSON, one document and a newline: what ``--json`` prints."""
     import json  # here: commands print text unless asked for --json
 
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    """Pretty JSON on stdout, one document."""
     out = stream if stream is not None else sys.stdout
-    out.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    out.write(json_text(data))
 
 
 def duration(seconds: float | None) -> str | None:

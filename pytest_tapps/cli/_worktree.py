@@ -6,14 +6,14 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
-from pytest_tapps.cli._cleanup import item_json, print_report
-from pytest_tapps.cli._output import format_table, human_bytes, print_json
-from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
+from pytest_tapps.cli._cleanup import item_json, report_json, report_lines
+from pytest_tapps.cli._output import Printed, emit, format_table, human_bytes, json_text, text
+from pytest_tapps.core._cleanup import CleanupReport, Plan, apply_plan, plan_cleanup
 from pytest_tapps.core._durations import format_duration
 from pytest_tapps.core._retention import WORKTREE_CATEGORIES
 
 if TYPE_CHECKING:  # the handlers import it when they run: `tapps --help` stays light
-    from pytest_tapps.core._worktrees import WorktreeInfo
+    from pytest_tapps.core._worktrees import WorktreeInfo, WorktreeRemoval
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -67,17 +67,12 @@ def info_json(info: WorktreeInfo, now: float) -> dict[str, Any]:
     }
 
 
-def cmd_list(args: argparse.Namespace) -> int:
-    from pytest_tapps.core._worktrees import inventory
-
-    now = args.clock.time()
-    infos = inventory(layout_of(args), clock=args.clock, stuck_after=args.stuck_after)
-    if args.json:
-        print_json([info_json(i, now) for i in infos])
-        return EXIT_OK
+def list_printed(infos: list[WorktreeInfo], now: float, *, as_json: bool) -> Printed:
+    """What ``tapps worktree list`` prints: a table, or every worktree as JSON."""
+    if as_json:
+        return Printed(EXIT_OK, json_text([info_json(i, now) for i in infos]))
     if not infos:
-        print("no worktrees")
-        return EXIT_OK
+        return Printed(EXIT_OK, text(["no worktrees"]))
 
     def flags(info: WorktreeInfo) -> str:
         marks = [
@@ -101,42 +96,73 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         for i in infos
     ]
-    print(format_table(("name", "workflow", "step", "status", "age", "size", "git"), rows))
-    return EXIT_OK
+    headers = ("name", "workflow", "step", "status", "age", "size", "git")
+    return Printed(EXIT_OK, text([format_table(headers, rows)]))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._worktrees import inventory
+
+    now = args.clock.time()
+    infos = inventory(layout_of(args), clock=args.clock, stuck_after=args.stuck_after)
+    return emit(list_printed(infos, now, as_json=args.json))
+
+
+def remove_printed(done: WorktreeRemoval, *, as_json: bool) -> Printed:
+    """What ``tapps worktree remove`` prints; exit 1 unless the folder went entirely."""
+    failures = done.removal.failures if done.removal is not None else []
+    code = EXIT_OK if done.removed_folder and not failures else EXIT_PROBLEMS
+    if as_json:
+        data = {
+            "name": done.name,
+            "path": str(done.path),
+            "removed_folder": done.removed_folder,
+            "unregistered": done.unregistered,
+            "deleted_branch": done.deleted_branch,
+            "failed": [{"path": str(p), "why": why} for p, why in failures],
+            "notes": done.notes,
+        }
+        return Printed(code, json_text(data))
+    lines = [
+        f"removed worktree {done.name}"
+        if done.removed_folder
+        else f"worktree {done.name}: folder not fully removed"
+    ]
+    if done.unregistered:
+        lines.append("  git registration removed")
+    if done.deleted_branch:
+        lines.append(f"  deleted branch {done.deleted_branch}")
+    lines += [f"  could not remove {path}: {why}" for path, why in failures]
+    lines += [f"  note: {note}" for note in done.notes]
+    return Printed(code, text(lines))
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from pytest_tapps.core._worktrees import remove
 
     done = remove(layout_of(args), args.name, force=args.force, clock=args.clock)
-    failures = done.removal.failures if done.removal is not None else []
-    if args.json:
-        print_json(
-            {
-                "name": done.name,
-                "path": str(done.path),
-                "removed_folder": done.removed_folder,
-                "unregistered": done.unregistered,
-                "deleted_branch": done.deleted_branch,
-                "failed": [{"path": str(p), "why": why} for p, why in failures],
-                "notes": done.notes,
-            }
+    return emit(remove_printed(done, as_json=args.json))
+
+
+def prune_plan_printed(plan: Plan, *, as_json: bool) -> Printed:
+    """What ``tapps worktree prune --dry-run`` prints: each worktree and its decision."""
+    if as_json:
+        return Printed(
+            EXIT_OK, json_text({"dry_run": True, "items": [item_json(i) for i in plan.items]})
         )
-    else:
-        print(
-            f"removed worktree {done.name}"
-            if done.removed_folder
-            else f"worktree {done.name}: folder not fully removed"
-        )
-        if done.unregistered:
-            print("  git registration removed")
-        if done.deleted_branch:
-            print(f"  deleted branch {done.deleted_branch}")
-        for path, why in failures:
-            print(f"  could not remove {path}: {why}")
-        for note in done.notes:
-            print(f"  note: {note}")
-    return EXIT_OK if done.removed_folder and not failures else EXIT_PROBLEMS
+    lines = [f"{item.label:<40} {item.human_age:>6}  {item.path}" for item in plan.items]
+    return Printed(EXIT_OK, text(lines or ["no worktrees"]))
+
+
+def prune_printed(plan: Plan, report: CleanupReport, *, as_json: bool) -> Printed:
+    """What ``tapps worktree prune`` prints: what went, what was skipped and what was kept;
+    exit 1 if anything could not be deleted."""
+    code = EXIT_OK if report.ok else EXIT_PROBLEMS
+    if as_json:
+        return Printed(code, json_text(report_json(report)))
+    kept = [i for i in plan.items if i.decision.value != "delete"]
+    lines = [*report_lines(report), *(f"kept {item.path} ({item.label})" for item in kept)]
+    return Printed(code, text(lines))
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -148,26 +174,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         stuck_after=args.stuck_after,
     )
     if args.dry_run:
-        if args.json:
-            print_json({"dry_run": True, "items": [item_json(i) for i in plan.items]})
-        else:
-            for item in plan.items:
-                print(f"{item.label:<40} {item.human_age:>6}  {item.path}")
-            if not plan.items:
-                print("no worktrees")
-        return EXIT_OK
+        return emit(prune_plan_printed(plan, as_json=args.json))
     report = apply_plan(layout, plan, clock=args.clock, stuck_after=args.stuck_after)
-    if args.json:
-        print_json(
-            {
-                "removed": [item_json(i) for i in report.removed],
-                "skipped": [{**item_json(i), "why": w} for i, w in report.skipped],
-                "failed": [{"path": str(p), "why": w} for p, w in report.failed],
-            }
-        )
-    else:
-        print_report(report)
-        kept = [i for i in plan.items if i.decision.value != "delete"]
-        for item in kept:
-            print(f"kept {item.path} ({item.label})")
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
+    return emit(prune_printed(plan, report, as_json=args.json))

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_tapps.plugin import UNSUPPORTED, seed_for
+from pytest_tapps._outcomes import UNSUPPORTED, seed_for
+from pytest_tapps._stash import SEED_KEY
 from pytest_tapps.scenario._load import Loaded, ScenarioFileError, load_file, parse
 from pytest_tapps.scenario._run import ScenarioFailure, ScenarioSkip, run_scenario
 from pytest_tapps.scenario._targets import Target, Unsupported
@@ -65,7 +66,7 @@ def _runner(loaded: Loaded, scenario: Scenario) -> Any:
         config = request.config
         target = resolve_target(config)
         fs = config.getoption("--tapps-fs") or None
-        seed = seed_for(config, request.node.nodeid)
+        seed = seed_for(config.stash[SEED_KEY], request.node.nodeid)
         try:
             run_scenario(
                 loaded, scenario, target=target, root=tmp_path / "project", fs=fs, seed=seed
@@ -82,6 +83,15 @@ class ScenarioItem(pytest.Function):
     """One scenario; its location is the scenario's line in the file."""
 
     loaded: Loaded
+
+    @property
+    def id(self) -> Any:
+        """The node id as pytest reads one back from its cache (pytest 9's structured ids):
+        ``NAME[ID]``, a row of an outline, has ``ID`` as its parameters, as a parametrized test
+        has. pytest builds an unparametrized Function's id from its whole name, which ``--lf``
+        and ``--nf`` would then never match with the id they read back."""
+        built = super().id
+        return type(built).parse(str(built))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.loaded.line - 1, f"scenario: {self.name}"

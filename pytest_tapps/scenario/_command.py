@@ -3,22 +3,24 @@
 Each action maps to an argument template. Elements are taken as they are, except:
 
 - ``{field}`` is replaced by the action's field (``{workflow}``, ``{step}``, ``{library}``...)
-  or by one of ``{definition}`` (a YAML file with the workflow's definition), ``{runner}`` (the
+  or by one of ``{definition}`` (a JSON file with the workflow's definition), ``{runner}`` (the
   fault-injecting step runner, ``module:attr``), ``{seed}``, ``{now}`` and ``{root}``;
   an element whose field is empty (``--to-step={to_step}`` without a step) is left out;
 - ``?field ARG`` stands for ``ARG`` when the field is true (``?dry_run --dry-run``);
 - ``*field ARG`` repeats ``ARG ITEM`` per item of a list field (``*only --only``).
 
-Every command runs in the project root with ``TAPPS_AGENTS_STRUCTURED_LOGGING=true``; lines of
-its stderr that are JSON objects are taken as log records. A ``parse`` function per action turns
-its stdout into the normal form of :mod:`pytest_tapps.scenario._targets`; an action without a
-template is not supported by the target.
+Every command runs in the project root with ``TAPPS_AGENTS_STRUCTURED_LOGGING=true`` and the
+step faults in ``TAPPS_SCENARIO_FAULTS``; lines of its stderr that are JSON objects are taken as
+log records. A ``parse`` function per action turns its stdout into the normal form of
+:mod:`pytest_tapps.scenario._targets`; an action without a template is not supported by the
+target. docs/ci.md is the user's reference for all of this.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -26,29 +28,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_tapps.scenario._targets import (
+    CacheProblems,
     Outcome,
+    PlanData,
     Session,
+    StatusData,
     Target,
     Unsupported,
+    WorktreeRows,
     at_scenario_time,
+    resume_definition,
 )
 
+#: A parser: ``parse(printed, session)`` gets the JSON value the command printed on stdout and
+#: returns the action's result in its normal form (:class:`PlanData` for ``cleanup``...).
 Parser = Callable[[Any, Session], Any]
 
 #: Where the command's step runner reads the step faults to inject (a JSON list).
 FAULTS_ENV = "TAPPS_SCENARIO_FAULTS"
-FAULT_RUNNER = "pytest_tapps.scenario._command:fault_runner"
+#: The step runner ``{runner}`` names: :func:`fault_runner`, by its public name.
+FAULT_RUNNER = "pytest_tapps.scenario:fault_runner"
 
 
 def fault_runner(step: Any, context: Any) -> Any:
     """A step runner for subprocesses: works in the step's worktree (if its metadata names
     one), fires the step faults listed in ``TAPPS_SCENARIO_FAULTS`` (written by the command
     target), then succeeds."""
-    from pytest_tapps.harness._faults import step_faults_from_data, work_in_worktree
+    from pytest_tapps.harness._faults import (
+        ExecutorKilled,
+        step_faults_from_data,
+        work_in_worktree,
+    )
 
     work_in_worktree(step, context)
-    for fault in step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]"))):
-        fault.fire(step, context)
+    try:
+        for fault in step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]"))):
+            fault.fire(step, context)
+    except ExecutorKilled:  # kill_executor: this process dies for real, mid-step
+        os.kill(os.getpid(), signal.SIGKILL)
     return {"success": True}
 
 
@@ -96,8 +113,10 @@ def _items(session: Session, rows: list[dict[str, Any]], label: Callable[[Any], 
     return {session.relative(session.root / row["path"]): label(row) for row in rows}
 
 
-def parse_cleanup(data: Any, session: Session) -> Any:
-    """``tapps cleanup --json`` (dry run or real) in the normal form."""
+def parse_cleanup(data: Any, session: Session) -> PlanData:
+    """``tapps cleanup --json`` and ``tapps worktree prune --json`` (dry run or real) as
+    :class:`PlanData`: a dry run's ``items`` (``path``, ``decision``, ``reason``), a real run's
+    ``removed`` (``path``, ``reason``) and ``skipped`` (``path``, ``why``)."""
     if data.get("dry_run"):
         rows = data.get("items", [])
         return {"items": _items(session, rows, lambda r: f"{r['decision']}: {r['reason']}")}
@@ -106,19 +125,26 @@ def parse_cleanup(data: Any, session: Session) -> Any:
     return {"items": items}
 
 
-def parse_verify(data: Any, session: Session) -> Any:
+def parse_verify(data: Any, session: Session) -> CacheProblems:
+    """``tapps cache verify --json`` (a list of ``library_id``, ``ok``, ``problems``) as
+    :data:`CacheProblems`: the entries that are not ok."""
     return {row["library_id"]: "; ".join(row["problems"]) for row in data if not row["ok"]}
 
 
-def parse_recover(data: Any, session: Session) -> Any:
+def parse_recover(data: Any, session: Session) -> CacheProblems:
+    """``tapps cache recover --json`` (``removed``: ``library_id``, ``problems``) as
+    :data:`CacheProblems`."""
     return {row["library_id"]: "; ".join(row["problems"]) for row in data["removed"]}
 
 
-def parse_status(data: Any, session: Session) -> Any:
+def parse_status(data: Any, session: Session) -> StatusData:
+    """``tapps workflow status --json`` (``stuck``, ``stuck_reasons``) as :class:`StatusData`."""
     return {"stuck": data["stuck"], "reasons": data["stuck_reasons"]}
 
 
-def parse_worktrees(data: Any, session: Session) -> Any:
+def parse_worktrees(data: Any, session: Session) -> WorktreeRows:
+    """``tapps worktree list --json`` (a list of ``name``, ``status``, ``registered``,
+    ``git_locked``, ``dirty``, ``workflow_id``) as :data:`WorktreeRows`."""
     return {
         row["name"]: {
             "status": row["status"],
@@ -134,7 +160,10 @@ def parse_worktrees(data: Any, session: Session) -> Any:
 #: The ``tapps`` command line of this package.
 TAPPS_COMMANDS: dict[str, list[str]] = {
     "run": ["workflow", "run", "{definition}", "--runner", "{runner}", "--seed={seed}"],
-    "resume": ["workflow", "resume", "--workflow-id", "{workflow}", "--runner", "{runner}"],
+    "resume": [
+        "workflow", "resume", "--workflow-id", "{workflow}", "--definition={definition}",
+        "--runner", "{runner}", "--seed={seed}",
+    ],
     "retry_step": ["workflow", "retry-step", "--workflow-id", "{workflow}", "--step", "{step}"],
     "skip_step": ["workflow", "skip-step", "--workflow-id", "{workflow}", "--step", "{step}"],
     "reset": ["workflow", "reset", "--workflow-id", "{workflow}", "--to-step={to_step}"],
@@ -156,6 +185,10 @@ TAPPS_COMMANDS: dict[str, list[str]] = {
     "worktree_list": ["worktree", "list", "--json"],
     "worktree_remove": ["worktree", "remove", "{name}", "?force", "--force"],
     "worktree_prune": ["worktree", "prune", "--json"],
+    "log": [
+        "logs", "emit", "{message}", "--workflow-id={workflow_id}", "--step-id={step_id}",
+        "--agent={agent}", "--trace-id={trace_id}", "--level={level}", "*fields", "--field",
+    ],
 }  # fmt: skip
 
 TAPPS_PARSERS: dict[str, Parser] = {
@@ -214,12 +247,17 @@ class CommandTarget(Target):
                 values[key] = item
         if action == "run":
             values["definition"] = str(self._definition(value.workflow, session))
-        if action == "cache_warm":
-            values["source"] = str(session.root / value.source)
+        if action == "resume":
+            named = resume_definition(value, session)
+            if named is not None:
+                values["definition"] = str(self._definition(named, session))
+        if action == "log":  # fields as KEY=VALUE, each value in JSON: "7" stays text
+            values["fields"] = [f"{key}={json.dumps(item)}" for key, item in value.fields.items()]
         return values
 
     @staticmethod
     def _definition(workflow_id: str, session: Session) -> Any:
+        """A file with the definition of ``workflow_id`` from ``given.workflows``."""
         definition = session.definitions[workflow_id]
         session.scratch.mkdir(parents=True, exist_ok=True)
         path = session.scratch / f"{workflow_id}.workflow.json"
@@ -251,6 +289,8 @@ class CommandTarget(Target):
         except OSError as exc:
             message = f"{self.name}: cannot run {self.program[0]!r} ({exc.strerror})"
             raise Unsupported(message) from None
+        # A process killed by a signal exits as a shell reports it: 128 + the signal.
+        code = done.returncode if done.returncode >= 0 else 128 - done.returncode
         other = []
         for line in done.stderr.splitlines():
             record = _json_object(line)
@@ -258,7 +298,7 @@ class CommandTarget(Target):
                 session.records.append(record)
             else:
                 other.append(line)
-        output = done.stdout + "\n".join(other)
+        output = done.stdout + "".join(f"{line}\n" for line in other)
         data = None
         parse = self.parsers.get(action)
         if parse is not None:
@@ -267,7 +307,7 @@ class CommandTarget(Target):
                 data = parse(parsed, session)
         if action in ("run", "resume"):
             self._catch_up(session)
-        return Outcome(done.returncode, output, data)
+        return Outcome(code, output, data)
 
     @staticmethod
     def _catch_up(session: Session) -> None:

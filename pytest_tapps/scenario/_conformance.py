@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_tapps._outcomes import UNSUPPORTED, skip_outcome
 from pytest_tapps.scenario._load import Loaded
 from pytest_tapps.scenario._runbook import SEPARATOR, runbook
 
@@ -39,7 +40,7 @@ OUTCOMES = (DEPARTS, HARNESS_ERROR, NOT_SUPPORTED, SKIPPED, PASS)
 #: What the recorded-results file says it is.
 FORMAT = "pytest-tapps conformance results 1"
 _MISMATCH = re.compile(r"^(?P<where>\S.*?):(?P<line>\d+): (?P<field>.+)$")
-_UNSUPPORTED = re.compile(r"not supported by this target \([^)]*\): ?")
+_UNSUPPORTED = re.compile(rf"{re.escape(UNSUPPORTED)} \([^)]*\): ?")
 #: The scenario's project folder in a message (a new temporary folder every run).
 _PROJECT = re.compile(r"(?:/[^\s/'\"]+)+/project(?=[/\s'\"]|$)")
 _MAX_EVIDENCE_LINES = 12
@@ -139,8 +140,6 @@ def _file_from_classname(classname: str) -> str:
 def read_findings(junit: Path) -> dict[str, Finding]:
     """``file::scenario`` -> :class:`Finding` from a JUnit XML file of a scenario run."""
     import xml.etree.ElementTree as ET
-
-    from pytest_tapps.plugin import skip_outcome
 
     tree = ET.parse(junit)  # noqa: S314 -- a local report file
     found: dict[str, Finding] = {}

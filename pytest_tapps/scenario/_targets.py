@@ -1,15 +1,11 @@
 """Targets: how a scenario's actions reach the system under test.
 
 A :class:`Target` has one method per action (``run``, ``cleanup``, ``cache_verify``...). Each
-returns an :class:`Outcome`: the exit code a command line would give, its output, and the
-action's result in one normal form (so expectations read the same from every target):
-
-- ``cleanup``: ``{"items": {path: "delete: older than 30d", ...}}`` (paths from the project root;
-  a real run lists what it removed or skipped, and everything else counts as kept; a target
-  whose dry run lists only what it would delete adds ``"unlisted": "keep"``);
-- ``cache_verify`` / ``cache_recover``: ``{library_id: "problem; problem"}`` for bad entries;
-- ``status``: ``{"stuck": bool, "reasons": [...]}``;
-- ``worktree_list``: ``{name: {"status", "registered", "locked", "dirty", "workflow"}}``.
+returns an :class:`Outcome`: the exit code a command line would give, what it printed, and for
+the actions whose result the expectations read, that result in one normal form (so they read
+the same from every target): :class:`PlanData` (``cleanup``, ``worktree_prune``),
+:data:`CacheProblems` (``cache_verify``, ``cache_recover``), :class:`StatusData` (``status``)
+and :data:`WorktreeRows` (``worktree_list``). docs/ci.md lists every action with its method.
 
 An action a target cannot perform raises :class:`Unsupported`: the scenario is reported as not
 supported by that target, neither passed nor failed. The state on disk, the logs and the clock
@@ -26,10 +22,51 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:
+    from pytest_tapps.cli._output import Printed
     from pytest_tapps.core import Clock, Layout, StepRunner, WorkflowDefinition
+
+
+class PlanData(TypedDict):
+    """What ``cleanup`` and ``worktree_prune`` return as ``Outcome.data``.
+
+    ``items`` maps each path the action listed (from the project root, ``/``-separated, a
+    folder without a trailing ``/``) to its label: ``"delete: older than 30d"``, ``"keep: too
+    new"``, ``"skip: active workflow"``. A dry run lists the plan; a real run what it removed
+    (``delete: ...``) or skipped (``skip: ...``), and a path it does not list counts as kept.
+    ``unlisted`` is the label of every path not listed, for a target whose dry run lists only
+    what it would delete (``"keep"``)."""
+
+    items: dict[str, str]
+    unlisted: NotRequired[str]
+
+
+class StatusData(TypedDict):
+    """What ``status`` returns as ``Outcome.data``: whether the workflow is stuck, and why
+    (one reason per line of evidence: dead lock holder, no heartbeat, no progress)."""
+
+    stuck: bool
+    reasons: list[str]
+
+
+class WorktreeRow(TypedDict):
+    """One worktree of ``worktree_list``: its status (``completed``, ``failed``, ``active``,
+    ``stuck``, ``orphan``), its git state, and the workflow it belongs to."""
+
+    status: str
+    registered: bool
+    locked: bool
+    dirty: bool | None
+    workflow: str | None
+
+
+#: What ``cache_verify`` and ``cache_recover`` return as ``Outcome.data``: each corrupt (or
+#: removed) Context7 entry's library id and its problems, joined by ``"; "``.
+CacheProblems = dict[str, str]
+#: What ``worktree_list`` returns as ``Outcome.data``: each worktree's folder name and its row.
+WorktreeRows = dict[str, WorktreeRow]
 
 
 class Unsupported(Exception):
@@ -38,7 +75,10 @@ class Unsupported(Exception):
 
 @dataclass
 class Outcome:
-    """What one action did."""
+    """What one action did: the exit code its command gives (0 ok, 1 problems, 2 refused as bad
+    input), what it printed (stdout, then stderr), and ``data``: the action's result in the
+    normal form the expectations read (:class:`PlanData`, :class:`StatusData`,
+    :data:`CacheProblems`, :data:`WorktreeRows`), or ``None`` for the other actions."""
 
     exit_code: int = 0
     output: str = ""
@@ -99,15 +139,10 @@ class Target:
         return f"<{type(self).__name__} {self.name}>"
 
 
-def _error_outcome(exc: BaseException) -> Outcome:
-    """The exit code and message the ``tapps`` command line gives for ``exc``."""
-    from pytest_tapps.core import TappsError
-
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        return Outcome(1, f"tapps: error: {where}{exc.strerror or exc}")
-    code = exc.exit_code if isinstance(exc, TappsError) else 1
-    return Outcome(code, f"tapps: error: {exc}")
+def shown(printed: Printed, data: Any = None) -> Outcome:
+    """The outcome of an action whose command prints ``printed``: its exit code, and its
+    stdout then its stderr as the output (as :class:`CommandTarget` reads a command's)."""
+    return Outcome(printed.code, printed.out + printed.err, data)
 
 
 def at_scenario_time(
@@ -123,9 +158,26 @@ def at_scenario_time(
     return [*args, option, to_iso(utcnow(session.clock))]
 
 
-def plan_data(session: Session, items: Any) -> dict[str, Any]:
+def resume_definition(spec: Any, session: Session) -> str | None:
+    """The ``given.workflows`` id whose definition a ``resume`` uses: the one it names, else
+    the workflow's own id when given; ``None`` when the state's recorded one is to be used."""
+    if spec.definition is not None:
+        return str(spec.definition)
+    return str(spec.workflow) if spec.workflow in session.definitions else None
+
+
+def plan_data(session: Session, items: Any) -> PlanData:
     """``{"items": {path: label}}`` of plan items."""
     return {"items": {session.relative(item.location): item.label for item in items}}
+
+
+def report_data(session: Session, report: Any) -> PlanData:
+    """``{"items": {path: label}}`` of what a real cleanup removed and skipped."""
+    data = plan_data(session, report.removed)
+    data["items"].update(
+        {session.relative(item.location): f"skip: {why}" for item, why in report.skipped}
+    )
+    return data
 
 
 class CoreTarget(Target):
@@ -134,12 +186,21 @@ class CoreTarget(Target):
     name = "reference core"
 
     def perform(self, action: str, value: Any, session: Session) -> Outcome:
-        from pytest_tapps.core import TappsError
+        """Perform ``action`` as ``tapps`` does when run in the project folder: the core works
+        on the layout at ``.`` from there, so each path in the output reads as the command
+        line prints it; an error is the message and exit code ``tapps`` gives for it."""
+        from contextlib import chdir
+        from dataclasses import replace
 
-        try:
-            return super().perform(action, value, session)
-        except (TappsError, OSError) as exc:  # what the command line reports, not a crash
-            return _error_outcome(exc)
+        from pytest_tapps.cli._app import failure
+        from pytest_tapps.core import Layout, TappsError
+
+        here = replace(session, layout=Layout(".", session.layout.profile))
+        with chdir(session.root):
+            try:
+                return super().perform(action, value, here)
+            except (TappsError, OSError) as exc:  # what the command line reports, not a crash
+                return shown(failure(exc))
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -155,27 +216,38 @@ class CoreTarget(Target):
 
     @staticmethod
     def _finished(state: Any) -> Outcome:
-        failed = state.status.value != "completed"
-        return Outcome(1 if failed else 0, f"workflow {state.workflow_id}: {state.status.value}")
+        """What ``tapps workflow run`` (and ``resume``) print for how ``state`` ended."""
+        from pytest_tapps.cli._workflow import run_printed
+
+        return shown(run_printed(state, as_json=False))
+
+    @staticmethod
+    def _edited(edit: Any) -> Outcome:
+        """What ``tapps workflow retry-step`` (``skip-step``, ``reset``, ``dlq skip``) print."""
+        from pytest_tapps.cli._workflow import edit_printed
+
+        return shown(edit_printed(edit, as_json=False))
 
     def run(self, spec: Any, session: Session) -> Outcome:
         state = self._executor(session, spec.seed).run(session.definitions[spec.workflow])
         return self._finished(state)
 
     def resume(self, spec: Any, session: Session) -> Outcome:
-        return self._finished(self._executor(session).resume(spec.workflow))
+        named = resume_definition(spec, session)
+        definition = None if named is None else session.definitions[named]
+        return self._finished(self._executor(session).resume(spec.workflow, definition))
 
     def retry_step(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.core import retry_step
 
         edit = retry_step(session.layout, spec.workflow, spec.step, clock=session.clock)
-        return Outcome(0, "\n".join(edit.changes))
+        return self._edited(edit)
 
     def skip_step(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.core import skip_step
 
         edit = skip_step(session.layout, spec.workflow, spec.step, clock=session.clock)
-        return Outcome(0, "\n".join(edit.changes))
+        return self._edited(edit)
 
     def dlq_skip(self, spec: Any, session: Session) -> Outcome:
         """Skip a step of the dead letter queue (refused for a step that is not in it)."""
@@ -184,27 +256,25 @@ class CoreTarget(Target):
         edit = skip_step(
             session.layout, spec.workflow, spec.step, clock=session.clock, failed_only=True
         )
-        return Outcome(0, "\n".join(edit.changes))
+        return self._edited(edit)
 
     def reset(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.core import reset
 
         edit = reset(session.layout, spec.workflow, to_step=spec.to_step, clock=session.clock)
-        return Outcome(0, "\n".join(edit.changes))
+        return self._edited(edit)
 
     def force_cleanup(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._workflow import force_cleanup_printed
         from pytest_tapps.core import force_cleanup
 
         done = force_cleanup(
             session.layout, spec.workflow, clock=session.clock, dry_run=spec.dry_run
         )
-        lines = [f"removed stale lock: {lock.reason}" for lock in done.removed_locks]
-        if done.live_lock is not None:
-            lines.append(f"left live lock of pid {done.live_lock.record.pid}")  # type: ignore[union-attr]
-        lines.extend(f"stuck worktree: {session.relative(p)}" for p in done.stuck_worktrees)
-        return Outcome(1 if done.live_lock is not None else 0, "\n".join(lines))
+        return shown(force_cleanup_printed(done, as_json=False))
 
     def status(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._workflow import status_printed
         from pytest_tapps.core import diagnose
 
         found = diagnose(
@@ -213,48 +283,46 @@ class CoreTarget(Target):
             clock=session.clock,
             threshold_seconds=spec.stuck_after,
         )
-        data = {"stuck": found.stuck, "reasons": list(found.reasons)}
-        verdict = "stuck" if found.stuck else found.state.status.value
-        return Outcome(
-            0, "\n".join([f"{found.state.workflow_id}: {verdict}", *found.reasons]), data
-        )
+        data: StatusData = {"stuck": found.stuck, "reasons": list(found.reasons)}
+        return shown(status_printed(found, as_json=True), data)
 
     def dlq_retry(self, spec: Any, session: Session) -> Outcome:
-        from pytest_tapps.core import dlq_retry
+        from pytest_tapps.cli._dlq import retry_printed
+        from pytest_tapps.core import Category, dlq_retry
 
-        done = dlq_retry(session.layout, spec.category, clock=session.clock)
-        lines = [f"marked {edit.workflow_id}: {'; '.join(edit.changes)}" for edit in done.marked]
-        lines.extend(f"left {why}" for why in done.left)
-        lines.extend(f"unreadable: {problem}" for problem in done.unreadable)
-        return Outcome(1 if done.unreadable or done.locked else 0, "\n".join(lines))
+        category = Category(spec.category).value
+        done = dlq_retry(session.layout, category, clock=session.clock)
+        return shown(retry_printed(done, category, dry_run=False, as_json=False))
 
     # -- retention -----------------------------------------------------------------------------
 
     def cleanup(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cleanup import plan_printed, report_printed
         from pytest_tapps.core import plan_cleanup, run_cleanup
 
         only = spec.only or None
         if spec.dry_run:
             plan = plan_cleanup(session.layout, clock=session.clock, only=only)
-            return Outcome(0, "", plan_data(session, plan.items))
+            return shown(plan_printed(plan, as_json=True), plan_data(session, plan.items))
         report = run_cleanup(session.layout, clock=session.clock, only=only)
-        data = plan_data(session, report.removed)
-        data["items"].update(
-            {session.relative(item.location): f"skip: {why}" for item, why in report.skipped}
-        )
-        failed = "\n".join(f"could not remove {p}: {why}" for p, why in report.failed)
-        return Outcome(0 if report.ok else 1, failed, data)
+        return shown(report_printed(report, as_json=True), report_data(session, report))
 
     def worktree_prune(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._worktree import prune_printed
+        from pytest_tapps.core import apply_plan, plan_cleanup
         from pytest_tapps.core._retention import WORKTREE_CATEGORIES
 
         only = [c.name for c in WORKTREE_CATEGORIES]
-        return self.cleanup(type("Prune", (), {"dry_run": False, "only": only})(), session)
+        plan = plan_cleanup(session.layout, clock=session.clock, only=only)
+        report = apply_plan(session.layout, plan, clock=session.clock)
+        return shown(prune_printed(plan, report, as_json=True), report_data(session, report))
 
     def worktree_list(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._worktree import list_printed
         from pytest_tapps.core._worktrees import inventory
 
-        rows = {
+        infos = inventory(session.layout, clock=session.clock)
+        rows: WorktreeRows = {
             info.name: {
                 "status": info.status,
                 "registered": info.registered,
@@ -262,58 +330,59 @@ class CoreTarget(Target):
                 "dirty": info.dirty,
                 "workflow": info.workflow_id,
             }
-            for info in inventory(session.layout, clock=session.clock)
+            for info in infos
         }
-        return Outcome(0, "\n".join(f"{k} {v['status']}" for k, v in rows.items()), rows)
+        now = session.clock.time()
+        return shown(list_printed(infos, now, as_json=True), rows)
 
     def worktree_remove(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._worktree import remove_printed
         from pytest_tapps.core._worktrees import remove
 
         done = remove(session.layout, spec.name, force=spec.force, clock=session.clock)
-        return Outcome(0 if done.removed_folder and done.ok else 1, "\n".join(done.notes))
+        return shown(remove_printed(done, as_json=False))
 
     # -- caches --------------------------------------------------------------------------------
 
     def cache_invalidate(self, spec: Any, session: Session) -> Outcome:
-        from pytest_tapps.core import invalidate, invalidate_all
+        from pytest_tapps.cli._cache import invalidate_printed
 
-        if spec.all:
-            invalidate_all(session.layout)
-        else:
-            invalidate(session.layout, spec.library)
-        return Outcome()
+        return shown(invalidate_printed(session.layout, spec.library, every=spec.all))
 
     def cache_verify(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cache import verify_printed
         from pytest_tapps.core import verify_cache
 
-        bad = {
-            c.library_id: "; ".join(c.problems) for c in verify_cache(session.layout) if not c.ok
-        }
-        return Outcome(1 if bad else 0, "\n".join(f"{k}: {v}" for k, v in bad.items()), bad)
+        checks = verify_cache(session.layout)
+        bad: CacheProblems = {c.library_id: "; ".join(c.problems) for c in checks if not c.ok}
+        return shown(verify_printed(checks, as_json=True), bad)
 
     def cache_recover(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cache import recover_printed
         from pytest_tapps.core import recover
 
-        bad = {c.library_id: "; ".join(c.problems) for c in recover(session.layout)}
-        return Outcome(0, "\n".join(f"removed {k}: {v}" for k, v in bad.items()), bad)
+        corrupt = recover(session.layout)
+        bad: CacheProblems = {c.library_id: "; ".join(c.problems) for c in corrupt}
+        return shown(recover_printed(corrupt, dry_run=False, as_json=True), bad)
 
     def cache_warm(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cache import warm_printed
         from pytest_tapps.core import warm_from_folder
 
         report = warm_from_folder(session.layout, session.root / spec.source, clock=session.clock)
-        return Outcome(0 if not report.failed else 1, ", ".join(report.warmed))
+        return shown(warm_printed(report, as_json=False))
 
     def cache_clear_tiered(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cache import clear_tiered_printed
         from pytest_tapps.core import clear_tiered
 
-        clear_tiered(session.layout)
-        return Outcome()
+        return shown(clear_tiered_printed(clear_tiered(session.layout), dry_run=False))
 
     def cache_clear_profile(self, spec: Any, session: Session) -> Outcome:
+        from pytest_tapps.cli._cache import clear_profile_printed
         from pytest_tapps.core import clear_profile
 
-        clear_profile(session.layout)
-        return Outcome()
+        return shown(clear_profile_printed(clear_profile(session.layout), dry_run=False))
 
     def command(self, argv: list[str], session: Session) -> Outcome:
         """A ``tapps`` command line, run in-process in the project root at the scenario's
@@ -339,22 +408,23 @@ class CoreTarget(Target):
     # -- logging -------------------------------------------------------------------------------
 
     def log(self, spec: Any, session: Session) -> Outcome:
-        import logging
-
-        from pytest_tapps.core import WorkflowLogger
+        from pytest_tapps.cli._app import error_line
+        from pytest_tapps.cli._logs import emit_record
+        from pytest_tapps.core import ConfigurationError
 
         try:
-            logger = WorkflowLogger(
+            emit_record(
+                spec.message,
+                level=spec.level,
+                fields=spec.fields,
+                clock=session.clock,
                 workflow_id=spec.workflow_id,
                 step_id=spec.step_id,
                 agent=spec.agent,
                 trace_id=spec.trace_id,
-                logger=logging.getLogger("tapps_agents.workflow.executor"),
-                clock=session.clock,
             )
-        except ValueError as exc:
-            return Outcome(2, f"tapps: error: {exc}")
-        getattr(logger, spec.level)(spec.message, **spec.fields)
+        except ConfigurationError as exc:  # what `tapps logs emit` prints and exits with
+            return Outcome(exc.exit_code, error_line(str(exc)))
         return Outcome()
 
 
@@ -381,6 +451,13 @@ def load_target(spec: str) -> Target:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         message = f"--tapps-target={spec!r}: cannot import {module_name!r} ({exc})"
+        top = module_name.partition(".")[0]
+        if getattr(exc, "name", None) == top and (Path(top).is_dir() or Path(f"{top}.py").exists()):
+            message += (
+                f"; {top!r} is in the current folder, which is not on sys.path: run "
+                "'python -m pytest' (it puts the current folder there), or add "
+                "'pythonpath = .' to the pytest ini"
+            )
         raise ValueError(message) from None
     try:
         found = getattr(module, attr)

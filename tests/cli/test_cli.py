@@ -270,6 +270,41 @@ def test_logs_grep_filters_by_workflow_and_step(tmp_path: Path) -> None:
     assert (none.returncode, none.stdout) == (1, "")
 
 
+def test_logs_emit_logs_one_record_with_typed_fields(tmp_path: Path) -> None:
+    """logs emit writes the record on stderr (JSON when structured), whatever -v says; a
+    field's JSON value keeps its type; a step without its workflow is exit 2, nothing logged."""
+    structured = {"TAPPS_AGENTS_STRUCTURED_LOGGING": "true"}
+    done = run_cli(
+        "logs", "emit", "Step completed", "--workflow-id", "wf-1", "--step-id", "build",
+        "--level", "debug", "--field", "duration_seconds=1.5", "--field", "cached=true",
+        "--field", 'note="7"', "--field", "text=not json", "--now", "2026-01-15T10:30:00Z",
+        cwd=tmp_path, env=structured,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "")
+    assert json.loads(done.stderr) == {
+        "timestamp": "2026-01-15T10:30:00Z",
+        "level": "DEBUG",
+        "logger": "tapps_agents.workflow.executor",
+        "message": "Step completed",
+        "workflow_id": "wf-1",
+        "step_id": "build",
+        "duration_seconds": 1.5,
+        "cached": True,
+        "note": "7",
+        "text": "not json",
+    }
+    orphan = run_cli("logs", "emit", "Step started", "--step-id", "s", cwd=tmp_path, env=structured)
+    assert (orphan.returncode, orphan.stderr) == (
+        2,
+        "tapps: error: workflow_id must be a non-empty string, got None\n",
+    )
+    bad = run_cli("logs", "emit", "x", "--field", "=1", cwd=tmp_path)
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "tapps: error: --field '=1': write KEY=VALUE, e.g. --field duration_seconds=1.5\n",
+    )
+
+
 def test_python_m_runs_the_same_cli(tmp_path: Path) -> None:
     """python -m pytest_tapps is the tapps command."""
     done = subprocess.run(
@@ -414,3 +449,17 @@ def test_help_wraps_at_the_terminal_width_columns_gives(tmp_path: Path) -> None:
         widths = [len(line) for line in done.stdout.splitlines()]
         assert max(widths) <= columns - 2
         assert max(widths) > columns - 30  # it uses the room, it does not wrap at 80
+
+
+def test_a_user_error_is_one_message_and_its_exit_code() -> None:
+    """failure() is what tapps prints for an error the core raises, for the command line and
+    the reference core's scenario target alike: the message and its code, or the path and the
+    system's reason with exit 1."""
+    from pytest_tapps.cli._app import failure
+    from pytest_tapps.cli._output import Printed
+    from pytest_tapps.core import UnsafeNameError
+
+    refused = failure(UnsafeNameError("library id '../x' must not contain '..'"))
+    assert refused == Printed(2, "", "tapps: error: library id '../x' must not contain '..'\n")
+    missing = failure(FileNotFoundError(2, "No such file or directory", "docs-source"))
+    assert missing == Printed(1, "", "tapps: error: docs-source: No such file or directory\n")

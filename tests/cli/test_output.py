@@ -66,3 +66,17 @@ def test_progress_shows_only_on_a_terminal_after_a_second(monkeypatch: pytest.Mo
     quiet(5)
     quiet.close()
     assert piped.getvalue() == ""
+
+
+def test_a_printed_result_is_written_warnings_first_and_gives_its_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """emit writes stderr (warnings) then stdout exactly as rendered, and returns the code;
+    text() ends every line with a newline, as one print per line would."""
+    from pytest_tapps.cli._output import Printed, emit, text
+
+    printed = Printed(1, text(["removed a", "", "kept 2"]), "tapps: warning: x\n")
+    assert printed.out == "removed a\n\nkept 2\n"
+    assert emit(printed) == 1
+    assert capsys.readouterr() == ("removed a\n\nkept 2\n", "tapps: warning: x\n")
+    assert text([]) == ""
