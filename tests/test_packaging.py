@@ -32,7 +32,8 @@ def test_the_bundled_suite_is_found_from_a_source_checkout() -> None:
 
 
 def test_the_wheel_carries_the_suite_and_the_runbook_map(tmp_path: Path) -> None:
-    """A built wheel holds every bundled scenario file and the runbook map."""
+    """A built wheel holds every bundled scenario file, the runbook map and the scenario
+    format's JSON Schema (which `tapps scenario schema -o` writes out in a downstream repo)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
          "-w", str(tmp_path), str(ROOT)],
@@ -49,3 +50,4 @@ def test_the_wheel_carries_the_suite_and_the_runbook_map(tmp_path: Path) -> None
     assert expected
     assert expected <= names
     assert "pytest_tapps/scenario/runbook.json" in names
+    assert "pytest_tapps/scenario/scenario.schema.json" in names

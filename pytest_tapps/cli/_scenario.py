@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "schema",
         help="print the JSON Schema of scenario files (for editors)",
         description=(
-            "Print the JSON Schema of .tapps.yaml files. Point your editor's YAML language "
-            "server at it to validate as you type."
+            "Print the JSON Schema of .tapps.yaml files (or write it to a file with -o). Point "
+            "your editor's YAML language server at it to validate as you type."
         ),
+    )
+    schema.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the schema to FILE (its folders are made) instead of printing it",
     )
     schema.set_defaults(handler=cmd_schema, changes=False)
     validate = actions.add_parser(
@@ -101,39 +107,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     conform.set_defaults(handler=cmd_conformance, changes=False)
 
 
-def schema_json() -> dict[str, Any]:
-    """The JSON Schema of a scenario file: one scenario, or several under ``scenarios:``."""
-    from pydantic.json_schema import models_json_schema
-
-    from pytest_tapps.scenario._model import Scenario, ScenarioFile
-
-    _, definitions = models_json_schema(
-        [(Scenario, "validation"), (ScenarioFile, "validation")],
-        ref_template="#/$defs/{model}",
-    )
-    _accept_both_names(definitions["$defs"]["WorkflowDefinition"], "id", "workflow_id")
-    import pydantic
-
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "x-generated-by": f"pydantic {pydantic.VERSION}",
-        "$id": "https://pytest-tapps.invalid/scenario.schema.json",
-        "title": "pytest-tapps scenario file (*.tapps.yaml)",
-        "anyOf": [{"$ref": "#/$defs/Scenario"}, {"$ref": "#/$defs/ScenarioFile"}],
-        "$defs": definitions["$defs"],
-    }
-
-
-def _accept_both_names(schema: dict[str, Any], name: str, alias: str) -> None:
-    """pydantic lists a field under its alias only; the loader accepts either name."""
-    properties = schema["properties"]
-    properties[name] = properties[alias]
-    schema["required"] = [key for key in schema.get("required", []) if key != alias]
-    schema["oneOf"] = [{"required": [name]}, {"required": [alias]}]
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(json.dumps(schema_json(), indent=2, sort_keys=True))
+    from pytest_tapps.scenario._schema import schema_text
+
+    text = schema_text()
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error(f"{args.output.parent}: cannot make the folder ({exc.strerror or exc})")
+        return EXIT_USAGE
+    if not _written(args.output, text):
+        return EXIT_USAGE
+    print(f"wrote {args.output}")
     return EXIT_OK
 
 

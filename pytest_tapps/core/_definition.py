@@ -25,12 +25,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
+from pytest_tapps.core._durations import _PATTERN as _DURATION_TEXT
 from pytest_tapps.core._errors import ConfigurationError
-from pytest_tapps.core._layout import safe_name
-from pytest_tapps.core._policy import NO_RETRY, RetryPolicy, parse_timeout
+from pytest_tapps.core._layout import SAFE_NAME_PATTERN, safe_name
+from pytest_tapps.core._policy import NO_RETRY, BackoffStrategy, Jitter, RetryPolicy, parse_timeout
 from pytest_tapps.core._store import describe_validation_error
 
 
@@ -70,8 +72,40 @@ def _same_timeout(step: Any, meta: Any) -> bool:
         return False
 
 
-Retry = Annotated[RetryPolicy, BeforeValidator(_retry), PlainSerializer(_dump_retry)]
-Timeout = Annotated[float | None, BeforeValidator(_timeout)]
+def _seconds_schema(description: str, *, positive: bool) -> dict[str, Any]:
+    """The JSON Schema of a duration here: seconds, or a number with a unit (``5m``)."""
+    text: dict[str, Any] = {"type": "string", "pattern": _DURATION_TEXT.pattern}
+    number: dict[str, Any] = {"type": "number", "minimum": 0}
+    if positive:
+        text["not"] = {"pattern": r"^\s*0+(\.0+)?\s*(ms|s|m|h|d|w)\s*$"}
+        number = {"type": "number", "exclusiveMinimum": 0}
+    return {"anyOf": [number, text], "description": description}
+
+
+_TIMEOUT_SCHEMA = _seconds_schema("seconds (300) or a duration with a unit (5m)", positive=True)
+_RETRY_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "the runbook's retry: block",
+    "properties": {
+        "max_attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "every attempt, the first included (1: no retry)",
+        },
+        "backoff_strategy": {"type": "string", "enum": [str(s) for s in BackoffStrategy]},
+        "initial_delay": _seconds_schema("the first wait: seconds or 5s", positive=False),
+        "max_delay": _seconds_schema("the cap on every wait: seconds or 1m", positive=False),
+        "jitter": {"type": "string", "enum": [str(j) for j in Jitter]},
+    },
+}
+Retry = Annotated[
+    RetryPolicy,
+    BeforeValidator(_retry),
+    PlainSerializer(_dump_retry),
+    WithJsonSchema(_RETRY_SCHEMA),
+]
+Timeout = Annotated[float | None, BeforeValidator(_timeout), WithJsonSchema(_TIMEOUT_SCHEMA)]
 
 
 class StepDefinition(BaseModel):
@@ -84,7 +118,10 @@ class StepDefinition(BaseModel):
     action: str | None = None
     retry: Retry = NO_RETRY
     timeout: Timeout = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        json_schema_extra={"properties": {"timeout": _TIMEOUT_SCHEMA}},
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -108,7 +145,9 @@ class WorkflowDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    id: str = Field(min_length=1, alias="workflow_id")
+    id: str = Field(
+        min_length=1, alias="workflow_id", json_schema_extra={"pattern": SAFE_NAME_PATTERN}
+    )
     steps: list[StepDefinition] = Field(min_length=1)
     timeout: Timeout = None
 

@@ -20,6 +20,10 @@ _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _DASHES = re.compile(r"-{2,}")
 _DOTS = re.compile(r"\.{2,}")
 _MAX_NAME = 80
+#: What :func:`safe_name` accepts, as a regular expression that Python's ``re.search`` and
+#: JavaScript read alike (for the scenario format's JSON Schema, so editors refuse what the
+#: loader refuses): not a drive prefix, not ``.``, no ``..``, no ``/``, ``\\`` or NUL.
+SAFE_NAME_PATTERN = r"^(?![A-Za-z]:)(?!\.(?![\s\S]))(?![\s\S]*\.\.)[^/\\\x00]+$"
 
 
 def safe_name(name: str, *, what: str = "name") -> str:

@@ -73,45 +73,24 @@ class RetryPolicy:
     jitter: Jitter | str = Jitter.NONE
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            message = f"max_attempts: expected a whole number, got {self.max_attempts!r}"
-            raise ValueError(message)
-        if self.max_attempts < 1:
-            message = (
-                f"max_attempts: must be >= 1 (it counts the first attempt; 1 means no retry), "
-                f"got {self.max_attempts!r}"
-            )
-            raise ValueError(message)
-        strategy = _choice(BackoffStrategy, self.backoff_strategy, "backoff_strategy")
-        jitter = _choice(Jitter, self.jitter, "jitter")
-        initial = _number(self.initial_delay, "initial_delay")
-        cap = _number(self.max_delay, "max_delay")
-        if initial < 0:
-            message = f"initial_delay: must be >= 0 seconds, got {self.initial_delay!r}"
-            raise ValueError(message)
-        if cap < initial:
+        values = {name: _field(name, getattr(self, name)) for name in RETRY_FIELDS}
+        if values["max_delay"] < values["initial_delay"]:
             message = (
                 f"max_delay: must be >= initial_delay ({self.initial_delay!r}), "
                 f"got {self.max_delay!r}"
             )
             raise ValueError(message)
-        object.__setattr__(self, "backoff_strategy", strategy)
-        object.__setattr__(self, "jitter", jitter)
-        object.__setattr__(self, "initial_delay", initial)
-        object.__setattr__(self, "max_delay", cap)
+        for name in ("backoff_strategy", "jitter", "initial_delay", "max_delay"):
+            object.__setattr__(self, name, values[name])
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RetryPolicy:
-        """Build from the runbook's ``retry:`` block; delays may carry units (``5s``, ``1m``)."""
-        known = {"max_attempts", "backoff_strategy", "initial_delay", "max_delay", "jitter"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            message = f"{unknown[0]}: unknown retry field; expected one of {sorted(known)}"
+        """Build from the runbook's ``retry:`` block; delays may carry units (``5s``, ``1m``).
+        ``ValueError`` names every bad field (``field: why; field: why``)."""
+        values, problems = _read(data)
+        if problems:
+            message = "; ".join(f"{name}: {why}" for name, why in problems)
             raise ValueError(message)
-        values = dict(data)
-        for name in ("initial_delay", "max_delay"):
-            if name in values:
-                values[name] = parse_duration(values[name], field=name)
         return cls(**values)
 
     def base_delay(self, retry: int) -> float:
@@ -160,6 +139,67 @@ class RetryPolicy:
     def delays(self, seed: int | str | None = None, *, limit: int | None = None) -> list[float]:
         """The waits between attempts as a list (at most ``limit`` of them, if given)."""
         return list(itertools.islice(self.iter_delays(seed), limit))
+
+
+#: The fields of a ``retry:`` block, in the runbook's order.
+RETRY_FIELDS = ("max_attempts", "backoff_strategy", "initial_delay", "max_delay", "jitter")
+
+
+def _field(name: str, value: object) -> Any:
+    """``value`` of the retry field ``name``, normalised; ``ValueError`` ``'name: why'``."""
+    if name == "max_attempts":
+        if isinstance(value, bool) or not isinstance(value, int):
+            message = f"max_attempts: expected a whole number, got {value!r}"
+            raise ValueError(message)
+        if value < 1:
+            message = (
+                f"max_attempts: must be >= 1 (it counts the first attempt; 1 means no retry), "
+                f"got {value!r}"
+            )
+            raise ValueError(message)
+        return value
+    if name == "backoff_strategy":
+        return _choice(BackoffStrategy, value, name)
+    if name == "jitter":
+        return _choice(Jitter, value, name)
+    number = _number(value, name)
+    if name == "initial_delay" and number < 0:
+        message = f"initial_delay: must be >= 0 seconds, got {value!r}"
+        raise ValueError(message)
+    return number
+
+
+def _read(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The fields of a ``retry:`` block and its problems, each field checked on its own."""
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for name, value in data.items():
+        if name not in RETRY_FIELDS:
+            problems.append(
+                (str(name), f"unknown retry field; expected one of {sorted(RETRY_FIELDS)}")
+            )
+            continue
+        try:
+            delay = name in ("initial_delay", "max_delay")
+            values[name] = _field(name, parse_duration(value, field=name) if delay else value)
+        except ValueError as exc:
+            problems.append((name, str(exc).removeprefix(f"{name}: ")))
+    if not problems:
+        try:
+            RetryPolicy(**values)
+        except ValueError as exc:  # the rule across fields: max_delay >= initial_delay
+            why = str(exc).removeprefix("max_delay: ")
+            if "max_delay" not in data:
+                why += " (the default: write a max_delay)"
+            problems.append(("max_delay", why))
+    return values, problems
+
+
+def retry_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem of a runbook ``retry:`` block as ``(field, why)``, in the block's order:
+    each field is checked on its own, and ``max_delay`` against ``initial_delay`` once both
+    are fine. Empty when :meth:`RetryPolicy.from_mapping` accepts ``data``."""
+    return _read(data)[1]
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)

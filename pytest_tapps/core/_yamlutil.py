@@ -6,6 +6,7 @@ errors) is imported only when a YAML file is actually read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,12 +41,18 @@ class YamlFileError(TappsError, ValueError):
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The choice ``name`` was most likely meant to be, or ``None`` when none is close."""
     import difflib  # here: only a misspelt name needs it
 
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = closest(name, choices)
+    return f" (did you mean {close!r}?)" if close is not None else ""
 
 
 def key_position(node: Any, key: Any, *, value: bool = False) -> tuple[int, int]:
@@ -131,14 +138,132 @@ def load_yaml(
         yaml.allow_duplicate_keys = allow_duplicate_keys
         data = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        if "duplicate key" in reason:
-            reason += "; each key may appear once"
         lines = text.splitlines()
-        source = lines[line - 1].strip() if line is not None and line <= len(lines) else None
+        line, reason = syntax_problem(exc, lines)
+        source = None
+        if line is not None and line <= len(lines):  # as written: indentation is the point
+            source = lines[line - 1].rstrip().replace("\t", "\\t")
         raise YamlFileError([Problem(path, line, "", reason, source)]) from None
     except YAMLError as exc:
         raise YamlFileError([Problem(path, None, "", f"invalid YAML: {exc}")]) from None
     return YamlDocument(path, data, text)
+
+
+#: The message for a second document (``---``) in a file that holds one.
+SECOND_DOCUMENT = "a second YAML document starts here; the file holds one document"
+_BAD_START = re.compile(r"found character '(.+)' that cannot start any token")
+_ALIAS = re.compile(r"found undefined alias '(.+)'")
+_INDENTATION = (
+    "indentation: this line does not line up with the keys of the mapping above it (line {}); "
+    "keys of one mapping start in the same column"
+)
+
+
+def syntax_problem(exc: Any, lines: Sequence[str]) -> tuple[int | None, str]:
+    """The line and a plain-words message for ruamel's ``MarkedYAMLError`` ``exc``: what is
+    wrong in words a reader of the file knows (indentation, a tab, a quote never closed),
+    not the parser's own terms; the parser's text when no plain reading is known."""
+    problem = " ".join(str(exc.problem or "").split())
+    context = " ".join(str(exc.context or "").split())
+    mark, start = exc.problem_mark, exc.context_mark
+    line = mark.line + 1 if mark is not None else start.line + 1 if start is not None else None
+    opened = start.line + 1 if start is not None else None
+    text = lines[line - 1] if line is not None and line <= len(lines) else ""
+    if "duplicate key" in problem:
+        return line, f"{problem}; each key may appear once"
+    if problem == "found character '\\t' that cannot start any token":
+        column = mark.column + 1 if mark is not None else 1
+        return line, (
+            f"a tab character (column {column}); YAML indents and separates with spaces "
+            "only: replace the tab with spaces"
+        )
+    if (found := _BAD_START.fullmatch(problem)) is not None:
+        value = text[mark.column :].strip() if mark is not None else ""
+        return line, f'{found[1]!r} cannot start a value; put the value in quotes: "{value}"'
+    if problem == "but found another document":
+        return line, SECOND_DOCUMENT
+    if problem == "mapping values are not allowed here":
+        return _misplaced_colon(line, text, lines, mark.column if mark is not None else 0)
+    if problem == "could not find expected ':'" and opened is not None:
+        key = lines[opened - 1].strip() if opened <= len(lines) else ""
+        if key.startswith("-") and not key.startswith(("- ", "-\t")) and key != "-":
+            return opened, "a list item starts with '- ' (a dash, then a space)"
+        return opened, "this line has no ':' after its key; write 'key: value'"
+    if "while scanning a quoted scalar" in context and opened is not None:
+        return opened, "a quote opened on this line is never closed; close it"
+    if context.startswith("while parsing a flow") and opened is not None:
+        brace = "{" if "mapping" in context else "["
+        if opened == line:
+            return (
+                line,
+                f"a ',' is missing between the entries of this {brace!r}, or it is not closed",
+            )
+        return line, (
+            f"the {brace!r} opened on line {opened} is not closed before this line "
+            "(or a ',' is missing between its entries)"
+        )
+    if problem.startswith("expected <block end>"):
+        column = mark.column if mark is not None else 0
+        return line, _block_end(problem, context, opened, text[:column])
+    if (alias := _ALIAS.fullmatch(problem)) is not None:
+        return line, f"'*{alias[1]}' refers to an anchor '&{alias[1]}' that is not defined above"
+    return line, problem or context or "invalid YAML"
+
+
+def _block_end(problem: str, context: str, opened: int | None, before: str) -> str:
+    """``expected <block end>``: a line that does not line up with its block; ``before`` is
+    the text of the line before the point the parser stopped at."""
+    if "block collection" in context:
+        return (
+            f"indentation: this line is at the column of the list above (line {opened}) "
+            "but is not an item of it; indent it under its item, or start it with '- '"
+        )
+    if problem.endswith(("'-'", "'<block sequence start>'")):
+        return (
+            "indentation: this list item ('- ') does not line up with the items above "
+            "it, or follows a key that already has a value"
+        )
+    if problem.endswith("'<scalar>'") and before.rstrip().endswith(("'", '"')):
+        return "text after a closing quote; put the whole value inside the quotes"
+    return _INDENTATION.format(opened)
+
+
+def _misplaced_colon(
+    line: int | None, text: str, lines: Sequence[str], column: int
+) -> tuple[int | None, str]:
+    """``mapping values are not allowed here``: a value holding ``': '``, a line indented
+    deeper than the one above, or a key above without its ``':'``."""
+    colon = text.find(": ")
+    if 0 <= colon < column and not text.lstrip().startswith("#"):
+        value = text[colon + 2 :].strip()
+        return line, (
+            f"this value contains ': ', which YAML reads as another key; put the whole value "
+            f'in quotes: "{value}"'
+        )
+    if line is None:
+        return line, "a ':' where YAML cannot place a key: check the indentation"
+    above = next(
+        (
+            number
+            for number in range(line - 1, 0, -1)
+            if lines[number - 1].strip() and not lines[number - 1].lstrip().startswith("#")
+        ),
+        None,
+    )
+    if above is not None and _content_column(lines[above - 1]) < _content_column(text):
+        return line, (
+            f"indentation: this line is indented more than line {above}, so YAML reads it as "
+            f"part of that line's value; keys of one mapping start in the same column"
+        )
+    if above is not None:
+        return above, "this line has no ':' after its key; write 'key: value'"
+    return line, "a ':' where YAML cannot place a key: check the indentation"
+
+
+def _content_column(text: str) -> int:
+    """Where a line's key starts: after its indentation and any ``- `` list markers."""
+    column = len(text) - len(text.lstrip(" "))
+    while text[column : column + 2] == "- ":
+        column += 2
+        column += len(text[column:]) - len(text[column:].lstrip(" "))
+    return column

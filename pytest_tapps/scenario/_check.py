@@ -2,7 +2,7 @@
 
 A ``run:`` needs a definition in ``given.workflows``; a step fault names a step of one; ``then``
 keys that read the result of an action (``plan``, ``corrupted``, ``diagnosis``, ``worktrees``)
-need that action in ``when``; git worktrees need the real filesystem.
+need that action in ``when``; git worktrees and live lock holders need the real filesystem.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ RESULT_KEYS = {
     "diagnosis": ("status",),
     "worktrees": ("worktree_list",),
 }
-_STEP_FAULTS = ("step_timeout", "step_failure", "flaky", "hang")
+_STEP_FAULTS = ("step_timeout", "step_failure", "flaky", "hang", "kill_executor")
 
 
 def subject_workflow(scenario: Scenario) -> str | None:
@@ -42,6 +42,7 @@ def cross_check(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     yield from _references(scenario)
     yield from _actions(scenario)
     yield from _faults(scenario)
+    yield from _real_only(scenario)
     yield from _then(scenario)
 
 
@@ -79,6 +80,16 @@ def _actions(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 f"no workflow {value.workflow!r} in given.workflows{hint}; "
                 "a run needs its definition there",
             )
+        if (
+            name == "resume"
+            and value.definition is not None
+            and value.definition not in definitions
+        ):
+            hint = did_you_mean(value.definition, definitions)
+            yield (
+                ("when", index, name, "definition"),
+                f"no workflow {value.definition!r} in given.workflows{hint}",
+            )
         if name == "cache_invalidate" and (value.library is None) == (not value.all):
             yield (("when", index, name), "write either library: ID or all: true")
         if name == "inject" and action_name(value) in _STEP_FAULTS:
@@ -91,6 +102,7 @@ def _actions(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
 
 def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     steps = {step.id for w in scenario.given.workflows for step in w.steps}
+    states = {state.id for state in scenario.given.states}
     for index, fault in enumerate(scenario.faults):
         name = action_name(fault)
         value = action_value(fault)
@@ -99,6 +111,13 @@ def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
             yield (
                 ("faults", index, name, "step"),
                 f"no step {value.step!r} in given.workflows{hint}",
+            )
+        if name == "crash_during_write" and value.workflow not in states:
+            hint = did_you_mean(value.workflow, states)
+            yield (
+                ("faults", index, name, "workflow"),
+                f"no state {value.workflow!r} in given.states{hint}; crash_during_write damages "
+                "a state file written there (inject it after an action to damage a later one)",
             )
         if name == "disk_full" and scenario.fs != "fake":
             yield (
@@ -114,6 +133,29 @@ def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 )
 
 
+_LIVE = "a real process holds the lock, and a process cannot see the fake filesystem"
+_GIT = "git cannot run on the fake filesystem"
+
+
+def _real_only(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
+    """What only the real filesystem can hold, in a scenario with ``fs: fake``: a live lock
+    holder (``given.locks``, ``hold_lock``) and a git worktree left by a dead run."""
+    if scenario.fs != "fake":
+        return
+    for index, lock in enumerate(scenario.given.locks):
+        if lock.holder == "live":
+            yield ("given", "locks", index, "holder"), f"a live lock needs fs: real ({_LIVE})"
+    for index, fault in enumerate(scenario.faults):
+        if action_name(fault) == "stuck_worktree":
+            yield ("faults", index, "stuck_worktree"), f"stuck_worktree needs fs: real ({_GIT})"
+    for index, action in enumerate(scenario.when):
+        name = action_name(action)
+        if name == "hold_lock":
+            yield ("when", index, name), f"hold_lock needs fs: real ({_LIVE})"
+        if name == "inject" and action_name(action_value(action)) == "stuck_worktree":
+            yield ("when", index, name), f"stuck_worktree needs fs: real ({_GIT})"
+
+
 def _then(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     names = [action_name(a) for a in scenario.when]
     for key, producers in RESULT_KEYS.items():
@@ -122,9 +164,14 @@ def _then(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
                 ("then", key),
                 f"then.{key} reads the result of {' or '.join(producers)}; add one to when:",
             )
-    if (scenario.then.steps or scenario.then.status) and subject_workflow(scenario) is None:
+    about_subject = [
+        key for key in ("steps", "status", "error") if getattr(scenario.then, key) is not None
+    ]
+    if scenario.then.steps == {}:
+        about_subject.remove("steps")
+    if about_subject and subject_workflow(scenario) is None:
         yield (
-            ("then", "steps" if scenario.then.steps else "status"),
+            ("then", about_subject[0]),
             "several workflows are given; say which under then.workflows: {ID: {...}}",
         )
     then = scenario.then

@@ -4,7 +4,8 @@ A file holds one scenario (its top-level keys are the scenario's) or several und
 ``scenarios:``, with optional ``defaults:`` and ``include:`` (fragment files, relative to the
 file). Mappings merge key by key; a list in the scenario extends the list from the defaults and
 fragments; a scalar replaces. Every value keeps the file and line it came from, so a problem in
-an included fragment points into the fragment.
+an included fragment points into the fragment. A scenario with ``examples:`` is then one scenario
+per row (``_outline.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_tapps.core._yamlutil import Problem, YamlDocument, YamlFileError, did_you_mean
+from pytest_tapps.core._yamlutil import (
+    SECOND_DOCUMENT,
+    Problem,
+    YamlDocument,
+    YamlFileError,
+    closest,
+    did_you_mean,
+)
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from pytest_tapps.scenario._model import Scenario
 
 Loc = tuple[str | int, ...]
@@ -53,6 +63,8 @@ class Loaded:
     path: Path
     line: int
     origins: dict[Loc, Origin] = field(default_factory=dict)
+    #: A row of an outline (``examples:``): the cells that filled its values, by location.
+    filled: dict[Loc, Origin] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -67,8 +79,20 @@ class Loaded:
             key = key[:-1]
         return self.origins.get((), Origin(self.path, self.line, None))
 
+    def written(self, loc: Sequence[str | int]) -> Origin:
+        """Where the value at ``loc`` was written: the cell of the outline's row that filled it
+        (or a parent of it), else :meth:`origin`."""
+        key = tuple(loc)
+        while key:
+            if key in self.filled:
+                return self.filled[key]
+            if key in self.origins:
+                return self.origins[key]
+            key = key[:-1]
+        return self.origin(())
+
     def problem(self, loc: Sequence[str | int], message: str) -> Problem:
-        where = self.origin(loc)
+        where = self.written(loc)
         return Problem(where.path, where.line, ".".join(str(k) for k in loc), message, where.source)
 
 
@@ -306,7 +330,7 @@ def load_file(path: Path) -> list[Loaded]:
     try:
         doc, problems = _read(path)
     except YamlFileError as exc:
-        raise ScenarioFileError(exc.problems) from None
+        raise ScenarioFileError([_one_document(problem) for problem in exc.problems]) from None
     data = doc.data
     if not isinstance(data, Mapping) or not data:
         what = "empty" if not data else f"a {type(data).__name__}"
@@ -321,6 +345,9 @@ def load_file(path: Path) -> list[Loaded]:
         loaded = _several(path, doc, plain, origins, problems)
     else:
         loaded = [Loaded(plain, path, 1, origins)]
+    from pytest_tapps.scenario._outline import expand
+
+    loaded = expand(loaded, problems)  # an outline's rows, each a scenario
     flagged = {(problem.path, problem.field) for problem in problems}
     problems.extend(validate(loaded, flagged=flagged))
     if problems:
@@ -336,9 +363,9 @@ def _reported(item: Loaded, loc: Loc, flagged: AbstractSet[tuple[Path, str]]) ->
     """Whether the value at ``loc`` (or a value holding it) was written where a strict YAML
     problem has already been reported: in this file, in ``defaults:`` or in a fragment."""
     for size in range(len(loc), 0, -1):
-        where = item.origins.get(loc[:size])
-        if where is not None and (where.path, _field(where.loc)) in flagged:
-            return True
+        for where in (item.filled.get(loc[:size]), item.origins.get(loc[:size])):
+            if where is not None and (where.path, _field(where.loc)) in flagged:
+                return True
     return False
 
 
@@ -415,7 +442,7 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key"
     if error["type"] == "missing":
-        return "required; add it"
+        return _MISSING
     if error["type"] in ("literal_error", "enum"):
         return message.replace("Input should be", "write")
     return message
@@ -443,8 +470,10 @@ def _loc(loc: Sequence[str | int], data: Any) -> Loc:
 
 def _member_tag(key: str) -> bool:
     """A union member's tag pydantic puts in an error location (``str``, ``list[...]``,
-    ``str-enum[Category]``, ``StepErrorSpec``); the format's own keys are lower-case words."""
-    return key in ("str", "int", "float", "bool", "none") or "[" in key or key[:1].isupper()
+    ``str-enum[Category]``, ``constrained-int``, ``StepErrorSpec``); the format's own keys are
+    lower-case words."""
+    plain = key in ("str", "int", "float", "bool", "none") or key.startswith("constrained-")
+    return plain or "[" in key or key[:1].isupper()
 
 
 def parse(data: dict[str, Any]) -> Scenario:
@@ -465,8 +494,6 @@ def validate(
     again."""
     from pydantic import ValidationError
 
-    from pytest_tapps.scenario._model import ACTIONS, FAULTS
-
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for item in loaded:
@@ -474,18 +501,7 @@ def validate(
             scenario = parse(item.data)
         except ValidationError as exc:
             problems.extend(_raw_references(item))
-            seen_locs: set[Loc] = set()
-            for error in exc.errors():
-                loc = _loc(error["loc"], item.data)
-                if loc in seen_locs or _reported(item, loc, flagged):
-                    continue  # union members each explain one value; the first says enough
-                seen_locs.add(loc)
-                message = _message(error)
-                if error["type"] in ("action_shape", "fault_shape"):
-                    message = _shape_message(item.data, loc, ACTIONS, FAULTS) or message
-                elif error["type"] == "extra_forbidden":
-                    message = f"unknown key{_known_hint(loc, item.data)}"
-                problems.append(item.problem(loc, message))
+            problems.extend(_schema_problems(item, exc, flagged))
             continue
         if scenario.name in seen:
             problems.append(
@@ -504,6 +520,119 @@ def validate(
             if not _reported(item, loc, flagged)
         )
     return problems
+
+
+def _schema_problems(
+    item: Loaded, exc: ValidationError, flagged: AbstractSet[tuple[Path, str]]
+) -> list[Problem]:
+    """One problem per value the models refuse, in words: every bad field of a ``retry:``
+    block, quotes named when they are what makes a number wrong, and a misspelt required key
+    reported once (as the unknown key, with its suggestion)."""
+    from pytest_tapps.scenario._model import ACTIONS, FAULTS
+
+    found: list[tuple[Loc, str]] = []
+    seen_locs: set[Loc] = set()
+    meant: set[Loc] = set()  # required keys an unknown key was probably meant to be
+    for error in exc.errors():
+        loc = _loc(error["loc"], item.data)
+        if loc in seen_locs or _reported(item, loc, flagged):
+            continue  # union members each explain one value; the first says enough
+        seen_locs.add(loc)
+        value = _value_at(item.data, loc)
+        if loc[:2] == ("given", "workflows") and loc[-1:] == ("retry",) and isinstance(value, dict):
+            found.extend(((*loc, name), why) for name, why in _retry_problems(value))
+            continue
+        message = _message(error)
+        if error["type"] in ("action_shape", "fault_shape"):
+            message = _shape_message(item.data, loc, ACTIONS, FAULTS) or message
+        elif error["type"] == "extra_forbidden":
+            known = _known_names(loc, item.data)
+            close = closest(str(loc[-1]), known)
+            message = "unknown key" if close is None else f"unknown key (did you mean {close!r}?)"
+            if close is not None:
+                meant.add((*loc[:-1], close))
+        elif _still_wrong(item.data, loc, value) is False:
+            message = _quoted(value)
+        found.append((loc, message.removeprefix(f"{loc[-1]}: ")))  # the field says it
+    return [
+        item.problem(loc, message)
+        for loc, message in found
+        if not (message == _MISSING and loc in meant)
+    ]
+
+
+_MISSING = "required; add it"
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _quoted(value: str) -> str:
+    return (
+        f"{value!r} is in quotes, which makes it text, not a number; write {value} without quotes"
+    )
+
+
+def _number(value: Any) -> int | float | None:
+    """The number a quoted ``value`` would be without its quotes, else ``None``."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value) is None:
+        return None
+    return float(value) if "." in value else int(value)
+
+
+def _still_wrong(data: dict[str, Any], loc: Loc, value: Any) -> bool | None:
+    """For a number written in quotes (``"3"``): whether the scenario is still wrong at
+    ``loc`` with the quotes taken away (``False``: the quotes are the problem); ``None``
+    for any other value."""
+    import copy
+
+    from pydantic import ValidationError
+
+    number = _number(value)
+    if number is None:
+        return None
+    unquoted = copy.deepcopy(data)
+    node: Any = unquoted
+    for key in loc[:-1]:
+        node = node[key]
+    node[loc[-1]] = number
+    try:
+        parse(unquoted)
+    except ValidationError as exc:
+        return any(_loc(e["loc"], unquoted)[: len(loc)] == loc for e in exc.errors())
+    return False
+
+
+def _retry_problems(block: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every problem of a workflow step's ``retry:`` block, field by field."""
+    from pytest_tapps.core._policy import RETRY_FIELDS, retry_problems
+
+    for name, why in retry_problems(block):
+        if name not in RETRY_FIELDS:
+            yield name, f"unknown key{did_you_mean(name, RETRY_FIELDS)}"
+        elif _number(block.get(name)) is not None and not any(
+            field == name for field, _ in retry_problems({**block, name: _number(block[name])})
+        ):
+            yield name, _quoted(block[name])
+        else:
+            yield name, why
+
+
+def _value_at(data: Any, loc: Loc) -> Any:
+    """The value at ``loc`` in ``data``, or ``None`` when there is none."""
+    node = data
+    for key in loc:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _one_document(problem: Problem) -> Problem:
+    """A second YAML document, told where several scenarios go instead."""
+    if problem.message != SECOND_DOCUMENT:
+        return problem
+    message = f"{SECOND_DOCUMENT}: several scenarios go in one list under scenarios:"
+    return problem._replace(message=message)
 
 
 def _raw_references(item: Loaded) -> Iterator[Problem]:
@@ -542,7 +671,8 @@ def _shape_message(
     return None
 
 
-def _known_hint(loc: Loc, data: Any) -> str:
+def _known_names(loc: Loc, data: Any) -> list[str]:
+    """The keys the mapping holding ``loc`` may have (empty when not known)."""
     from pytest_tapps.scenario._model import ACTIONS, FAULTS, Scenario
 
     model: Any = Scenario
@@ -556,12 +686,11 @@ def _known_hint(loc: Loc, data: Any) -> str:
             continue
         fields = getattr(model, "model_fields", {})
         if key not in fields:
-            return ""
+            return []
         model = _inner_model(fields[key].annotation)
         if model is None:
-            return ""
-    names = list(getattr(model, "model_fields", {}))
-    return did_you_mean(str(loc[-1]), names) if names else ""
+            return []
+    return list(getattr(model, "model_fields", {}))
 
 
 def _inner_model(annotation: Any) -> Any:

@@ -27,12 +27,15 @@ from pydantic import (
 
 from pytest_tapps.core._definition import WorkflowDefinition
 from pytest_tapps.core._envelope import Category
+from pytest_tapps.core._layout import SAFE_NAME_PATTERN
 from pytest_tapps.core._retention import BY_NAME
 from pytest_tapps.core._state import StepStatus, WorkflowStatus
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-DURATION_PATTERN = r"^-?\d+(\.\d+)?(ms|s|m|h|d|w)$"
+#: A signed duration; the loader and the JSON Schema read it with the same ``re.search``.
+DURATION_PATTERN = r"^\s*(-?[0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)\s*$"
+_SIGNED = re.compile(DURATION_PATTERN)
+_UNSIGNED = re.compile(DURATION_PATTERN.replace("-?", ""))
 _HOW = "write a number with a unit: '90s', '15m', '12h', '40d' (ms, s, m, h, d, w)"
 
 
@@ -41,9 +44,7 @@ def seconds_of(value: Any, *, signed: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
         message = f"{value!r} has no unit; {_HOW}"
         raise ValueError(message)
-    text = value.strip()
-    negative = signed and text.startswith("-")
-    match = _DURATION.match(text[1:] if negative else text)
+    match = (_SIGNED if signed else _UNSIGNED).search(value)
     if match is None:
         message = f"{value!r} is not a duration; {_HOW}"
         raise ValueError(message)
@@ -51,11 +52,11 @@ def seconds_of(value: Any, *, signed: bool = False) -> float:
     if not math.isfinite(seconds):
         message = f"{value!r} is too large"
         raise ValueError(message)
-    return -seconds if negative else seconds
+    return seconds
 
 
 def _duration_schema(description: str, *, signed: bool = False) -> WithJsonSchema:
-    pattern = DURATION_PATTERN if signed else DURATION_PATTERN.replace("-?", "")
+    pattern = (_SIGNED if signed else _UNSIGNED).pattern
     return WithJsonSchema({"type": "string", "pattern": pattern, "description": description})
 
 
@@ -86,13 +87,28 @@ def _moment(value: Any) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         message = f"{value!s} has no time zone; add Z (UTC) or an offset such as +02:00"
         raise ValueError(message)
+    if isinstance(value, str) and re.search(MOMENT_PATTERN, value) is None:
+        message = f"{value!r} is not a timestamp; write 2026-01-15T10:30:00Z"
+        raise ValueError(message)
     return moment
 
 
+#: A timestamp with its zone, as the loader accepts it (``Z`` or ``+HH:MM``).
+MOMENT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 Moment = Annotated[
     datetime,
     BeforeValidator(_moment),
-    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-15T10:30:00Z"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": MOMENT_PATTERN,
+            "examples": ["2026-01-15T10:30:00Z"],
+        }
+    ),
 ]
 
 
@@ -139,14 +155,71 @@ def _checked_path(value: Any) -> Any:
 Path_ = Annotated[str, BeforeValidator(_checked_path), Field(min_length=1)]
 
 
-def _checked_name(value: Any) -> Any:
+def _safe(what: str) -> BeforeValidator:
+    """The core's :func:`~pytest_tapps.core.safe_name` check, naming the value as ``what``
+    (``library id '../etc' must not contain ...``)."""
     from pytest_tapps.core._layout import safe_name
 
-    return safe_name(value) if isinstance(value, str) else value
+    def checked(value: Any) -> Any:
+        return safe_name(value, what=what) if isinstance(value, str) else value
+
+    return BeforeValidator(checked)
 
 
-#: One file or folder name in the given tree (no ``/``, no ``..``): it cannot leave its folder.
-OneName = Annotated[str, BeforeValidator(_checked_name), Field(min_length=1)]
+_ONE_NAME = WithJsonSchema(
+    {"type": "string", "pattern": SAFE_NAME_PATTERN, "description": "one name: no '/', no '..'"}
+)
+#: Names that become one file or folder name in the given tree: they cannot leave their folder.
+WorkflowName = Annotated[str, _safe("workflow id"), _ONE_NAME]
+WorktreeName = Annotated[str, _safe("worktree name"), _ONE_NAME]
+StepName = Annotated[str, _safe("step id"), _ONE_NAME]
+LibraryId = Annotated[str, _safe("library id"), _ONE_NAME]
+FileName = Annotated[str, _safe("file name"), _ONE_NAME]
+_SEGMENT = r"(?![A-Za-z]:)(?!\.(?:/|(?![\s\S])))(?:(?!\.\.)[^/\\\x00])+"
+#: A Context7 document's name: plain names joined by ``/`` (each one :func:`safe_name`
+#: accepts), not the entry's ``meta.json``.
+DOCUMENT_PATTERN = rf"^(?!meta\.json(?![\s\S])){_SEGMENT}(?:/{_SEGMENT})*$"
+
+
+def document_name_ok(name: str) -> bool:
+    """Whether ``name`` is a Context7 document name a scenario may give: each part between
+    ``/`` passes the core's :func:`~pytest_tapps.core.safe_name`, and it is not ``meta.json``
+    (:data:`DOCUMENT_PATTERN` says the same for the JSON Schema)."""
+    from pytest_tapps.core._errors import UnsafeNameError
+    from pytest_tapps.core._layout import safe_name
+
+    try:
+        for part in name.split("/"):
+            safe_name(part)
+    except UnsafeNameError:
+        return False
+    return name != "meta.json"
+
+
+def _document_names(value: Any) -> Any:
+    bad = [name for name in value if not document_name_ok(name)] if isinstance(value, dict) else []
+    if bad:
+        names = ", ".join(repr(name) for name in bad)
+        message = (
+            f"document name(s) {names}: write a path of plain names inside the entry "
+            "(no '..', no leading '/', not meta.json)"
+        )
+        raise ValueError(message)
+    return value
+
+
+Documents = Annotated[
+    dict[str, str],
+    BeforeValidator(_document_names),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": DOCUMENT_PATTERN},
+            "additionalProperties": {"type": "string"},
+            "description": "document name (a path inside the entry): its text",
+        }
+    ),
+]
 
 
 # -- given ---------------------------------------------------------------------------------------
@@ -173,9 +246,21 @@ class WorktreeSpec(Strict):
     layout names a step's worktree (``workflow-<wf>-step-<step>-<8 hex>`` in tapps-agents-3.7's,
     ``<wf>-<step>`` in the runbook's)."""
 
-    name: OneName | None = None
-    workflow: OneName | None = None
-    step: OneName | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"workflow": False, "step": False}},
+                {"required": ["workflow", "step"], "properties": {"name": False}},
+            ]
+        },
+    )
+
+    name: WorktreeName | None = None
+    workflow: WorkflowName | None = None
+    step: StepName | None = None
     age: Age = 0.0
     files: int = Field(default=3, ge=0)
     git: bool = False
@@ -198,15 +283,15 @@ class WorktreeSpec(Strict):
 class Context7Spec(Strict):
     """A valid Context7 cache entry (documents plus ``meta.json`` with their hashes)."""
 
-    library: OneName
-    documents: dict[str, str] | None = None
+    library: LibraryId
+    documents: Documents | None = None
     age: Age = 0.0
 
 
 class TieredSpec(Strict):
     """A tiered context cache file under ``.tapps-agents/cache/tiered-context/``."""
 
-    name: OneName
+    name: FileName
     age: Age = 0.0
 
 
@@ -240,7 +325,7 @@ class StepStateSpec(Strict):
 class StateSpec(Strict):
     """A workflow state file as a crashed or finished run would have left it."""
 
-    id: str = Field(min_length=1)
+    id: WorkflowName
     status: WorkflowStatus = WorkflowStatus.RUNNING
     current: bool = False
     steps: list[StepStateSpec] = Field(default_factory=list)
@@ -249,11 +334,14 @@ class StateSpec(Strict):
 class LockSpec(Strict):
     """A workflow's lock file: held by a live process, or stale (dead holder, expired)."""
 
-    workflow: str = Field(min_length=1)
+    workflow: WorkflowName
     holder: Literal["live", "dead-pid", "expired"] = "dead-pid"
 
 
-RetentionCategory = Annotated[str, Field(min_length=1)]
+#: A category of the runbook's retention table (checked with a suggestion by the models).
+RetentionCategory = Annotated[
+    str, Field(min_length=1), WithJsonSchema({"type": "string", "enum": list(BY_NAME)})
+]
 
 
 class Given(Strict):
@@ -296,7 +384,9 @@ def _shorthand(model: Any, key: str) -> Any:
     def expand(value: Any) -> Any:
         return {key: value} if isinstance(value, str) else value
 
-    return Annotated[model, BeforeValidator(expand, json_schema_input_type=str | model)]
+    field = model.model_fields[key]  # the string form obeys the key's own rules
+    short = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return Annotated[model, BeforeValidator(expand, json_schema_input_type=short | model)]
 
 
 class StepTimeoutFault(Strict):
@@ -331,17 +421,26 @@ class HangFault(Strict):
     attempts: Attempts = "all"
 
 
+class KillExecutorFault(Strict):
+    """The executor's process dies (``kill -9``) in the middle of the step, on the given
+    attempts (the first, unless said): its lock file and the step's ``running`` entry are left
+    behind, as a crash leaves them."""
+
+    step: str = Field(min_length=1)
+    attempts: Attempts = Field(default_factory=lambda: [1])
+
+
 class CrashDuringWriteFault(Strict):
     """A state write killed half-way (``truncated`` file, or a leftover ``temp`` file)."""
 
-    workflow: str = Field(min_length=1)
+    workflow: WorkflowName
     kind: Literal["truncated", "temp"] = "truncated"
 
 
 class CorruptCacheFault(Strict):
     """A Context7 entry damaged on disk."""
 
-    library: str = Field(min_length=1)
+    library: LibraryId
     kind: Literal["truncated", "bad-json", "bad-yaml", "hash", "empty", "garbage", "no-meta"] = (
         "truncated"
     )
@@ -351,7 +450,7 @@ class StuckWorktreeFault(Strict):
     """A real git worktree left behind by a dead run: ``locked`` in git, ``dirty``,
     ``prunable`` (folder deleted by hand, still registered) or ``gone``."""
 
-    name: str = Field(min_length=1)
+    name: WorktreeName
     kind: Literal["locked", "dirty", "prunable", "gone"] = "locked"
 
 
@@ -397,6 +496,7 @@ FAULTS: dict[str, Any] = {
     "step_failure": _shorthand(StepFailureFault, "step"),
     "flaky": _shorthand(FlakyFault, "step"),
     "hang": _shorthand(HangFault, "step"),
+    "kill_executor": _shorthand(KillExecutorFault, "step"),
     "crash_during_write": CrashDuringWriteFault,
     "corrupt_cache_entry": CorruptCacheFault,
     "stuck_worktree": StuckWorktreeFault,
@@ -420,6 +520,15 @@ class WorkflowAction(Strict):
     """An operation on one workflow."""
 
     workflow: str = Field(min_length=1)
+
+
+class ResumeAction(Strict):
+    """Resume a workflow from its first unfinished step. Its steps come from ``definition``
+    (an id of ``given.workflows``), else from the ``given.workflows`` entry with the workflow's
+    own id, else from the definition its state recorded when it was run."""
+
+    workflow: str = Field(min_length=1)
+    definition: str | None = Field(default=None, min_length=1)
 
 
 class StepAction(Strict):
@@ -460,7 +569,7 @@ class CleanupAction(Strict):
     """The retention cleanup; ``dry_run`` plans only; ``only`` limits categories."""
 
     dry_run: bool = False
-    only: list[str] = Field(default_factory=list)
+    only: list[RetentionCategory] = Field(default_factory=list)
 
     @field_validator("only")
     @classmethod
@@ -527,14 +636,17 @@ Command = Annotated[
     WithJsonSchema(
         {
             "description": "tapps arguments, as a string or a list: 'dlq list --json'",
-            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "anyOf": [
+                {"type": "string", "pattern": "\\S"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
         }
     ),
 ]
 
 ACTIONS: dict[str, Any] = {
     "run": _shorthand(RunAction, "workflow"),
-    "resume": _shorthand(WorkflowAction, "workflow"),
+    "resume": _shorthand(ResumeAction, "workflow"),
     "retry_step": StepAction,
     "skip_step": StepAction,
     "reset": _shorthand(ResetAction, "workflow"),
@@ -561,12 +673,52 @@ ACTIONS: dict[str, Any] = {
 # -- then ----------------------------------------------------------------------------------------
 
 
+class Bounds(Strict):
+    """A duration within bounds, for what varies (jitter): ``{at_least: 5s, at_most: 10m}``;
+    either bound may be left out. Both bounds are included."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra={"minProperties": 1}
+    )
+
+    at_least: Duration | None = None
+    at_most: Duration | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.at_least is None and self.at_most is None:
+            message = "give at_least, at_most or both"
+            raise ValueError(message)
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            message = "at_least is more than at_most: nothing can be within these bounds"
+            raise ValueError(message)
+        return self
+
+    def holds(self, seconds: float) -> bool:
+        """Whether ``seconds`` is within the bounds (to the millisecond)."""
+        value = round(seconds, 3)
+        low = self.at_least is None or value >= round(self.at_least, 3)
+        return low and (self.at_most is None or value <= round(self.at_most, 3))
+
+
+def _exact_or_bounds(value: Any) -> str:
+    return "Bounds" if isinstance(value, dict | Bounds) else "Duration"
+
+
+#: A duration in ``then``: exact (``915s``) or within bounds (``{at_most: 10m}``). A mapping is
+#: read as bounds, anything else as a duration, so an error speaks of the form written.
+Expected = Annotated[
+    Annotated[Duration, Tag("Duration")] | Annotated[Bounds, Tag("Bounds")],
+    Discriminator(_exact_or_bounds),
+]
+
+
 class StepExpectation(Strict):
     """What a step's record must show."""
 
     status: StepStatus | None = None
     attempts: int | None = Field(default=None, ge=0)
-    delays: list[Duration] | None = None
+    delays: list[Expected] | None = None
     error: Category | StepErrorSpec | None = None
 
 
@@ -575,6 +727,10 @@ class WorkflowExpectation(Strict):
 
     status: WorkflowStatus | None = None
     steps: dict[str, StepExpectation] = Field(default_factory=dict)
+    error: Category | StepErrorSpec | None = Field(
+        default=None,
+        description="the workflow's own error envelope (a workflow timeout, for one)",
+    )
 
 
 class DlqExpectation(Strict):
@@ -633,8 +789,12 @@ class Then(Strict):
         default=None, description="status of the scenario's workflow"
     )
     steps: dict[str, StepExpectation] = Field(default_factory=dict)
+    error: Category | StepErrorSpec | None = Field(
+        default=None,
+        description="the error envelope of the scenario's workflow itself (a workflow timeout)",
+    )
     workflows: dict[str, WorkflowExpectation] = Field(default_factory=dict)
-    elapsed: Duration | None = None
+    elapsed: Expected | None = None
     dlq: list[DlqExpectation] | None = None
     locks: dict[str, Literal["present", "absent"]] = Field(default_factory=dict)
     logs: LogsExpectation | None = None
@@ -676,7 +836,7 @@ def _union(members: tuple[Any, ...]) -> Any:
 
 Fault = _tagged_union(FAULTS, "fault")
 
-WorkflowId = Annotated[str, Field(min_length=1, description="a workflow id")]
+WorkflowId = WorkflowName
 #: Actions the harness performs itself (like ``advance``): the world changing mid-scenario.
 HARNESS_ACTIONS: dict[str, Any] = {
     "hold_lock": WorkflowId,  # a live executor takes the workflow's lock
@@ -689,6 +849,23 @@ Action = _tagged_union(ACTIONS, "action")
 FS = Literal["real", "fake"]
 LayoutName = Literal["runbook", "tapps-agents-3.7"]
 Requirement = Literal["git", "root", "non-root"]
+
+
+#: A row of ``examples:``: column -> the value that fills ``<column>`` (any YAML value).
+ExampleRow = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"},
+            "description": (
+                "column: value; the column 'id' names the row in its test id "
+                "(else the values joined by '-')"
+            ),
+        }
+    ),
+]
 
 
 class Scenario(Strict):
@@ -717,6 +894,14 @@ class Scenario(Strict):
     faults: list[Fault] = Field(default_factory=list)  # type: ignore[valid-type]
     when: list[Action] = Field(default_factory=list)  # type: ignore[valid-type]
     then: Then = Field(default_factory=Then)
+    examples: list[ExampleRow] = Field(
+        default_factory=list,
+        min_length=1,
+        description=(
+            "one scenario over a table of values: each row makes one scenario, NAME[ID], with "
+            "every <column> in the other keys filled with the row's value"
+        ),
+    )
 
     @property
     def references(self) -> list[str]:

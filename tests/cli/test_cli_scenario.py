@@ -16,7 +16,7 @@ from tests.helpers import ANALYTICS_KEPT as GOOD
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "docs" / "scenario.schema.json"
+SCHEMA = ROOT / "pytest_tapps" / "scenario" / "scenario.schema.json"
 BUNDLED = ROOT / "scenarios"
 
 FAILING = (
@@ -42,19 +42,19 @@ def _shape(schema: dict[str, Any]) -> dict[str, Any]:
             sorted(part.get("required", [])),
             part.get("enum"),
         )
-        for name, part in schema["$defs"].items()
+        for name, part in schema["definitions"].items()
     }
 
 
 def test_the_committed_schema_is_what_the_command_prints(tmp_path: Path) -> None:
-    """docs/scenario.schema.json is kept in sync with the models (regenerate it on change).
+    """The shipped schema is kept in sync with the models (regenerate it on change).
     Exactly, when it was written by the same pydantic; else every definition's keys agree."""
     done = run_cli("scenario", "schema", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     printed, committed = json.loads(done.stdout), json.loads(SCHEMA.read_text())
     stale = (
-        "docs/scenario.schema.json is stale: run `tapps scenario schema > "
-        "docs/scenario.schema.json`"
+        "pytest_tapps/scenario/scenario.schema.json is stale: run `tapps scenario schema -o "
+        "pytest_tapps/scenario/scenario.schema.json` and copy it to docs/"
     )
     assert _shape(printed) == _shape(committed), stale
     if printed["x-generated-by"] == committed["x-generated-by"]:
@@ -62,26 +62,47 @@ def test_the_committed_schema_is_what_the_command_prints(tmp_path: Path) -> None
 
 
 def test_every_bundled_scenario_validates_against_the_schema() -> None:
-    """The published schema accepts what the loader accepts (editors agree with pytest)."""
-    from pytest_tapps.scenario._load import load_file, scenario_paths
+    """The published schema accepts what the loader accepts (editors agree with pytest): each
+    bundled file as written, and each of its scenarios with defaults and fragments merged."""
+    from pytest_tapps.core._yamlutil import load_yaml
+    from pytest_tapps.scenario._load import _plain, load_file, scenario_paths
 
     schema = json.loads(SCHEMA.read_text())
-    scenario_schema = {**schema, "anyOf": [{"$ref": "#/$defs/Scenario"}]}
+    scenario_schema = {**schema, "if": True, "then": {"$ref": "#/definitions/Scenario"}}
     files = scenario_paths([BUNDLED])
     assert files, "the bundled suite has scenario files"
     for path in files:
+        jsonschema.validate(_plain(load_yaml(path).data, load_yaml(path), (), {}), schema)
         for loaded in load_file(path):
             jsonschema.validate(loaded.data, scenario_schema)
 
 
 def test_the_schema_rejects_what_the_loader_rejects() -> None:
     """An unknown key and a duration without a unit fail the schema too."""
-    schema = {**json.loads(SCHEMA.read_text()), "anyOf": [{"$ref": "#/$defs/Scenario"}]}
+    schema = json.loads(SCHEMA.read_text())
     base = {"name": "x", "runbook": "Cleanup Tools > Usage > Dry run"}
     jsonschema.validate(base, schema)
     for bad in ({**base, "thne": {}}, {**base, "when": [{"advance": "5"}]}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_schema_output_writes_the_shipped_schema_into_a_new_folder(tmp_path: Path) -> None:
+    """`tapps scenario schema -o .tapps/scenario.schema.json` makes the folder and writes the
+    schema shipped in the package (what a downstream repo points its editor at)."""
+    done = run_cli("scenario", "schema", "-o", ".tapps/scenario.schema.json", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "wrote .tapps/scenario.schema.json\n")
+    written = (tmp_path / ".tapps" / "scenario.schema.json").read_text(encoding="utf-8")
+    assert json.loads(written) == json.loads(SCHEMA.read_text())
+
+
+def test_schema_output_into_a_file_where_a_folder_belongs_is_one_error(tmp_path: Path) -> None:
+    """A path that cannot be written is one line naming it, exit 2, no traceback."""
+    (tmp_path / "taken").write_text("x")
+    done = run_cli("scenario", "schema", "-o", "taken/schema.json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tapps: error: taken: cannot make the folder (")
+    assert "Traceback" not in done.stderr
 
 
 def test_validate_accepts_good_files(tmp_path: Path) -> None:
@@ -163,3 +184,67 @@ def test_the_committed_mapping_is_what_coverage_prints() -> None:
         "docs/runbook-mapping.md is stale: run `tapps scenario coverage --markdown scenarios/ "
         "> docs/runbook-mapping.md`"
     )
+
+
+#: An outline over two procedures: each row counts for its own.
+OUTLINE = """\
+name: a file <younger> old is kept
+runbook: Data Retention Policies > <procedure>
+given:
+  files:
+    - {path: <folder>/a.log, age: <younger>}
+when:
+  - cleanup: {dry_run: true}
+then:
+  plan: {<folder>/a.log: "keep: too new"}
+examples:
+  - {id: debug, procedure: Logs > Debug logs, folder: .tapps-agents/logs/debug, younger: 6d}
+  - {id: app, procedure: Logs > Application logs, folder: .tapps-agents/logs/application,
+     younger: 29d}
+"""
+
+
+def test_validate_counts_each_row_and_points_at_a_bad_one(tmp_path: Path) -> None:
+    """Each row of an outline is a scenario; a bad cell is reported at its own line."""
+    write(tmp_path / "suite", "a.tapps.yaml", OUTLINE)
+    done = run_cli("scenario", "validate", "suite", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "1 file(s), 2 scenario(s): valid\n")
+    write(tmp_path / "suite", "a.tapps.yaml", OUTLINE.replace("younger: 29d", "younger: 29"))
+    done = run_cli("scenario", "validate", "suite", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        "suite/a.tapps.yaml:13: given.files.0.age: 29 has no unit; write a number with a unit: "
+        "'90s', '15m', '12h', '40d' (ms, s, m, h, d, w)",
+        "    younger: 29}",
+    ]
+
+
+def test_coverage_counts_each_row_for_its_own_procedure(tmp_path: Path) -> None:
+    """A row's filled runbook: reference is what coverage maps, under the row's test name."""
+    write(tmp_path / "suite", "a.tapps.yaml", OUTLINE)
+    done = run_cli("scenario", "coverage", "suite", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {row["procedure"]: row["scenarios"] for row in json.loads(done.stdout)["rows"]}
+    assert rows["Data Retention Policies > Logs > Debug logs"] == [
+        {"file": "suite/a.tapps.yaml", "name": "a file 6d old is kept[debug]"}
+    ]
+    assert rows["Data Retention Policies > Logs > Application logs"] == [
+        {"file": "suite/a.tapps.yaml", "name": "a file 29d old is kept[app]"}
+    ]
+
+
+def test_the_schema_takes_an_outline_as_written() -> None:
+    """Editors check an outline before it is filled: the schema has examples: and accepts a
+    <column> wherever a value goes, and still refuses what is no placeholder."""
+    from ruamel.yaml import YAML
+
+    schema = json.loads(SCHEMA.read_text())
+    table = YAML(typ="safe").load((BUNDLED / "retention" / "table.tapps.yaml").read_text())
+    jsonschema.validate(table, schema)
+    for bad in (
+        {**table, "examples": []},
+        {**table, "examples": [{"w/x": 1}]},
+        {**table, "given": {"files": [{"path": "a", "age": "<younger"}]}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tapps.core import RUNBOOK, TAPPS_AGENTS_3_7, Layout, UnsafeNameError, safe_name
-from pytest_tapps.core._layout import _PLACES, LayoutProfile, translate
+from pytest_tapps.core._layout import _PLACES, SAFE_NAME_PATTERN, LayoutProfile, translate
 
 
 def test_runbook_paths_match_the_product_table(tmp_path: Path) -> None:
@@ -99,6 +100,22 @@ def test_names_containing_a_separator_are_always_refused(head: str, bad: str, ta
     """Whatever surrounds it, a separator, '..' or NUL makes a name unsafe."""
     with pytest.raises(UnsafeNameError):
         safe_name(head + bad + tail)
+
+
+_NAME_PARTS = st.sampled_from(["a", "Z", ".", "..", "/", "\\", "\0", ":", "C:", "\n", " ", "é"])
+
+
+@given(st.one_of(st.text(), st.lists(_NAME_PARTS, max_size=5).map("".join)))
+def test_the_schema_pattern_accepts_exactly_the_safe_names(name: str) -> None:
+    """SAFE_NAME_PATTERN (the JSON Schema's twin of safe_name) accepts a name iff safe_name
+    does, including the edges: '.', '..' inside, a drive prefix, a trailing newline."""
+    try:
+        safe_name(name)
+    except UnsafeNameError:
+        accepted = False
+    else:
+        accepted = True
+    assert (re.search(SAFE_NAME_PATTERN, name) is not None) == accepted
 
 
 @pytest.mark.parametrize(

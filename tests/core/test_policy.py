@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tapps.core import BackoffStrategy, Jitter, RetryPolicy, parse_timeout
+from pytest_tapps.core._policy import RETRY_FIELDS, retry_problems
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,37 @@ def test_from_mapping_refuses_unknown_fields() -> None:
     """A misspelt key is an error naming it, not a silently ignored setting."""
     with pytest.raises(ValueError, match=r"^max_attempt: unknown retry field; expected one of"):
         RetryPolicy.from_mapping({"max_attempt": 3})
+
+
+def test_retry_problems_names_every_bad_field_at_once() -> None:
+    """Each field is checked on its own, so three bad fields are three problems in the
+    block's order, and from_mapping's message lists them all."""
+    block = {"max_attempts": 0, "backoff_strategy": "exponental", "jitter": "ful", "tries": 2}
+    assert retry_problems(block) == [
+        ("max_attempts", "must be >= 1 (it counts the first attempt; 1 means no retry), got 0"),
+        ("backoff_strategy", "'exponental' is not one of 'exponential', 'linear', 'fixed'"),
+        ("jitter", "'ful' is not one of 'none', 'full', 'equal', 'decorrelated'"),
+        ("tries", f"unknown retry field; expected one of {sorted(RETRY_FIELDS)}"),
+    ]
+    message = "; ".join(f"{name}: {why}" for name, why in retry_problems(block))
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        RetryPolicy.from_mapping(block)
+
+
+def test_retry_problems_checks_the_cap_only_when_both_delays_are_valid() -> None:
+    """max_delay below initial_delay is one problem at max_delay; a broken delay is reported
+    as itself, without a second complaint about the order."""
+    assert retry_problems({"initial_delay": "1m", "max_delay": "5s"}) == [
+        ("max_delay", "must be >= initial_delay (60.0), got 5.0")
+    ]
+    assert retry_problems({"initial_delay": "5 sec", "max_delay": 1}) == [
+        (
+            "initial_delay",
+            "'5 sec' is not a duration; write a number of seconds or a string with a unit "
+            "such as '5s', '15m', '12h', '30d'",
+        )
+    ]
+    assert retry_problems({"max_attempts": 3, "initial_delay": "5s", "max_delay": 60}) == []
 
 
 def test_huge_attempt_counts_are_lazy_and_never_overflow() -> None:

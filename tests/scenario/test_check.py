@@ -96,6 +96,58 @@ def test_git_worktrees_need_the_real_filesystem() -> None:
     assert problems(fs="real", given={"worktrees": worktrees}) == []
 
 
+def test_a_crash_during_write_fault_names_a_given_state() -> None:
+    """A state write can be killed only where a state is written: under faults: the workflow
+    needs a state in given.states (inject, after an action, is not checked)."""
+    states = [{"id": "wf-1", "status": "failed"}]
+    assert problems(faults=[{"crash_during_write": {"workflow": "wf-2"}}]) == [
+        (
+            ("faults", 0, "crash_during_write", "workflow"),
+            "no state 'wf-2' in given.states; crash_during_write damages a state file written "
+            "there (inject it after an action to damage a later one)",
+        )
+    ]
+    given = {"workflows": [WORKFLOW], "states": states}
+    assert problems(given=given, faults=[{"crash_during_write": {"workflow": "wf-2"}}]) == [
+        (
+            ("faults", 0, "crash_during_write", "workflow"),
+            "no state 'wf-2' in given.states (did you mean 'wf-1'?); crash_during_write damages "
+            "a state file written there (inject it after an action to damage a later one)",
+        )
+    ]
+    assert problems(given=given, faults=[{"crash_during_write": {"workflow": "wf-1"}}]) == []
+    assert problems(when=[{"inject": {"crash_during_write": {"workflow": "wf-2"}}}]) == []
+
+
+LIVE = "a real process holds the lock, and a process cannot see the fake filesystem"
+GIT = "git cannot run on the fake filesystem"
+
+
+def test_live_lock_holders_and_stuck_worktrees_need_the_real_filesystem() -> None:
+    """A live holder (given.locks, hold_lock) and a stuck git worktree (as a fault or
+    injected) cannot exist on fs: fake: each is a problem at its own item; stale holders are
+    fine there, and all of them are fine on fs: real."""
+    keys: dict[str, Any] = {
+        "given": {
+            "workflows": [WORKFLOW],
+            "locks": [{"workflow": "a", "holder": "dead-pid"}, {"workflow": "b", "holder": "live"}],
+        },
+        "faults": [{"stuck_worktree": {"name": "wt"}}],
+        "when": [
+            {"hold_lock": "workflow-123"},
+            {"inject": {"stuck_worktree": {"name": "wt-2"}}},
+            {"release_lock": "workflow-123"},
+        ],
+    }
+    assert problems(fs="fake", **keys) == [
+        (("given", "locks", 1, "holder"), f"a live lock needs fs: real ({LIVE})"),
+        (("faults", 0, "stuck_worktree"), f"stuck_worktree needs fs: real ({GIT})"),
+        (("when", 0, "hold_lock"), f"hold_lock needs fs: real ({LIVE})"),
+        (("when", 1, "inject"), f"stuck_worktree needs fs: real ({GIT})"),
+    ]
+    assert problems(fs="real", **keys) == []
+
+
 @pytest.mark.parametrize(
     ("key", "value", "producers"),
     [

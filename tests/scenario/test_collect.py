@@ -178,6 +178,64 @@ def test_an_invalid_file_is_one_collection_error_with_every_problem(
     assert "Traceback" not in result.stdout.str()
 
 
+def test_unsafe_names_and_impossible_faults_are_collection_errors(
+    tapps_pytester: pytest.Pytester,
+) -> None:
+    """A fault naming ../etc or ../wt, and a live lock or a stuck git worktree on fs: fake,
+    make their files invalid when pytest collects them (exit 2, file:line), never a traceback
+    at run time."""
+    write(
+        tapps_pytester,
+        "unsafe.tapps.yaml",
+        """\
+        name: unsafe names
+        runbook: Cache Invalidation and Recovery > Context7 Cache > Recovery > Cache corruption
+        faults:
+          - corrupt_cache_entry: {library: ../etc}
+          - stuck_worktree: {name: ../wt}
+        when:
+          - cache_verify: {}
+        """,
+    )
+    write(
+        tapps_pytester,
+        "fake.tapps.yaml",
+        """\
+        name: a live lock and a stuck worktree on the fake filesystem
+        runbook: Cache Invalidation and Recovery > Context7 Cache > Recovery > Cache corruption
+        fs: fake
+        given:
+          locks:
+            - {workflow: wf-1, holder: live}
+        faults:
+          - stuck_worktree: {name: wt}
+        when:
+          - cache_verify: {}
+        """,
+    )
+    result = tapps_pytester.runpytest("-p", "tapps")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting fake.tapps.yaml*",
+            "INVALID SCENARIO FILE (2 problem(s)):",
+            "*fake.tapps.yaml:6: given.locks.0.holder: a live lock needs fs: real (a real "
+            "process holds the lock, and a process cannot see the fake filesystem)",
+            "    - {workflow: wf-1, holder: live}",
+            "*fake.tapps.yaml:8: faults.0.stuck_worktree: stuck_worktree needs fs: real (git "
+            "cannot run on the fake filesystem)",
+            "*ERROR collecting unsafe.tapps.yaml*",
+            "INVALID SCENARIO FILE (2 problem(s)):",
+            "*unsafe.tapps.yaml:4: faults.0.corrupt_cache_entry.library: library id '../etc' "
+            "must not contain '/' or '\\' (it names one folder or file, not a path)",
+            "*unsafe.tapps.yaml:5: faults.1.stuck_worktree.name: worktree name '../wt' must "
+            "not contain '/' or '\\' (it names one folder or file, not a path)",
+            "*Interrupted: 2 errors during collection*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 UNSUPPORTING = """
 from pytest_tapps.scenario import Target
 
@@ -306,5 +364,82 @@ def test_autouse_fixtures_of_a_conftest_apply_to_scenarios(tapps_pytester: pytes
         [
             "*after critical step times out three times*",
             "*seen: ?'critical step times out three times'?",
+        ]
+    )
+
+
+#: An outline of three rows; the row ``wrong`` fails (a 1-day-old debug log is kept).
+OUTLINE = """\
+name: a debug log <age> old is <what>
+runbook: Data Retention Policies > Logs > Debug logs
+given:
+  files:
+    - {path: .tapps-agents/logs/debug/x.log, age: <age>}
+when:
+  - cleanup: {}
+then:
+  <what>: [.tapps-agents/logs/debug/x.log]
+examples:
+  - {id: young, age: 6d, what: present}
+  - {id: old, age: 8d, what: absent}
+  - {id: wrong, age: 1d, what: absent}
+"""
+
+
+def test_each_row_of_an_outline_is_a_test_with_its_id(tapps_pytester: pytest.Pytester) -> None:
+    """An examples: table gives one test per row, named NAME[ID], located at the row's line."""
+    write(tapps_pytester, "outline.tapps.yaml", OUTLINE)
+    result = tapps_pytester.runpytest("-p", "tapps", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*outline.tapps.yaml::a debug log 6d old is present[[]young] PASSED*",
+            "*outline.tapps.yaml::a debug log 8d old is absent[[]old] PASSED*",
+            "*outline.tapps.yaml::a debug log 1d old is absent[[]wrong] FAILED*",
+        ]
+    )
+    items, _ = tapps_pytester.inline_genitems("-p", "tapps")
+    assert [item.location[1] for item in items] == [10, 11, 12]
+
+
+def test_k_and_a_node_id_select_rows_of_an_outline(tapps_pytester: pytest.Pytester) -> None:
+    """-k matches a row's id; FILE::NAME[ID] runs that row alone."""
+    write(tapps_pytester, "outline.tapps.yaml", OUTLINE)
+    result = tapps_pytester.runpytest("-p", "tapps", "-k", "young or old]")
+    result.assert_outcomes(passed=2, deselected=1)
+    alone = tapps_pytester.runpytest(
+        "-p", "tapps", "outline.tapps.yaml::a debug log 8d old is absent[old]"
+    )
+    alone.assert_outcomes(passed=1)
+
+
+def test_last_failed_reruns_only_the_failing_row(tapps_pytester: pytest.Pytester) -> None:
+    """--lf remembers the failing row by its node id, not the whole outline."""
+    write(tapps_pytester, "outline.tapps.yaml", OUTLINE)
+    tapps_pytester.runpytest("-p", "tapps")
+    result = tapps_pytester.runpytest("-p", "tapps", "--lf", "-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*rerun previous 1 failure*", "*[[]wrong] FAILED*"])
+
+
+def test_outline_rows_run_under_xdist(tapps_pytester: pytest.Pytester) -> None:
+    """-n 2 collects the same rows on each worker and runs them apart."""
+    write(tapps_pytester, "outline.tapps.yaml", OUTLINE)
+    result = tapps_pytester.runpytest("-p", "tapps", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=2, failed=1)
+
+
+def test_a_bad_row_is_an_invalid_scenario_file_at_its_line(tapps_pytester: pytest.Pytester) -> None:
+    """A cell that would be refused as a literal there makes the file invalid (exit 2), at the
+    row's line, with the template field it fills."""
+    write(tapps_pytester, "outline.tapps.yaml", OUTLINE.replace("age: 8d,", "age: 8,"))
+    result = tapps_pytester.runpytest("-p", "tapps")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*INVALID SCENARIO FILE (1 problem(s)):",
+            "*outline.tapps.yaml:12: given.files.0.age: 8 has no unit; write a number with a "
+            "unit: *",
+            "*- {id: old, age: 8, what: absent}",
         ]
     )

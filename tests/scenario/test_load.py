@@ -155,9 +155,278 @@ def test_every_duplicate_key_is_refused_with_its_field(write: WriteYaml) -> None
 
 
 def test_a_yaml_syntax_error_is_one_problem_with_its_line(write: WriteYaml) -> None:
-    """Invalid YAML cannot be read further: one problem, at the line the parser stopped."""
+    """Invalid YAML cannot be read further: one problem, at the line the parser stopped,
+    with the line as written."""
     path = write(minimal("when: [run: x\nthen: {}\n"))
-    assert problems_of(path) == [f"{path}:4: expected ',' or ']', but got ':'\n    then: {{}}"]
+    assert problems_of(path) == [
+        f"{path}:4: the '[' opened on line 3 is not closed before this line (or a ',' is "
+        "missing between its entries)\n    then: {}"
+    ]
+
+
+INDENTED_DEEPER = (
+    "indentation: this line is indented more than line {}, so YAML reads it as part of that "
+    "line's value; keys of one mapping start in the same column"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message", "source"),
+    [
+        (
+            "given:\n  files:\n    - path: a.log\n       age: 1d\n",
+            6,
+            INDENTED_DEEPER.format(5),
+            "       age: 1d",
+        ),
+        (
+            "given:\n  files:\n    - path: a.log\n    age: 1d\n",
+            6,
+            "indentation: this line is at the column of the list above (line 5) but is not an "
+            "item of it; indent it under its item, or start it with '- '",
+            "    age: 1d",
+        ),
+        (
+            "given:\n  files: []\n retention: {}\n",
+            5,
+            "indentation: this line does not line up with the keys of the mapping above it "
+            "(line 1); keys of one mapping start in the same column",
+            " retention: {}",
+        ),
+        (
+            "when:\n  - cleanup: {}\n - advance: 1d\n",
+            5,
+            "indentation: this list item ('- ') does not line up with the items above it, or "
+            "follows a key that already has a value",
+            " - advance: 1d",
+        ),
+        (
+            "given:\n\tfiles: []\n",
+            4,
+            "a tab character (column 1); YAML indents and separates with spaces only: replace "
+            "the tab with spaces",
+            "\\tfiles: []",
+        ),
+        (
+            "then: {}\n---\nname: second\n",
+            4,
+            "a second YAML document starts here; the file holds one document: several "
+            "scenarios go in one list under scenarios:",
+            "---",
+        ),
+        (
+            "description: Logs > Debug: old\n",
+            3,
+            "this value contains ': ', which YAML reads as another key; put the whole value in "
+            'quotes: "Logs > Debug: old"',
+            "description: Logs > Debug: old",
+        ),
+        (
+            "given\nthen: {}\n",
+            3,
+            "this line has no ':' after its key; write 'key: value'",
+            "given",
+        ),
+        (
+            "when:\n  -cleanup: {}\n  -advance\n",
+            5,
+            "a list item starts with '- ' (a dash, then a space)",
+            "  -advance",
+        ),
+        (
+            'description: "never closed\nthen: {}\n',
+            3,
+            "a quote opened on this line is never closed; close it",
+            'description: "never closed',
+        ),
+    ],
+)
+def test_yaml_mistakes_are_said_in_plain_words(
+    write: WriteYaml, body: str, line: int, message: str, source: str
+) -> None:
+    """Indentation, a tab, a second document, a ': ' in a value, a missing ':' or space,
+    an open quote: each is said in words a QA engineer knows, at the line to fix, with
+    that line as written (its indentation shows), never the parser's own terms."""
+    path = write(minimal(body))
+    assert problems_of(path) == [f"{path}:{line}: {message}\n    {source}"]
+
+
+def test_every_bad_field_of_a_retry_block_is_reported_at_once(write: WriteYaml) -> None:
+    """A retry: block with four mistakes gives four problems, one per field, each naming the
+    field and the rule (not only the first one)."""
+    path = write(
+        minimal(
+            """\
+            given:
+              workflows:
+                - id: wf
+                  steps:
+                    - id: s
+                      retry:
+                        max_attempts: 0
+                        backoff_strategy: exponental
+                        jitter: ful
+                        initial_dealy: 5
+            """
+        )
+    )
+    retry = "given.workflows.0.steps.0.retry"
+    assert problems_of(path) == [
+        f"{path}:9: {retry}.max_attempts: must be >= 1 (it counts the first attempt; 1 means no retry), got 0\n    max_attempts: 0",
+        f"{path}:10: {retry}.backoff_strategy: 'exponental' is not one of 'exponential', 'linear', 'fixed'\n    backoff_strategy: exponental",
+        f"{path}:11: {retry}.jitter: 'ful' is not one of 'none', 'full', 'equal', 'decorrelated'\n    jitter: ful",
+        f"{path}:12: {retry}.initial_dealy: unknown key (did you mean 'initial_delay'?)\n    initial_dealy: 5",
+    ]
+
+
+def test_a_retry_block_whose_cap_is_below_its_first_wait_points_at_the_block(
+    write: WriteYaml,
+) -> None:
+    """initial_delay above the default cap (60 s) is one problem at max_delay, reported at the
+    retry: line when max_delay is not written."""
+    path = write(
+        minimal(
+            """\
+            given:
+              workflows:
+                - id: wf
+                  steps:
+                    - id: s
+                      retry: {initial_delay: 2m}
+            """
+        )
+    )
+    assert problems_of(path) == [
+        f"{path}:8: given.workflows.0.steps.0.retry.max_delay: must be >= initial_delay "
+        "(120.0), got 60.0 (the default: write a max_delay)\n    retry: {initial_delay: 2m}"
+    ]
+
+
+def test_a_misspelt_required_key_is_one_problem(write: WriteYaml) -> None:
+    """``nmae:`` is one problem, the unknown key with its suggestion, not a second one saying
+    name: is missing; the same inside an action (``workflw:`` of run)."""
+    path = write(f"nmae: case\nrunbook: {RUNBOOK}\nwhen:\n  - run: {{workflw: w}}\n")
+    assert problems_of(path) == [
+        f"{path}:1: nmae: unknown key (did you mean 'name'?)\n    nmae: case",
+        f"{path}:4: when.0.run.workflw: unknown key (did you mean 'workflow'?)\n    - run: {{workflw: w}}",
+    ]
+
+
+def test_a_missing_key_without_a_near_miss_is_still_required(write: WriteYaml) -> None:
+    """An unknown key far from the missing one does not hide the missing one."""
+    path = write(f"runbook: {RUNBOOK}\nzzz: 1\n")
+    assert problems_of(path) == [
+        f"{path}:1: name: required; add it",
+        f"{path}:2: zzz: unknown key\n    zzz: 1",
+    ]
+
+
+def test_a_number_in_quotes_says_the_quotes_are_the_problem(write: WriteYaml) -> None:
+    """``"3"`` where a number belongs is refused because of its quotes, wherever it is:
+    in a retry block, a step timeout, an expectation, a fault's attempts. A quoted number
+    that would be wrong without quotes too (a duration needs a unit) keeps its own message."""
+    path = write(
+        minimal(
+            """\
+            given:
+              workflows:
+                - id: wf
+                  steps:
+                    - {id: s, retry: {max_attempts: "3"}, timeout: "300"}
+            faults:
+              - step_timeout: {step: s, attempts: "2"}
+            when:
+              - run: wf
+              - advance: "300"
+            then:
+              exit_code: "1"
+            """
+        )
+    )
+    quoted = "'{0}' is in quotes, which makes it text, not a number; write {0} without quotes"
+    step = '    - {id: s, retry: {max_attempts: "3"}, timeout: "300"}'
+    assert problems_of(path) == [
+        f"{path}:7: given.workflows.0.steps.0.retry.max_attempts: {quoted.format(3)}\n{step}",
+        f"{path}:7: given.workflows.0.steps.0.timeout: {quoted.format(300)}\n{step}",
+        f'{path}:9: faults.0.step_timeout.attempts: {quoted.format(2)}\n    - step_timeout: {{step: s, attempts: "2"}}',
+        f"{path}:12: when.1.advance: '300' is not a duration; write a number with a unit: '90s', '15m', '12h', '40d' (ms, s, m, h, d, w)\n    - advance: \"300\"",
+        f'{path}:14: then.exit_code: {quoted.format(1)}\n    exit_code: "1"',
+    ]
+
+
+UNSAFE = "must not contain '/' or '\\' (it names one folder or file, not a path)"
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "field", "message"),
+    [
+        (
+            "faults:\n  - corrupt_cache_entry: {library: ../etc}\n",
+            4,
+            "faults.0.corrupt_cache_entry.library",
+            f"library id '../etc' {UNSAFE}",
+        ),
+        (
+            "faults:\n  - stuck_worktree: {name: ../wt}\n",
+            4,
+            "faults.0.stuck_worktree.name",
+            f"worktree name '../wt' {UNSAFE}",
+        ),
+        (
+            "faults:\n  - crash_during_write: {workflow: a/b}\n",
+            4,
+            "faults.0.crash_during_write.workflow",
+            f"workflow id 'a/b' {UNSAFE}",
+        ),
+        (
+            "when:\n  - inject: {corrupt_cache_entry: {library: ..}}\n",
+            4,
+            "when.0.inject.corrupt_cache_entry.library",
+            "library id '..' must not contain '..'",
+        ),
+        ("when:\n  - hold_lock: ../wf\n", 4, "when.0.hold_lock", f"workflow id '../wf' {UNSAFE}"),
+        (
+            "given:\n  states:\n    - id: ../wf\n",
+            5,
+            "given.states.0.id",
+            f"workflow id '../wf' {UNSAFE}",
+        ),
+        (
+            "given:\n  locks:\n    - {workflow: .}\n",
+            5,
+            "given.locks.0.workflow",
+            "workflow id '.' must not be empty or '.'",
+        ),
+        (
+            "given:\n  worktrees:\n    - {name: C:wt}\n",
+            5,
+            "given.worktrees.0.name",
+            "worktree name 'C:wt' must not be an absolute path",
+        ),
+        (
+            "given:\n  tiered:\n    - {name: a/b.json}\n",
+            5,
+            "given.tiered.0.name",
+            f"file name 'a/b.json' {UNSAFE}",
+        ),
+        (
+            "given:\n  context7:\n    - {library: r, documents: {../x.md: a, meta.json: b, sub/ok.md: c}}\n",
+            5,
+            "given.context7.0.documents",
+            "document name(s) '../x.md', 'meta.json': write a path of plain names inside the "
+            "entry (no '..', no leading '/', not meta.json)",
+        ),
+    ],
+)
+def test_unsafe_names_are_refused_at_load(
+    write: WriteYaml, body: str, line: int, field: str, message: str
+) -> None:
+    """A name that would become a path component (fault, given item, harness action) goes
+    through the core's safe_name when the file is read: an invalid file with its line, never
+    a traceback at run time."""
+    path = write(minimal(body))
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:{line}: {field}: {message}\n")
 
 
 @pytest.mark.parametrize(
