@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
-from pytest_tapps.cli._output import duration, format_table, print_json
+from pytest_tapps.cli._output import Printed, duration, emit, format_table, json_text, text
 from pytest_tapps.cli._runner import RUNNER_HELP, load_runner
 from pytest_tapps.core._errors import ConfigurationError
 from pytest_tapps.core._timeutil import to_iso
 
 if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
     from pytest_tapps.core._executor import WorkflowExecutor
-    from pytest_tapps.core._recovery import Diagnosis, Edit
+    from pytest_tapps.core._recovery import Diagnosis, Edit, ForceCleanup
     from pytest_tapps.core._state import WorkflowState
 
 
@@ -63,10 +63,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="continue a workflow from its first incomplete step",
         description=(
             "Continue the same workflow (same id) from its first incomplete step after a "
-            "failure, a pause or a crash; completed steps are not run again."
+            "failure, a pause or a crash; completed steps are not run again. A state that "
+            "holds no definition (written by hand, by another implementation or by the real "
+            "tapps-agents package) needs --definition."
         ),
     )
     _id_option(resume)
+    resume.add_argument(
+        "--definition",
+        type=Path,
+        metavar="FILE",
+        help="the workflow's definition YAML (default: the one its state recorded)",
+    )
     resume.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
     resume.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
     resume.add_argument("--json", action="store_true", help="print the final state as JSON")
@@ -141,11 +149,11 @@ def _error_cell(row: dict[str, Any]) -> str | None:
     return f"{row['error_category']} ({flag})"
 
 
-def _print_steps(state: WorkflowState) -> None:
+def steps_lines(state: WorkflowState) -> list[str]:
+    """The table of a workflow's steps (newest status, attempts, duration, error)."""
     rows = step_rows(state)
     if not rows:
-        print("no step has run yet")
-        return
+        return ["no step has run yet"]
     table = [
         (
             r["step_id"],
@@ -159,7 +167,7 @@ def _print_steps(state: WorkflowState) -> None:
         for r in rows
     ]
     headers = ("step", "agent", "action", "status", "attempts", "duration", "error")
-    print(format_table(headers, table))
+    return [format_table(headers, table)]
 
 
 def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
@@ -184,47 +192,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     diagnosis = diagnose(
         layout_of(args), args.workflow_id, clock=args.clock, threshold_seconds=args.stuck_after
     )
+    return emit(status_printed(diagnosis, as_json=args.json))
+
+
+def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
+    """What ``tapps workflow status`` prints: the workflow, whether it is stuck and why, and
+    its steps."""
     state = diagnosis.state
-    if args.json:
-        print_json(
-            {
-                "workflow_id": state.workflow_id,
-                "status": state.status.value,
-                "current_step": state.current_step,
-                "started_at": to_iso(state.started_at) if state.started_at else None,
-                "updated_at": to_iso(state.updated_at) if state.updated_at else None,
-                "file": str(diagnosis.path),
-                "stuck": diagnosis.stuck,
-                "stuck_reasons": list(diagnosis.reasons),
-                "running_step": diagnosis.running_step,
-                "last_progress_age_seconds": diagnosis.last_progress_age_seconds,
-                "lock": _lock_json(diagnosis),
-                "error": state.error.model_dump(mode="json") if state.error else None,
-                "steps": step_rows(state),
-            }
+    if as_json:
+        return Printed(
+            EXIT_OK,
+            json_text(
+                {
+                    "workflow_id": state.workflow_id,
+                    "status": state.status.value,
+                    "current_step": state.current_step,
+                    "started_at": to_iso(state.started_at) if state.started_at else None,
+                    "updated_at": to_iso(state.updated_at) if state.updated_at else None,
+                    "file": str(diagnosis.path),
+                    "stuck": diagnosis.stuck,
+                    "stuck_reasons": list(diagnosis.reasons),
+                    "running_step": diagnosis.running_step,
+                    "last_progress_age_seconds": diagnosis.last_progress_age_seconds,
+                    "lock": _lock_json(diagnosis),
+                    "error": state.error.model_dump(mode="json") if state.error else None,
+                    "steps": step_rows(state),
+                }
+            ),
         )
-        return EXIT_OK
     headline = state.status.value + (" (STUCK)" if diagnosis.stuck else "")
-    print(f"workflow {state.workflow_id}: {headline}")
-    print(f"  current step: {state.current_step or '-'}")
-    print(f"  started:      {to_iso(state.started_at) if state.started_at else '-'}")
-    print(f"  updated:      {to_iso(state.updated_at) if state.updated_at else '-'}")
-    print(f"  state file:   {diagnosis.path}")
+    lines = [
+        f"workflow {state.workflow_id}: {headline}",
+        f"  current step: {state.current_step or '-'}",
+        f"  started:      {to_iso(state.started_at) if state.started_at else '-'}",
+        f"  updated:      {to_iso(state.updated_at) if state.updated_at else '-'}",
+        f"  state file:   {diagnosis.path}",
+    ]
     if diagnosis.lock is not None:
-        print(f"  lock:         {diagnosis.lock.reason}")
+        lines.append(f"  lock:         {diagnosis.lock.reason}")
     if state.error is not None:
-        print(f"  error:        {state.error.category.value}: {state.error.message}")
-    for reason in diagnosis.reasons:
-        print(f"  stuck:        {reason}")
+        lines.append(f"  error:        {state.error.category.value}: {state.error.message}")
+    lines += [f"  stuck:        {reason}" for reason in diagnosis.reasons]
     if diagnosis.stuck:
-        print(f"  running step: {diagnosis.running_step or '-'}")
-        print(
+        lines.append(f"  running step: {diagnosis.running_step or '-'}")
+        lines.append(
             f"  next:         tapps workflow force-cleanup --workflow-id {state.workflow_id}, "
             f"then tapps workflow resume --workflow-id {state.workflow_id} --runner ..."
         )
-    print()
-    _print_steps(state)
-    return EXIT_OK
+    return Printed(EXIT_OK, text([*lines, "", *steps_lines(state)]))
 
 
 def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
@@ -242,18 +257,22 @@ def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
     )
 
 
-def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
+def run_printed(state: WorkflowState, *, as_json: bool) -> Printed:
+    """What ``tapps workflow run`` and ``resume`` print: how the workflow ended, its error and
+    its steps; exit 1 unless it completed."""
     from pytest_tapps.core._state import WorkflowStatus
 
-    if args.json:
-        print_json(state.to_json_dict())
-    else:
-        print(f"workflow {state.workflow_id}: {state.status.value}")
-        if state.error is not None:
-            print(f"  error: {state.error.category.value}: {state.error.message}")
-        print()
-        _print_steps(state)
-    return EXIT_OK if state.status is WorkflowStatus.COMPLETED else EXIT_PROBLEMS
+    code = EXIT_OK if state.status is WorkflowStatus.COMPLETED else EXIT_PROBLEMS
+    if as_json:
+        return Printed(code, json_text(state.to_json_dict()))
+    lines = [f"workflow {state.workflow_id}: {state.status.value}"]
+    if state.error is not None:
+        lines.append(f"  error: {state.error.category.value}: {state.error.message}")
+    return Printed(code, text([*lines, "", *steps_lines(state)]))
+
+
+def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
+    return emit(run_printed(state, as_json=args.json))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -265,37 +284,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._definition import WorkflowDefinition
+
     executor = _executor(args, "workflow resume")
-    return _report_run(args, executor.resume(args.workflow_id))
+    definition = None
+    if args.definition is not None:
+        definition = WorkflowDefinition.from_yaml_file(args.definition)
+    return _report_run(args, executor.resume(args.workflow_id, definition))
+
+
+def edit_printed(edit: Edit, *, as_json: bool) -> Printed:
+    """What a state edit changed, or would change in a dry run (``retry-step``, ``skip-step``,
+    ``reset``, ``dlq skip``)."""
+    if as_json:
+        data = {
+            "workflow_id": edit.workflow_id,
+            "file": str(edit.path),
+            "dry_run": edit.dry_run,
+            "changes": list(edit.changes),
+            "backup": str(edit.backup) if edit.backup else None,
+            "removed_stale_lock": edit.broken_lock.reason if edit.broken_lock else None,
+        }
+        return Printed(EXIT_OK, json_text(data))
+    if not edit.changes:
+        return Printed(EXIT_OK, text([f"workflow {edit.workflow_id}: nothing to change"]))
+    verb = "would change" if edit.dry_run else "changed"
+    lines = [f"workflow {edit.workflow_id} ({edit.path}): {verb}"]
+    lines += [f"  - {change}" for change in edit.changes]
+    if edit.broken_lock is not None:
+        lines.append(f"  removed a stale lock: {edit.broken_lock.reason}")
+    if edit.backup is not None:
+        lines.append(f"  backup: {edit.backup}")
+    if edit.dry_run:
+        lines.append("dry run: nothing was written")
+    return Printed(EXIT_OK, text(lines))
 
 
 def print_edit(edit: Edit, *, as_json: bool) -> None:
     """Show what a state edit changed, or would change in a dry run."""
-    if as_json:
-        print_json(
-            {
-                "workflow_id": edit.workflow_id,
-                "file": str(edit.path),
-                "dry_run": edit.dry_run,
-                "changes": list(edit.changes),
-                "backup": str(edit.backup) if edit.backup else None,
-                "removed_stale_lock": edit.broken_lock.reason if edit.broken_lock else None,
-            }
-        )
-        return
-    if not edit.changes:
-        print(f"workflow {edit.workflow_id}: nothing to change")
-        return
-    verb = "would change" if edit.dry_run else "changed"
-    print(f"workflow {edit.workflow_id} ({edit.path}): {verb}")
-    for change in edit.changes:
-        print(f"  - {change}")
-    if edit.broken_lock is not None:
-        print(f"  removed a stale lock: {edit.broken_lock.reason}")
-    if edit.backup is not None:
-        print(f"  backup: {edit.backup}")
-    if edit.dry_run:
-        print("dry run: nothing was written")
+    emit(edit_printed(edit, as_json=as_json))
 
 
 def cmd_retry_step(args: argparse.Namespace) -> int:
@@ -334,37 +361,43 @@ def cmd_force_cleanup(args: argparse.Namespace) -> int:
     report = force_cleanup(
         layout_of(args), args.workflow_id, clock=args.clock, dry_run=args.dry_run
     )
-    if args.json:
-        print_json(
-            {
-                "workflow_id": report.workflow_id,
-                "dry_run": report.dry_run,
-                "removed_locks": [
-                    {"file": str(i.path), "reason": i.reason} for i in report.removed_locks
-                ],
-                "live_lock": (
-                    {
-                        "file": str(report.live_lock.path),
-                        "holder": report.live_lock.holder,
-                        "reason": report.live_lock.reason,
-                    }
-                    if report.live_lock
-                    else None
-                ),
-                "stuck_worktrees": [str(p) for p in report.stuck_worktrees],
-            }
+    return emit(force_cleanup_printed(report, as_json=args.json))
+
+
+def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
+    """What ``tapps workflow force-cleanup`` prints: the stale locks it removed, a live lock it
+    kept (exit 1) and the workflow's unfinished worktrees."""
+    code = EXIT_PROBLEMS if report.live_lock is not None else EXIT_OK
+    if as_json:
+        data = {
+            "workflow_id": report.workflow_id,
+            "dry_run": report.dry_run,
+            "removed_locks": [
+                {"file": str(i.path), "reason": i.reason} for i in report.removed_locks
+            ],
+            "live_lock": (
+                {
+                    "file": str(report.live_lock.path),
+                    "holder": report.live_lock.holder,
+                    "reason": report.live_lock.reason,
+                }
+                if report.live_lock
+                else None
+            ),
+            "stuck_worktrees": [str(p) for p in report.stuck_worktrees],
+        }
+        return Printed(code, json_text(data))
+    verb = "would remove" if report.dry_run else "removed"
+    lines = [f"{verb} stale lock {i.path}: {i.reason}" for i in report.removed_locks]
+    if report.live_lock is not None:
+        lines.append(
+            f"kept lock {report.live_lock.path}: held by {report.live_lock.holder} "
+            f"({report.live_lock.reason}); stop that process first"
         )
-    else:
-        verb = "would remove" if report.dry_run else "removed"
-        for inspection in report.removed_locks:
-            print(f"{verb} stale lock {inspection.path}: {inspection.reason}")
-        if report.live_lock is not None:
-            print(
-                f"kept lock {report.live_lock.path}: held by {report.live_lock.holder} "
-                f"({report.live_lock.reason}); stop that process first"
-            )
-        if not report.removed_locks and report.live_lock is None:
-            print(f"workflow {report.workflow_id}: no lock file")
-        for path in report.stuck_worktrees:
-            print(f"unfinished worktree {path}: remove it with 'tapps worktree remove'")
-    return EXIT_PROBLEMS if report.live_lock is not None else EXIT_OK
+    if not report.removed_locks and report.live_lock is None:
+        lines.append(f"workflow {report.workflow_id}: no lock file")
+    lines += [
+        f"unfinished worktree {path}: remove it with 'tapps worktree remove'"
+        for path in report.stuck_worktrees
+    ]
+    return Printed(code, text(lines))

@@ -225,9 +225,16 @@ class WorkflowExecutor:
         """Start ``definition`` as a new workflow and run it to the end (or to its failure)."""
         return asyncio.run(self.run_async(definition))
 
-    def resume(self, workflow_id: str) -> WorkflowState:
-        """Continue ``workflow_id`` from its first incomplete step."""
-        return asyncio.run(self.resume_async(workflow_id))
+    def resume(
+        self, workflow_id: str, definition: WorkflowDefinition | None = None
+    ) -> WorkflowState:
+        """Continue ``workflow_id`` from its first incomplete step.
+
+        The steps come from ``definition`` when one is given (a state written by another
+        implementation, by hand or by the real package holds none), else from the definition
+        the state recorded when this executor started it. The definition used is recorded in
+        the state, so a later resume needs none."""
+        return asyncio.run(self.resume_async(workflow_id, definition))
 
     async def run_async(self, definition: WorkflowDefinition) -> WorkflowState:
         """The async form of :meth:`run`."""
@@ -249,17 +256,24 @@ class WorkflowExecutor:
             self._log(state).info("Workflow started", step_count=len(definition.steps))
             return await self._drive(_Run(state, definition, path, lock))
 
-    async def resume_async(self, workflow_id: str) -> WorkflowState:
+    async def resume_async(
+        self, workflow_id: str, definition: WorkflowDefinition | None = None
+    ) -> WorkflowState:
         """The async form of :meth:`resume`."""
         path = self.store.locate(workflow_id)
         state = self.store.read(path)
-        if state.definition is None:
-            message = (
-                f"{path}: workflow {workflow_id!r} holds no definition to resume from "
-                "(it was not started by this executor)"
-            )
-            raise ResumeRefused(message)
-        definition = WorkflowDefinition.parse(state.definition, source=f"{path}: definition")
+        if definition is None:
+            if state.definition is None:
+                message = (
+                    f"{path}: workflow {workflow_id!r} holds no definition to resume from "
+                    "(it was not started by this executor); give the workflow's definition "
+                    f"file: 'tapps workflow resume --workflow-id {workflow_id} --definition "
+                    "FILE'"
+                )
+                raise ResumeRefused(message)
+            definition = WorkflowDefinition.parse(state.definition, source=f"{path}: definition")
+        elif definition.id != workflow_id:
+            definition = definition.model_copy(update={"id": workflow_id})
         with self._lock(definition) as lock:
             state = self.store.read(path)  # re-read under the lock
             if state.status is WorkflowStatus.COMPLETED and not self._incomplete(state, definition):
@@ -273,6 +287,7 @@ class WorkflowExecutor:
                     execution.error = interrupted_envelope(execution, workflow_id)
             state.status = WorkflowStatus.RUNNING
             state.error = None
+            state.definition = definition.model_dump(mode="json", by_alias=True)
             self._log(state).info("Workflow resumed")
             return await self._drive(_Run(state, definition, path, lock))
 

@@ -12,10 +12,12 @@ from pytest_tapps.harness._assertions import (
     timeline,
 )
 from pytest_tapps.harness._faults import (
+    ExecutorKilled,
     FaultError,
     Faults,
     Flaky,
     Hang,
+    KillExecutor,
     StepFailure,
     StepTimeout,
     hold_lock,
@@ -36,11 +38,13 @@ from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
 
 __all__ = [
     "DEFAULT_NOW",
+    "ExecutorKilled",
     "FaultError",
     "Faults",
     "Flaky",
     "Hang",
     "HarnessError",
+    "KillExecutor",
     "LogCapture",
     "NotInLayout",
     "StepFailure",

@@ -105,14 +105,44 @@ class Hang:
             context.sleep(float("inf"))
 
 
-StepFault = StepTimeout | StepFailure | Flaky | Hang
+class ExecutorKilled(BaseException):
+    """The executor's process died (``kill -9``) mid-step: raised by :class:`KillExecutor`.
+
+    A ``BaseException``, so no ``except Exception`` of the system under test handles it: it
+    unwinds the executor as the death would, saving nothing more. The runner that fired it
+    makes it real: :func:`pytest_tapps.scenario.fault_runner` (in a subprocess) kills its own
+    process; :meth:`Faults.runner` (in-process) leaves the lock file behind with a dead holder,
+    as the dead process would have."""
+
+
+@dataclass(frozen=True)
+class KillExecutor:
+    """The executor dies in the middle of the step on the given attempts (the first by
+    default, so that a resume can finish the step)."""
+
+    step: str
+    attempts: Attempts = (1,)
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and _hits(self.attempts, context.attempt):
+            message = (
+                f"the executor was killed (kill -9) during step {step.id!r}, "
+                f"attempt {context.attempt}"
+            )
+            raise ExecutorKilled(message)
+
+
+StepFault = StepTimeout | StepFailure | Flaky | Hang | KillExecutor
 #: The step faults by the key a scenario writes them with.
 STEP_FAULTS: dict[str, type[StepFault]] = {
     "step_timeout": StepTimeout,
     "step_failure": StepFailure,
     "flaky": Flaky,
     "hang": Hang,
+    "kill_executor": KillExecutor,
 }
+#: A pid above Linux's largest (``pid_max`` is at most 2**22): no process has it.
+DEAD_PID = 2**22 + 12345
 
 
 def step_faults_from_data(plain: Iterable[Mapping[str, Any]]) -> list[StepFault]:
@@ -185,16 +215,42 @@ class Faults:
     def hang(self, step: str, attempts: Attempts = "all") -> StepFault:
         return self.add(Hang(step, attempts))
 
+    def kill_executor(self, step: str, attempts: Attempts = (1,)) -> StepFault:
+        return self.add(KillExecutor(step, attempts))
+
     def runner(self, base: StepRunner | None = None) -> StepRunner:
-        """A step runner that fires the registered faults, then runs ``base`` (if any)."""
+        """A step runner that fires the registered faults, then runs ``base`` (if any).
+
+        When :class:`KillExecutor` fires, the executor runs in this process, which must live
+        on: the lock file is left to a dead holder before :class:`ExecutorKilled` unwinds the
+        executor (whose own release then finds the lock no longer its own)."""
 
         def run(step: StepDefinition, context: StepContext) -> Any:
             work_in_worktree(step, context)
-            for fault in self.step_faults:
-                fault.fire(step, context)
+            try:
+                for fault in self.step_faults:
+                    fault.fire(step, context)
+            except ExecutorKilled:
+                self._abandon_lock(context.workflow_id)
+                raise
             return None if base is None else base(step, context)
 
         return run
+
+    def _abandon_lock(self, workflow_id: str) -> None:
+        """The workflow's lock, as its holder's death leaves it: the same times, a dead pid,
+        and a token that is no longer this process's."""
+        if not self.project.layout.profile.workflow_locks:
+            return
+        from pytest_tapps.core._fsutil import write_atomic
+
+        path = self.project.layout.lock_file(workflow_id)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return  # no lock (or no readable one) to leave behind
+        record.update(pid=DEAD_PID, token="killed")  # noqa: S106 -- a lock token, no secret
+        write_atomic(path, json.dumps(record).encode())
 
     # tree faults ------------------------------------------------------------------------------
 
@@ -340,7 +396,7 @@ class Faults:
     def _dead_pid(self) -> int:
         """The pid of a process that has exited (and been reaped)."""
         if self.project.fake_fs:
-            return 2**22 + 12345  # beyond pid_max: no such process
+            return DEAD_PID
         child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"])
         child.wait()
         return child.pid
@@ -429,8 +485,12 @@ class Faults:
                 "cannot be filled safely)"
             )
             raise FaultError(message)
-        used = filesystem.get_disk_usage(str(self.project.root)).used
-        filesystem.set_disk_usage(used + free_bytes, str(self.project.root))
+        root = str(self.project.root)
+        # pyfakefs counts what is on the disk only once the disk has a size: give it one first,
+        # or ``used`` is 0 and the disk is made smaller than what it holds already.
+        filesystem.set_disk_usage(2**50, root)
+        used = filesystem.get_disk_usage(root).used
+        filesystem.set_disk_usage(used + free_bytes, root)
 
     def close(self) -> None:
         """Undo what must be undone and stop helper processes (the fixture calls this)."""

@@ -33,8 +33,27 @@ class Mismatch:
     picture: str | None = None
 
 
-def _seconds(values: list[float]) -> str:
-    return "[" + ", ".join(format_duration(v) for v in values) + "]"
+def _seconds(values: list[Any]) -> str:
+    return "[" + ", ".join(expected_text(v) for v in values) + "]"
+
+
+def expected_text(want: Any) -> str:
+    """An expected duration as written: ``915s``, or bounds such as ``at most 10m``."""
+    if isinstance(want, float | int):
+        return format_duration(want)
+    parts = []
+    if want.at_least is not None:
+        parts.append(f"at least {format_duration(want.at_least)}")
+    if want.at_most is not None:
+        parts.append(f"at most {format_duration(want.at_most)}")
+    return " and ".join(parts)
+
+
+def matches(want: Any, seconds: float) -> bool:
+    """Whether ``seconds`` is the expected duration (to the millisecond) or within its bounds."""
+    if isinstance(want, float | int):
+        return round(seconds, 3) == round(want, 3)
+    return bool(want.holds(seconds))
 
 
 def read_state(result: Result, workflow_id: str) -> WorkflowState | str:
@@ -70,7 +89,11 @@ def _step(
             yield Mismatch((*loc, "attempts"), str(want.attempts), attempts, "timeline")
     if want.delays is not None:
         delays = None if inferred else delays_of(state, step_id)
-        if delays is None or [round(d, 3) for d in delays] != [round(d, 3) for d in want.delays]:
+        if (
+            delays is None
+            or len(delays) != len(want.delays)
+            or not all(matches(w, d) for w, d in zip(want.delays, delays, strict=True))
+        ):
             shown = _NOT_RECORDED if delays is None else _seconds(delays)
             yield Mismatch((*loc, "delays"), _seconds(want.delays), shown, "timeline")
     if want.error is not None:
@@ -105,6 +128,8 @@ def _workflow(
         return
     if want.status is not None and state.status is not want.status:
         yield Mismatch((*loc, "status"), want.status.value, state.status.value, "timeline")
+    if want.error is not None:
+        yield from _error((*loc, "error"), state.error, want.error)
     for step_id, step_want in want.steps.items():
         yield from _step((*loc, "steps", step_id), state, step_id, step_want)
 
@@ -331,21 +356,21 @@ def check(result: Result) -> list[Mismatch]:
     then = result.scenario.then
     found: list[Mismatch] = []
     found.extend(_paths(result))
-    if then.status is not None or then.steps:
+    if then.status is not None or then.steps or then.error is not None:
         subject = subject_workflow(result.scenario)
         assert subject is not None  # noqa: S101 -- load-time cross checks guarantee it
-        want = WorkflowExpectation(status=then.status, steps=then.steps)
+        want = WorkflowExpectation(status=then.status, steps=then.steps, error=then.error)
         for mismatch in _workflow(result, ("then",), subject, want):
             found.append(mismatch)
     for workflow_id, want in then.workflows.items():
         found.extend(_workflow(result, ("then", "workflows", workflow_id), workflow_id, want))
     if then.elapsed is not None:
         elapsed = result.session.clock.time() - result.start
-        if round(elapsed, 3) != round(then.elapsed, 3):
+        if not matches(then.elapsed, elapsed):
             found.append(
                 Mismatch(
                     ("then", "elapsed"),
-                    format_duration(then.elapsed),
+                    expected_text(then.elapsed),
                     format_duration(elapsed),
                     "timeline",
                 )

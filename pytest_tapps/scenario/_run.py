@@ -17,6 +17,7 @@ from typing import Any
 from pytest_tapps.core import LayoutProfile, VirtualClock
 from pytest_tapps.core._fsutil import fsync_off
 from pytest_tapps.harness import (
+    ExecutorKilled,
     Faults,
     HarnessError,
     NotInLayout,
@@ -30,12 +31,17 @@ from pytest_tapps.scenario._expect import check
 from pytest_tapps.scenario._load import Loaded
 from pytest_tapps.scenario._model import (
     HARNESS_ACTIONS,
+    FileSpec,
     Given,
     Scenario,
     action_name,
     action_value,
 )
 from pytest_tapps.scenario._targets import CoreTarget, Outcome, Session, Target, Unsupported
+
+#: How a shell reports a process killed by ``kill -9`` (128 + SIGKILL), as the command target
+#: does.
+KILLED_EXIT_CODE = 137
 
 
 class ScenarioFailure(AssertionError):
@@ -105,10 +111,9 @@ def build_given(proj: TappsProject, given: Given) -> None:
     from pytest_tapps.core import format_duration
 
     root = proj.root
+    worktrees = {proj.worktree(**tree.model_dump()): tree.age for tree in given.worktrees}
     for spec in given.files:
-        proj.write(root / spec.path, spec.content, age=spec.age)
-    for tree in given.worktrees:
-        proj.worktree(**tree.model_dump())
+        _write_file(proj, spec, worktrees)
     for entry in given.context7:
         proj.context7(entry.library, entry.documents, age=entry.age)
     for tiered in given.tiered:
@@ -142,6 +147,25 @@ def build_given(proj: TappsProject, given: Given) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = Path(os.path.normpath(root / link.target))
         path.symlink_to(target)
+
+
+def _write_file(proj: TappsProject, spec: FileSpec, worktrees: dict[Path, float]) -> None:
+    """A ``given.files`` entry. Inside a given worktree, a file without an ``age:`` of its own
+    is as old as the worktree; one with an age keeps it (a fresh file keeps an old worktree
+    alive, as the runbook ages a worktree by its newest file). The worktree's folders keep
+    the worktree's age either way."""
+    path = proj.root / spec.path
+    owner = next((folder for folder in worktrees if path.is_relative_to(folder)), None)
+    if owner is None:
+        proj.write(path, spec.content, age=spec.age)
+        return
+    age = spec.age if "age" in spec.model_fields_set else worktrees[owner]
+    proj.write(path, spec.content, age=age)
+    stamp = proj.clock.time() - worktrees[owner]
+    folder = path.parent
+    while folder.is_relative_to(owner):
+        os.utime(folder, (stamp, stamp))
+        folder = folder.parent
 
 
 def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
@@ -181,6 +205,8 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
             faults.flaky(spec.step, spec.failures, spec.category.value)
         elif name == "hang":
             faults.hang(spec.step, attempts)
+        elif name == "kill_executor":
+            faults.kill_executor(spec.step, attempts)
         else:
             continue
         plain.append({name: spec.model_dump(mode="json")})
@@ -376,7 +402,10 @@ def _act(
                 else:
                     for workflow_id, holder in held.items():  # healthy executors keep beating
                         faults.beat(workflow_id, holder)
-                    outcome = target.perform(name, value, session)
+                    try:
+                        outcome = target.perform(name, value, session)
+                    except ExecutorKilled:  # kill_executor in-process: the "process" is gone
+                        outcome = Outcome(KILLED_EXIT_CODE)
                 performed.append(Performed(index, name, value, outcome))
         finally:
             target.finish(session)

@@ -119,6 +119,12 @@ class TappsAgentsTarget(Target):
         if action in UNSUPPORTED:
             message = f"{self.name} 3.7: {UNSUPPORTED[action]}"
             raise Unsupported(message)
+        if action in ("run", "resume") and any("kill_executor" in f for f in session.step_faults):
+            message = (
+                f"{self.name} 3.7: kill_executor needs the executor in a process of its own, "
+                "and this target runs the package in-process to hold its seams"
+            )
+            raise Unsupported(message)
         out = io.StringIO()
         try:
             with self._in_project(session, out):

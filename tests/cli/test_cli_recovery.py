@@ -77,6 +77,32 @@ def test_run_then_resume_through_the_cli(tmp_path: Path) -> None:
     assert _ran(tmp_path) == ["plan", "critical-step", "critical-step", "critical-step", "review"]
 
 
+def test_resume_of_a_hand_written_state_takes_definition_from_a_file(tmp_path: Path) -> None:
+    """A state with no definition: resume refuses with the way out; --definition FILE works."""
+    _project(tmp_path)
+    state = {
+        "workflow_id": "workflow-123",
+        "status": "failed",
+        "step_executions": [
+            {"step_id": "plan", "agent": "planner", "status": "completed", "attempt": 1},
+        ],
+    }
+    path = Layout(tmp_path).current_state_file
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(state))
+    resume = ["workflow", "resume", "--workflow-id", "workflow-123", "--runner", "steps:run_step"]
+    done = run_cli(*resume, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(
+        "(it was not started by this executor); give the workflow's definition file: "
+        "'tapps workflow resume --workflow-id workflow-123 --definition FILE'"
+    )
+    done = run_cli(*resume, "--definition", "workflow.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _ran(tmp_path) == ["critical-step", "review"]
+
+
 def test_resume_without_a_runner_says_how_to_name_one(tmp_path: Path) -> None:
     """No --runner: exit 2 with the form to use, and nothing touched."""
     _project(tmp_path)

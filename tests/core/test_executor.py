@@ -359,6 +359,57 @@ def test_resume_continues_the_same_workflow_without_rerunning_completed_steps(
     assert list(layout.backups_dir.iterdir())  # resume edits state: it backed it up first
 
 
+def test_resume_takes_a_given_definition_for_a_state_that_holds_none(tmp_path: Path) -> None:
+    """A state written elsewhere (no definition) resumes from the definition given, which the
+    state then records: a second resume needs none."""
+    layout = Layout(tmp_path)
+    runs: list[str] = []
+
+    def runner(step: StepDefinition, context: StepContext) -> None:
+        runs.append(step.id)
+        if step.id == "c" and len(runs) == 2:
+            raise TimeoutError("upstream slow")
+
+    path = layout.current_state_file
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    written_elsewhere = {
+        "workflow_id": "workflow-123",
+        "status": "failed",
+        "step_executions": [
+            {"step_id": "a", "agent": "x", "status": "completed", "attempt": 1},
+            {"step_id": "b", "agent": "x", "status": "failed", "attempt": 1,
+             "error": {"code": "t", "category": "timeout", "recoverable": True, "message": "m"}},
+        ],
+    }  # fmt: skip
+    path.write_text(json.dumps(written_elsewhere))
+    executor = WorkflowExecutor(layout, runner, clock=VirtualClock())
+    with pytest.raises(ResumeRefused, match="--definition FILE"):
+        executor.resume("workflow-123")
+    defn = definition({"id": "a"}, {"id": "b"}, {"id": "c"})
+    first = executor.resume("workflow-123", defn)
+    assert (first.status, runs) == (WorkflowStatus.FAILED, ["b", "c"])
+    assert first.definition == defn.model_dump(mode="json", by_alias=True)
+    again = executor.resume("workflow-123")
+    assert (again.status, runs) == (WorkflowStatus.COMPLETED, ["b", "c", "c"])
+
+
+def test_resume_runs_a_definition_of_another_id_under_the_workflow_s_own(tmp_path: Path) -> None:
+    """A definition named otherwise still resumes the workflow asked for, under its id."""
+    runs: list[str] = []
+    WorkflowExecutor(tmp_path, always_hangs, clock=VirtualClock()).run(definition({"id": "a"}))
+    other = WorkflowDefinition.parse({"id": "template", "steps": [{"id": "a"}, {"id": "b"}]})
+    state = WorkflowExecutor(
+        tmp_path, lambda step, context: runs.append(step.id), clock=VirtualClock()
+    ).resume("workflow-123", other)
+    assert (state.workflow_id, state.status, runs) == (
+        "workflow-123",
+        WorkflowStatus.COMPLETED,
+        ["a", "b"],
+    )
+    assert not Layout(tmp_path).lock_file("template").exists()
+
+
 def test_resume_refuses_a_non_recoverable_failure(tmp_path: Path) -> None:
     """A non-recoverable failure needs a person: resume says to retry-step or skip-step."""
 

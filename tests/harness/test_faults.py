@@ -194,6 +194,24 @@ def test_disk_full_and_permission_denied_on_the_fake_fs() -> None:
             (built.layout.tapps_dir / "logs/debug/secret.log").read_text()
 
 
+def test_a_full_disk_keeps_what_is_on_it_and_frees_what_is_deleted() -> None:
+    """disk_full(n) leaves exactly n bytes free over the files already there, so a cleanup of
+    a full disk deletes its old files (freeing space) and keeps the young ones."""
+    from pytest_tapps.core import run_cleanup
+
+    with project(fs="fake") as built:
+        built.file("logs/debug/old.log", b"o" * 100, age="8d")
+        built.file("logs/debug/new.log", b"n" * 100, age="6d")
+        assert built.filesystem is not None
+        Faults(built).disk_full(free_bytes=10)
+        usage = built.filesystem.get_disk_usage(str(built.root))
+        assert (usage.used, usage.free) == (200, 10)
+        report = run_cleanup(built.layout, clock=built.clock)
+        assert report.failed == []
+        assert not (built.layout.tapps_dir / "logs/debug/old.log").exists()
+        assert built.filesystem.get_disk_usage(str(built.root)).free == 110
+
+
 def test_permission_denied_is_undone_even_when_the_path_went_away() -> None:
     """close() tolerates a path the code under test removed or moved aside (a cleanup renames
     a folder to a tombstone first); a path still there gets its mode back."""

@@ -3,6 +3,7 @@ checking ``then:`` and the failure picture."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -314,7 +315,8 @@ def test_a_scenario_layout_writes_the_given_tree_in_it(tmp_path: Path) -> None:
     assert (state_dir / "last.json").is_file()
     assert not (state_dir / "current_state.json").exists()
     assert result.session.layout.profile.name == "tapps-agents-3.7"
-    assert result.performed[0].outcome.output.startswith("wf-1: failed")
+    printed = json.loads(result.performed[0].outcome.output)  # workflow status --json
+    assert (printed["workflow_id"], printed["status"]) == ("wf-1", "failed")
 
 
 class RealLayoutTarget(CoreTarget):

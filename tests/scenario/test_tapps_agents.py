@@ -375,6 +375,16 @@ def test_actions_the_package_has_no_way_to_perform_are_unsupported_with_the_reas
     assert set(UNSUPPORTED) >= {"retry_step", "dlq_skip", "dlq_retry", "cache_verify"}
 
 
+def test_a_kill_of_the_in_process_package_is_unsupported_not_a_departure(
+    tmp_path: Path,
+) -> None:
+    """kill_executor cannot kill a package that runs in pytest's process: UNSUPPORTED, with
+    why, before the package runs (not a harness traceback recorded as a departure)."""
+    text = WORKFLOW % ("kill_executor: build", "0s")
+    with pytest.raises(Unsupported, match="kill_executor needs the executor in a process"):
+        run_text(tmp_path, text)
+
+
 def test_an_exception_of_the_package_is_the_action_s_failure(tmp_path: Path) -> None:
     """The package raising is an exit code and the exception as output (evidence), not a
     harness error: here its KBCache.clear() ImportError."""
