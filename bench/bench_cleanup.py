@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _command import timed
+
 DAY = 86400
 TAPPS = str(Path(sys.executable).with_name("tapps"))
 BASELINE = """
@@ -95,12 +97,6 @@ def listing(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def timed(command: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def in_process(root: Path) -> float:
     from pytest_tapps.core import Layout
     from pytest_tapps.core._cleanup import run_cleanup
@@ -137,11 +133,14 @@ FIND_B = [
 def tools_for(find: list[str], folder: str, days: str, kind: str, category: str) -> Tools:
     """find, the plain loop, the tapps command and the in-process core, for one case."""
     return {
-        "find": lambda w: timed(find, w),
+        # Output to /dev/null as before: tapps cleanup prints a line per removed item.
+        "find": lambda w: timed(find, cwd=w, keep_stdout=False),
         "scandir-unlink loop": lambda w: timed(
-            [sys.executable, "-c", BASELINE, folder, days, kind], w
+            [sys.executable, "-c", BASELINE, folder, days, kind], cwd=w, keep_stdout=False
         ),
-        "tapps cleanup": lambda w: timed([TAPPS, "cleanup", "--only", category], w),
+        "tapps cleanup": lambda w: timed(
+            [TAPPS, "cleanup", "--only", category], cwd=w, keep_stdout=False
+        ),
         "core in-process": in_process,
     }
 

@@ -28,6 +28,7 @@ from pytest_tapps.core import (
     VirtualClock,
     WorkflowDefinition,
     WorkflowExecutor,
+    WorkflowStatus,
 )
 
 CRITICAL = WorkflowDefinition.parse(
@@ -74,7 +75,15 @@ def flaky(step: StepDefinition, context: StepContext) -> None:
         raise ConnectionResetError("transient")
 
 
-def measure(definition: WorkflowDefinition, runner: Any, runs: int, base: Path) -> dict[str, float]:
+def measure(
+    definition: WorkflowDefinition,
+    runner: Any,
+    runs: int,
+    base: Path,
+    expect: WorkflowStatus,
+) -> dict[str, float]:
+    """Wall times of ``runs`` runs; a run that does not end ``expect`` stops the benchmark
+    (timing a workflow that went another way measures something else)."""
     walls, simulated = [], 0.0
     for index in range(runs):
         root = base / f"{definition.id}-{index}"
@@ -82,8 +91,14 @@ def measure(definition: WorkflowDefinition, runner: Any, runs: int, base: Path) 
         clock = VirtualClock()
         executor = WorkflowExecutor(root, runner, clock=clock)
         start = time.perf_counter()
-        executor.run(definition)
+        state = executor.run(definition)
         walls.append(time.perf_counter() - start)
+        if state.status is not expect:
+            message = (
+                f"benchmark stopped: workflow {definition.id!r} ended {state.status.value}, "
+                f"expected {expect.value}; no figure is printed for it"
+            )
+            raise SystemExit(message)
         simulated = clock.elapsed
     median = statistics.median(walls)
     return {
@@ -104,15 +119,16 @@ def main() -> None:
         base = Path(folder)
         warm = base / "warm-up"
         warm.mkdir()
-        measure(CRITICAL, hang, 3, warm)  # imports and first-call costs stay out of the figures
+        # imports and first-call costs stay out of the figures
+        measure(CRITICAL, hang, 3, warm, WorkflowStatus.FAILED)
         print(f"folder: {base} ({args.runs} runs each)")
         header = ("median ms", "min ms", "max ms", "simulated s", "x real time")
         print(f"{'case':<15}" + "".join(f"{h:>13}" for h in header))
-        for name, definition, runner in (
-            ("critical-step", CRITICAL, hang),
-            ("20-steps", TWENTY, flaky),
+        for name, definition, runner, expect in (
+            ("critical-step", CRITICAL, hang, WorkflowStatus.FAILED),
+            ("20-steps", TWENTY, flaky, WorkflowStatus.COMPLETED),
         ):
-            result = measure(definition, runner, args.runs, base)
+            result = measure(definition, runner, args.runs, base, expect)
             print(
                 f"{name:<15}{result['median_ms']:>13.2f}{result['min_ms']:>13.2f}"
                 f"{result['max_ms']:>13.2f}{result['simulated_s']:>13.0f}{result['speedup']:>13,.0f}"

@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _command import timed
 
 
 def run(folder: Path, plugin: str) -> float:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", plugin, "test_one.py"]
-    start = time.perf_counter()
-    subprocess.run(command, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timed(command, cwd=folder, env=env)
 
 
 def main() -> None:

@@ -128,42 +128,84 @@ def test_worker_killed_during_a_step_is_resumed_to_completion(tmp_path: Path) ->
     assert not layout.lock_file("wf").exists()
 
 
-def test_workers_killed_during_state_writes_never_lose_completed_steps(tmp_path: Path) -> None:
-    """Kill workers at random moments of a write-heavy run: the state always loads, and no step
-    recorded completed at a kill ever runs again."""
-    rng = random.Random(1234)
-    layout = Layout(tmp_path)
-    store = StateStore(layout)
-    kill_points: list[tuple[int, set[str]]] = []
-    saw_partial_write = False
-    for _round in range(8):
-        worker = _worker(tmp_path, 60, slow_disk=True)
-        time.sleep(rng.uniform(0.4, 0.9))
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        assert worker.stdout is not None
-        worker.stdout.close()
-        if layout.state_dir.exists():
-            leftovers = [p for p in layout.state_dir.iterdir() if is_temp_name(p.name)]
-            saw_partial_write = saw_partial_write or bool(leftovers)
-        try:
-            state = store.load("wf")  # never corrupt, whatever the moment of the kill
-        except WorkflowNotFoundError:
-            continue  # killed before the first save
-        completed = {k for k, v in state.latest().items() if v.status is StepStatus.COMPLETED}
-        kill_points.append((len(_ran(tmp_path)), completed))
-        if state.status is WorkflowStatus.COMPLETED:
-            break
-    finisher = _worker(tmp_path, 60)
+#: Kills of write-heavy workers: at least this many, and then more until one has landed inside
+#: a state write (a temp file left behind), within a bound generous enough for a loaded machine.
+KILLS_AT_LEAST = 8
+KILLS_AT_MOST = 150
+KILL_SECONDS_AT_MOST = 240.0
+
+
+def _kill_while_running(root: Path, rng: random.Random) -> None:
+    """Start a slow-disk worker on ``root``; once it has started a step of its own (however long
+    its start-up took on a loaded machine), SIGKILL it a random moment later."""
+    before = len(_ran(root))
+    worker = _worker(root, 60, slow_disk=True)
+    deadline = time.monotonic() + 60
+    while len(_ran(root)) <= before and worker.poll() is None:
+        assert time.monotonic() < deadline, "the worker started no step within 60 s"
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.3))
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert worker.stdout is not None
+    worker.stdout.close()
+
+
+def _finish(root: Path) -> list[str]:
+    """Resume the workflow to the end in a worker that is not killed; the steps run in all."""
+    finisher = _worker(root, 60)
     assert finisher.stdout is not None
     assert finisher.stdout.readline().strip() == "finished"
     finisher.wait()
     finisher.stdout.close()
-
-    assert saw_partial_write, "no kill landed inside a state write; the test proved nothing"
-    assert kill_points, "no kill happened after the workflow started"
-    assert store.load("wf").status is WorkflowStatus.COMPLETED
-    ran = _ran(tmp_path)
+    assert StateStore(Layout(root)).load("wf").status is WorkflowStatus.COMPLETED
+    ran = _ran(root)
     assert set(ran) == {f"s{i:03d}" for i in range(60)}
-    for offset, completed in kill_points:
-        assert not set(ran[offset:]) & completed
+    return ran
+
+
+def test_workers_killed_during_state_writes_never_lose_completed_steps(tmp_path: Path) -> None:
+    """Kill workers at random moments of a write-heavy run, until a kill has landed inside a
+    state write: the state always loads, and no step recorded completed at a kill runs again."""
+    rng = random.Random(1234)
+    started = time.monotonic()
+    kills = partial_writes = projects = 0
+
+    def enough() -> bool:
+        return kills >= KILLS_AT_LEAST and partial_writes > 0
+
+    def out_of_bounds() -> bool:
+        return kills >= KILLS_AT_MOST or time.monotonic() - started > KILL_SECONDS_AT_MOST
+
+    while not enough():
+        assert not out_of_bounds(), (
+            f"no kill landed inside a state write in {kills} kills over "
+            f"{time.monotonic() - started:.0f} s (bounds: {KILLS_AT_MOST} kills, "
+            f"{KILL_SECONDS_AT_MOST:.0f} s); the test proved nothing: is fsync still slowed "
+            "down in WORKER, and does the store still write through a temp file?"
+        )
+        projects += 1
+        root = tmp_path / f"project-{projects}"
+        root.mkdir()
+        layout = Layout(root)
+        store = StateStore(layout)
+        kill_points: list[tuple[int, set[str]]] = []
+        while not (enough() or out_of_bounds()):
+            _kill_while_running(root, rng)
+            kills += 1
+            if layout.state_dir.exists() and any(
+                is_temp_name(path.name) for path in layout.state_dir.iterdir()
+            ):
+                partial_writes += 1
+            try:
+                state = store.load("wf")  # never corrupt, whatever the moment of the kill
+            except WorkflowNotFoundError:
+                continue  # killed before the first save
+            completed = {k for k, v in state.latest().items() if v.status is StepStatus.COMPLETED}
+            kill_points.append((len(_ran(root)), completed))
+            if state.status is WorkflowStatus.COMPLETED:
+                break  # this workflow is done; the next kills need a new one
+        assert kill_points, "no kill happened after the workflow started"
+        ran = _finish(root)
+        for offset, completed in kill_points:
+            assert not set(ran[offset:]) & completed
