@@ -32,6 +32,9 @@ HARNESS_ERROR = (
     "HARNESS ERROR (the harness could not set up or inject this; "
     "not a failure of the system under test)"
 )
+#: The JUnit XML property (``<property name="tapps_outcome" value="harness-error"/>``) of a
+#: test that ended in a harness error, for CI to tell it from a failure.
+HARNESS_ERROR_PROPERTY = ("tapps_outcome", "harness-error")
 _CACHE_KEY = "tapps/seed"
 _ROOTS_KEY = pytest.StashKey[list[Path]]()
 _COVERAGE_KEY = pytest.StashKey[Any]()
@@ -406,7 +409,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and call.excinfo is not None and _is_harness_error(call.excinfo.value):
         report.longrepr = f"{HARNESS_ERROR}:\n{call.excinfo.value}"
-        report.user_properties.append(("tapps_outcome", "harness-error"))
+        # On the item: JUnit XML writes the properties the item has at its teardown.
+        item.user_properties.append(HARNESS_ERROR_PROPERTY)
+        report.user_properties.append(HARNESS_ERROR_PROPERTY)
     if report.failed and "tapps_seed" in getattr(item, "fixturenames", ()):
         seed = item.config.stash[SEED_KEY]
         report.sections.append(

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from xml.etree import ElementTree
 
 import pytest
 
@@ -47,13 +48,6 @@ def test_loading_the_plugin_changes_no_outcome(pytester: pytest.Pytester) -> Non
     pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
     result = pytester.runpytest("-p", "tapps")
     result.assert_outcomes(passed=1)
-
-
-@pytest.fixture
-def tapps_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """pytester with plugin autoloading off: each run names -p tapps itself."""
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return pytester
 
 
 def test_clock_fixture_follows_the_marker(tapps_pytester: pytest.Pytester) -> None:
@@ -220,7 +214,8 @@ def test_harness_errors_are_told_apart_and_can_skip(tapps_pytester: pytest.Pytes
             assert 1 == 2
         """
     )
-    result = tapps_pytester.runpytest("-p", "tapps", "-rs")
+    junit = tapps_pytester.path / "junit.xml"
+    result = tapps_pytester.runpytest("-p", "tapps", "-rs", f"--junitxml={junit}")
     result.assert_outcomes(failed=2, skipped=1)
     result.stdout.fnmatch_lines(
         [
@@ -230,6 +225,17 @@ def test_harness_errors_are_told_apart_and_can_skip(tapps_pytester: pytest.Pytes
         ]
     )
     assert result.stdout.str().count("HARNESS ERROR") == 1
+    # CI tells the harness error apart in JUnit XML too: a property of that test alone.
+    cases = ElementTree.parse(junit).iter("testcase")  # noqa: S314 -- pytest wrote it just now
+    marked = {
+        case.get("name"): [(p.get("name"), p.get("value")) for p in case.iter("property")]
+        for case in cases
+    }
+    assert marked == {
+        "test_git_on_fake": [("tapps_outcome", "harness-error")],
+        "test_git_on_fake_skipped": [],
+        "test_plain_failure": [],
+    }
 
 
 def test_the_seed_ini_key_sets_the_run_seed(tapps_pytester: pytest.Pytester) -> None:

@@ -18,13 +18,6 @@ def critical(name: str = "critical step times out three times", attempts: int = 
     return text.replace("attempts: 3, delays", f"attempts: {attempts}, delays")
 
 
-@pytest.fixture
-def tapps_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """pytester with plugin autoloading off: each run names -p tapps itself."""
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return pytester
-
-
 def write(pytester: pytest.Pytester, name: str, text: str) -> None:
     path = pytester.path / name
     path.parent.mkdir(parents=True, exist_ok=True)
