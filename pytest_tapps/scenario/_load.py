@@ -333,7 +333,12 @@ def load_file(path: Path) -> list[Loaded]:
         raise ScenarioFileError([_one_document(problem) for problem in exc.problems]) from None
     data = doc.data
     if not isinstance(data, Mapping) or not data:
-        what = "empty" if not data else f"a {type(data).__name__}"
+        if not data:
+            what = "empty"
+        elif isinstance(data, list):
+            what = "a list (its lines start with '- ')"
+        else:
+            what = f"one value ({str(data)[:40]!r})"
         message = (
             f"the file is {what}; a scenario file is a mapping with name:, runbook:, given:, "
             "when:, then: (or scenarios: for several)"
@@ -540,7 +545,11 @@ def _schema_problems(
         seen_locs.add(loc)
         value = _value_at(item.data, loc)
         if loc[:2] == ("given", "workflows") and loc[-1:] == ("retry",) and isinstance(value, dict):
-            found.extend(((*loc, name), why) for name, why in _retry_problems(value))
+            found.extend(
+                ((*loc, name), why)
+                for name, why in _retry_problems(value)
+                if not _reported(item, (*loc, name), flagged)  # a YAML trap said it already
+            )
             continue
         message = _message(error)
         if error["type"] in ("action_shape", "fault_shape"):

@@ -7,8 +7,10 @@ misspelt key is reported as that key, not as a mismatch with both shapes); an it
 ``faults:`` has exactly one key, one of the known names. The schema uses JSON Schema draft-07
 keywords only: the YAML language server behind VS Code's YAML extension validates draft-07.
 
-A copy ships inside the package (``scenario.schema.json`` beside this module) and in
-``docs/``; tests keep both equal to what :func:`schema_text` writes.
+A copy ships inside the package (``scenario.schema.json`` beside this module), which ``tapps
+scenario schema`` prints, and in ``docs/``; tests keep both equal to
+what :func:`schema_text` writes from the models. The file names no pydantic version, so a
+pydantic release that writes the same schema changes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ _REF = "#/definitions/"
 
 def schema_json() -> dict[str, Any]:
     """The JSON Schema of a scenario file: one scenario, or several under ``scenarios:``."""
-    import pydantic
     from pydantic.json_schema import models_json_schema
 
     from pytest_tapps.scenario._model import Scenario, ScenarioFile
@@ -52,7 +53,6 @@ def schema_json() -> dict[str, Any]:
     schema = {
         "$schema": _DRAFT,
         "$id": "https://pytest-tapps.invalid/scenario.schema.json",
-        "x-generated-by": f"pydantic {pydantic.VERSION}",
         "title": "pytest-tapps scenario file (*.tapps.yaml)",
         "if": {"required": ["scenarios"]},
         "then": {"$ref": _REF + "ScenarioFile"},

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -33,32 +32,11 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def _shape(schema: dict[str, Any]) -> dict[str, Any]:
-    """What the models decide, whatever pydantic version wrote the schema: each definition's
-    properties, required keys and enum values."""
-    return {
-        name: (
-            sorted(part.get("properties", {})),
-            sorted(part.get("required", [])),
-            part.get("enum"),
-        )
-        for name, part in schema["definitions"].items()
-    }
-
-
-def test_the_committed_schema_is_what_the_command_prints(tmp_path: Path) -> None:
-    """The shipped schema is kept in sync with the models (regenerate it on change).
-    Exactly, when it was written by the same pydantic; else every definition's keys agree."""
+def test_the_command_prints_the_shipped_schema(tmp_path: Path) -> None:
+    """`tapps scenario schema` prints the schema shipped in the package, byte for byte, as
+    editors get it (that it is the models' schema is tests/scenario/test_schema's business)."""
     done = run_cli("scenario", "schema", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    printed, committed = json.loads(done.stdout), json.loads(SCHEMA.read_text())
-    stale = (
-        "pytest_tapps/scenario/scenario.schema.json is stale: run `tapps scenario schema -o "
-        "pytest_tapps/scenario/scenario.schema.json` and copy it to docs/"
-    )
-    assert _shape(printed) == _shape(committed), stale
-    if printed["x-generated-by"] == committed["x-generated-by"]:
-        assert printed == committed, stale
+    assert (done.returncode, done.stdout) == (0, SCHEMA.read_text()), done.stderr
 
 
 def test_every_bundled_scenario_validates_against_the_schema() -> None:

@@ -279,6 +279,29 @@ def test_every_bad_field_of_a_retry_block_is_reported_at_once(write: WriteYaml) 
     ]
 
 
+def test_a_yaml_trap_in_a_retry_block_is_one_problem(write: WriteYaml) -> None:
+    """``jitter: no`` and ``max_delay: 1:30`` in a retry: block are each reported once, as the
+    YAML 1.1 trap they are, not again as a bad value of the field."""
+    path = write(
+        minimal(
+            """\
+            given:
+              workflows:
+                - id: wf
+                  steps:
+                    - id: s
+                      retry: {max_attempts: 2, jitter: no, max_delay: 1:30}
+            """
+        )
+    )
+    retry = "given.workflows.0.steps.0.retry"
+    line = "    retry: {max_attempts: 2, jitter: no, max_delay: 1:30}"
+    assert problems_of(path) == [
+        f"{path}:8: {retry}.jitter: 'no' is a boolean in YAML 1.1; write true/false, or quote it ('no') if you mean the word\n{line}",
+        f"{path}:8: {retry}.max_delay: '1:30' is a base-60 number in YAML 1.1; write a duration with a unit (90s) or quote it\n{line}",
+    ]
+
+
 def test_a_retry_block_whose_cap_is_below_its_first_wait_points_at_the_block(
     write: WriteYaml,
 ) -> None:
@@ -890,8 +913,8 @@ def test_the_file_keys_are_checked(
     [
         ("", "empty", 1),
         ("# nothing\n", "empty", 1),
-        ("- a\n- b\n", "a CommentedSeq", None),
-        ("just text\n", "a str", None),
+        ("- a\n- b\n", "a list (its lines start with '- ')", None),
+        ("just text\n", "one value ('just text')", None),
     ],
 )
 def test_a_file_without_a_mapping_is_one_problem(

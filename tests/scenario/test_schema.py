@@ -78,6 +78,18 @@ def _plain_seconds(value: Any) -> float:
     return float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
 
 
+def _in_order(bounds: Doc) -> bool:
+    """``at_least`` no more than ``at_most`` (a rule only the loader checks)."""
+    low, high = bounds.get("at_least"), bounds.get("at_most")
+    return low is None or high is None or _plain_seconds(low) <= _plain_seconds(high)
+
+
+#: ``{at_least, at_most}`` bounds of a duration in ``then``, at least one, in order.
+BOUNDS = st.fixed_dictionaries({}, optional={"at_least": durations, "at_most": durations}).filter(
+    lambda bounds: bool(bounds) and _in_order(bounds)
+)
+
+
 @st.composite
 def retry_blocks(draw: Draw) -> Doc:
     """A valid retry: block (max_delay never below initial_delay)."""
@@ -168,6 +180,10 @@ def scenarios(draw: Draw) -> Doc:
                 aged({"step": st.just(steps[0]), "attempts": st.sampled_from(["all", 1, [1, 2]])}),
             ),
             "flaky": aged({"step": st.just(steps[-1]), "failures": st.integers(1, 3)}),
+            "kill_executor": st.one_of(
+                st.just(steps[0]),
+                aged({"step": st.just(steps[0]), "attempts": st.sampled_from(["all", 2, [1]])}),
+            ),
             "corrupt_cache_entry": aged(
                 {"library": names, "kind": st.sampled_from(["truncated", "hash", "no-meta"])}
             ),
@@ -197,6 +213,7 @@ def scenarios(draw: Draw) -> Doc:
                     }
                 ),
                 "dlq_retry": st.sampled_from(["timeout", {"category": "execution"}]),
+                "resume": st.sampled_from(["wf", {"workflow": "wf", "definition": "wf"}]),
             },
         ),
     ]
@@ -208,10 +225,11 @@ def scenarios(draw: Draw) -> Doc:
                 {
                     "status": st.just("failed"),
                     "attempts": st.integers(0, 5),
-                    "delays": st.lists(durations, max_size=2),
+                    "delays": st.lists(st.one_of(durations, BOUNDS), max_size=2),
                 }
             ).map(lambda expected: {steps[0]: expected}),
-            "elapsed": durations,
+            "elapsed": st.one_of(durations, BOUNDS),
+            "error": st.sampled_from(["timeout", {"category": "timeout", "code": "t"}]),
             "exit_code": st.integers(0, 2),
             "dlq": st.just([{"step_id": steps[0], "category": "timeout", "recoverable": True}]),
             "locks": st.sampled_from(["present", "absent"]).map(lambda lock: {"wf": lock}),
@@ -447,6 +465,22 @@ def _breakages(draw: Draw) -> list[tuple[str, Callable[[Doc], None]]]:
         ),
         ("a lock expectation unknown", _set(("then", "locks"), {"wf": "gone"})),
         ("elapsed without a unit", _set(("then", "elapsed"), draw(NOT_DURATION))),
+        ("bounds without a bound", _set(("then", "elapsed"), {})),
+        ("bounds with an unknown key", _set(("then", "elapsed"), {"at_mots": "5s"})),
+        ("a bound without a unit", _set(("then", "elapsed"), {"at_most": draw(NOT_DURATION)})),
+        (
+            "a delay's bound without a unit",
+            _set(("then", "steps"), {"s": {"delays": [{"at_least": draw(NOT_DURATION)}]}}),
+        ),
+        ("a workflow error category unknown", _set(("then", "error"), "tiemout")),
+        (
+            "a resume definition empty",
+            _add("when", {"resume": {"workflow": "wf", "definition": ""}}),
+        ),
+        (
+            "kill_executor attempts below 1",
+            _add("faults", {"kill_executor": {"step": "s", "attempts": 0}}),
+        ),
         (
             "an empty value",
             _set(
