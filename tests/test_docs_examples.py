@@ -207,6 +207,7 @@ CI_SCENARIOS = (
     "cleanup-tools/usage.tapps.yaml",
     "stuck-failed/symptoms.tapps.yaml",
     "retry-timeout/retry-specific-step.tapps.yaml",
+    "retry-timeout/resume-a-state-written-elsewhere.tapps.yaml",
     "cache/corruption.tapps.yaml",
 )
 
