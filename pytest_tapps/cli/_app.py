@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps import __version__
-from pytest_tapps.cli._output import Printed, emit
+from pytest_tapps.cli._output import Printed, emit, escaping_output
 from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
 from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
@@ -256,7 +256,16 @@ def _attach_negative_now(argv: Sequence[str]) -> list[str]:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the command, and turn every user error into a message and a code."""
+    """Parse ``argv``, run the command, and turn every user error into a message and a code.
+
+    What stdout and stderr cannot encode (a file name's undecodable bytes, a lone surrogate
+    read from a state) is written escaped (``_output.escaped``), never a ``UnicodeEncodeError``.
+    """
+    with escaping_output():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     arguments = _attach_negative_now(sys.argv[1:] if argv is None else argv)
     # The command is the first argument (the only options before it, --help and --version,
     # need the whole tree anyway).

@@ -186,7 +186,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
         if not args.library:
             message = "--fetcher needs at least one --library LIBRARY_ID to warm"
             raise ConfigurationError(message)
-        fetcher = load_runner(args.fetcher, option="--fetcher")
+        fetcher = load_runner(args.fetcher, option="--fetcher", takes=("library_id",))
         report = warm_with(layout, fetcher, args.library, clock=args.clock)
     return emit(warm_printed(report, as_json=args.json))
 

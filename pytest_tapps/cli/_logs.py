@@ -58,8 +58,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         description=(
             "Log MESSAGE with the correlation fields through the workflow logger, on stderr: "
             "JSON when TAPPS_AGENTS_STRUCTURED_LOGGING=true, else key=value text; for steps "
-            "written as shell scripts. step_id, agent and trace_id need --workflow-id (exit 2 "
-            "without it, nothing logged). A --field value that reads as a JSON number, true, "
+            "written as shell scripts. --workflow-id is required (exit 2 without it, nothing "
+            "logged). A --field value that reads as a JSON number, true, "
             "false or a quoted string is that (--field note='\"7\"' is the text 7); anything "
             "else is the text written."
         ),
@@ -134,14 +134,14 @@ def cmd_grep(args: argparse.Namespace) -> int:
 def _field(text: str) -> tuple[str, object]:
     """``KEY=VALUE``: a JSON number, ``true``, ``false`` or a quoted JSON string as such,
     anything else as the text written."""
-    import json
+    from pytest_tapps.core._nesting import load_json
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
         message = f"--field {text!r}: write KEY=VALUE, e.g. --field duration_seconds=1.5"
         raise ConfigurationError(message)
     try:
-        value = json.loads(raw)
+        value = load_json(raw)
     except ValueError:
         return key, raw
     return key, value if isinstance(value, bool | int | float | str) else raw

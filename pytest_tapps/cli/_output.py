@@ -3,8 +3,10 @@ rendered once for the command line and for the scenario layer's reference target
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TextIO
 
 
@@ -30,6 +32,56 @@ def emit(printed: Printed) -> int:
     return printed.code
 
 
+def escaped(char: str) -> str:
+    """How a character the output cannot encode is written: ``\\xNN`` for an undecodable byte
+    of a file name (``os.fsdecode`` makes byte NN the lone surrogate U+DCNN), ``\\uXXXX`` for
+    any other lone surrogate (a state's JSON ``"\\ud800"``), else as ``backslashreplace``."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str, *, backslash: str = "") -> str:
+    """``text`` with each lone surrogate written as :func:`escaped` says (as wide as it prints,
+    for a table), each escape preceded by ``backslash`` (``"\\"`` inside a JSON string)."""
+    if text.isascii():
+        return text
+    import re  # loaded by argparse already
+
+    return re.sub("[\ud800-\udfff]", lambda found: backslash + escaped(found[0]), text)
+
+
+#: The codec error handler that writes each unencodable character as :func:`escaped` says.
+ESCAPE_ERRORS = "tapps.escape"
+
+
+def _escape_errors(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(map(escaped, exc.object[exc.start : exc.end])), exc.end
+
+
+@contextlib.contextmanager
+def escaping_output() -> Iterator[None]:
+    """For the block, stdout and stderr write what they cannot encode (a file name's
+    undecodable bytes, a lone surrogate read from a state) escaped, instead of raising
+    ``UnicodeEncodeError`` halfway through a command's output."""
+    codecs.register_error(ESCAPE_ERRORS, _escape_errors)
+    restore: list[tuple[Any, str | None]] = []
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and stream.errors != ESCAPE_ERRORS:
+            restore.append((stream, stream.errors))
+            stream.reconfigure(errors=ESCAPE_ERRORS)
+    try:
+        yield
+    finally:
+        for stream, errors in restore:
+            stream.reconfigure(errors=errors)
+
+
 def text(lines: Iterable[str]) -> str:
     """``lines`` as printed one ``print`` each: every line ends with a newline."""
     return "".join(f"{line}\n" for line in lines)
@@ -37,7 +89,7 @@ def text(lines: Iterable[str]) -> str:
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain aligned text table; ``None`` cells print as ``-``."""
-    cells = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
+    cells = [[("-" if cell is None else visible(str(cell))) for cell in row] for row in rows]
     widths = [len(header) for header in headers]
     for row in cells:
         for index, cell in enumerate(row):
@@ -51,10 +103,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def json_text(data: Any) -> str:
-    """Pretty JSON, one document and a newline: what ``--json`` prints."""
+    """Pretty JSON, one document and a newline: what ``--json`` prints.
+
+    It is always UTF-8 text: a lone surrogate in a string (an undecodable byte of a file name,
+    or one read from a state) is written as the text :func:`escaped` gives, so a name with the
+    byte 0xff reads ``"a\\\\xff"`` in the JSON (the four characters ``\\xff`` once parsed)."""
     import json  # here: commands print text unless asked for --json
 
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    dumped = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+    return visible(dumped, backslash="\\")
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:

@@ -15,8 +15,9 @@ RUNNER_HELP = (
 )
 
 
-def load_runner(spec: str, *, option: str = "--runner") -> Any:
-    """Import ``module:attr`` and check that it is callable; errors say how to fix the name."""
+def load_runner(spec: str, *, option: str = "--runner", takes: tuple[str, ...] = ()) -> Any:
+    """Import ``module:attr`` and check that it is callable (with the arguments named in
+    ``takes``, when given); errors say how to fix the name."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         message = f"{option} {spec!r}: write it as module:attr, e.g. {option} my_steps:run_step"
@@ -29,6 +30,12 @@ def load_runner(spec: str, *, option: str = "--runner") -> Any:
     except ImportError as exc:
         message = f"{option} {spec!r}: cannot import module {module_name!r} ({exc})"
         raise ConfigurationError(message) from None
+    except Exception as exc:  # the module's own code failed while it was imported
+        message = (
+            f"{option} {spec!r}: importing module {module_name!r} raised "
+            f"{type(exc).__name__}: {exc}"
+        )
+        raise ConfigurationError(message) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -38,4 +45,25 @@ def load_runner(spec: str, *, option: str = "--runner") -> Any:
     if not callable(target):
         message = f"{option} {spec!r}: {attr!r} is a {type(target).__name__}, not a callable"
         raise ConfigurationError(message)
+    if takes:
+        _check_signature(target, spec, option, takes)
     return target
+
+
+def _check_signature(target: Any, spec: str, option: str, takes: tuple[str, ...]) -> None:
+    """Refuse a callable that cannot be called with the arguments ``takes`` names."""
+    import inspect
+
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # no signature to read (some built-ins): let the call tell
+        return
+    try:
+        signature.bind(*takes)
+    except TypeError:
+        call = f"({', '.join(takes)})"
+        message = (
+            f"{option} {spec!r}: it takes {signature}, but is called as {call}; "
+            f"give a callable that takes {call}"
+        )
+        raise ConfigurationError(message) from None

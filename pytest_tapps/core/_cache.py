@@ -30,6 +30,7 @@ from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
 from pytest_tapps.core._errors import TappsError, UnsafeNameError
 from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._nesting import TOO_DEEP, load_json
 from pytest_tapps.core._safedelete import TOMBSTONE_PREFIX, Removal, remove_path, resolves_inside
 from pytest_tapps.core._timeutil import to_iso
 
@@ -59,6 +60,27 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _document(name: object, content: object) -> tuple[str, bytes]:
+    """A document's relative name and bytes; a name or content that is neither text nor bytes
+    (what a fetcher may return) is refused, naming the document."""
+    if not isinstance(name, str):
+        message = f"document name {name!r} has type {type(name).__name__}; give text (str)"
+        raise CacheError(message)
+    if isinstance(content, str):
+        try:
+            return _document_name(name), content.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            message = (
+                f"document {name!r} is not valid text (a lone surrogate at character "
+                f"{exc.start}); give it as UTF-8 text or bytes"
+            )
+            raise CacheError(message) from None
+    if isinstance(content, bytes | bytearray | memoryview):
+        return _document_name(name), bytes(content)
+    message = f"document {name!r} has type {type(content).__name__}; give text (str) or bytes"
+    raise CacheError(message)
+
+
 def _document_name(name: str) -> str:
     """A document's relative name, refused if it could leave its entry."""
     pure = PurePosixPath(name)
@@ -78,17 +100,21 @@ def _files(entry: Path) -> Iterator[tuple[str, Path]]:
 def _content_problem(name: str, data: bytes) -> str | None:
     if name.endswith(".json"):
         try:
-            json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            load_json(data)
+        except (UnicodeDecodeError, ValueError) as exc:
             return f"bad JSON in {name}: {exc}"
     elif name.endswith((".yaml", ".yml")):
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
 
+        from pytest_tapps.core._yamlutil import YamlFileError, bounded_load
+
         try:
-            YAML(typ="safe", pure=True).load(data.decode("utf-8"))
+            bounded_load(Path(name), data.decode("utf-8"), YAML(typ="safe", pure=True).load)
         except (UnicodeDecodeError, YAMLError) as exc:
             return f"bad YAML in {name}: {' '.join(str(exc).split())}"
+        except YamlFileError:
+            return f"bad YAML in {name}: {TOO_DEEP}"
     return None
 
 
@@ -107,10 +133,10 @@ def _document_problem(name: str, path: Path, expected: Any) -> str | None:
 
 def _read_meta(entry: Path) -> tuple[dict[str, Any] | None, str | None]:
     try:
-        meta = json.loads((entry / META).read_bytes())
+        meta = load_json((entry / META).read_bytes())
     except FileNotFoundError:
         return None, f"missing metadata ({META})"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:
         return None, f"bad metadata ({META}): {exc}"
     if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict):
         return None, f"bad metadata ({META}): no 'files' mapping"
@@ -197,14 +223,13 @@ def write_entry(
     if not documents:
         message = f"library {library_id!r}: no documents to cache"
         raise CacheError(message)
+    checked = dict(_document(name, content) for name, content in documents.items())
     folder = layout.context7_cache_dir
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".tmp-{secrets.token_hex(4)}-{library_id}"
     files: dict[str, Any] = {}
     try:
-        for name, content in sorted(documents.items()):
-            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-            relative = _document_name(name)
+        for relative, data in sorted(checked.items()):
             write_atomic(staging / relative, data)
             files[relative] = {"size": len(data), "sha256": _digest(data)}
         meta = {"library_id": library_id, "created_at": to_iso(utcnow(clock)), "files": files}
@@ -277,11 +302,30 @@ def warm_from_folder(layout: Layout, source: Path, *, clock: Clock = SYSTEM_CLOC
 def warm_with(
     layout: Layout, fetcher: Fetcher, library_ids: list[str], *, clock: Clock = SYSTEM_CLOCK
 ) -> WarmReport:
-    """Warm the named libraries with ``fetcher(library_id) -> {name: content}``."""
+    """Warm the named libraries with ``fetcher(library_id) -> {name: content}``. A fetcher
+    that raises or returns something else than such a mapping fails that library (in
+    ``report.failed``, with what it did), and the others are still warmed."""
     report = WarmReport()
     for library_id in library_ids:
-        _warm_one(layout, library_id, functools.partial(fetcher, library_id), report, clock=clock)
+        fetch = functools.partial(_fetched, fetcher, library_id)
+        _warm_one(layout, library_id, fetch, report, clock=clock)
     return report
+
+
+def _fetched(fetcher: Fetcher, library_id: str) -> Documents:
+    """``fetcher(library_id)``, its failure or a result that is no mapping a :class:`CacheError`."""
+    try:
+        documents = fetcher(library_id)
+    except Exception as exc:  # the caller's code: whatever it raises fails this library only
+        message = f"the fetcher raised {type(exc).__name__}: {exc}"
+        raise CacheError(message) from None
+    if not isinstance(documents, Mapping):
+        message = (
+            f"the fetcher returned type {type(documents).__name__}, not a mapping of document "
+            "names to text or bytes"
+        )
+        raise CacheError(message)
+    return documents
 
 
 def clear_tiered(layout: Layout, *, dry_run: bool = False) -> list[Path]:

@@ -190,12 +190,20 @@ class WorkflowDefinition(BaseModel):
         from ruamel.yaml import YAML
         from ruamel.yaml.error import YAMLError
 
+        from pytest_tapps.core._yamlutil import YamlFileError, bounded_load
+
         try:
-            data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = bounded_load(path, text, YAML(typ="safe", pure=True).load)
         except OSError as exc:
             message = f"{path}: cannot read the workflow definition ({exc.strerror})"
+            raise ConfigurationError(message) from None
+        except UnicodeDecodeError as exc:
+            message = f"{path}: not UTF-8 text (bad byte at offset {exc.start})"
             raise ConfigurationError(message) from None
         except YAMLError as exc:
             message = f"{path}: not valid YAML: {exc}".replace("\n", " ")
             raise ConfigurationError(message) from None
+        except YamlFileError as exc:  # nested too deep
+            raise ConfigurationError(str(exc)) from None
         return cls.parse(data, source=str(path))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps.core._logging import BASE_FIELDS
+from pytest_tapps.core._nesting import NestingError, load_json
 from pytest_tapps.core._timeutil import parse_iso
 
 LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
@@ -155,7 +156,10 @@ def lint_lines(path: Path, lines: Iterator[str]) -> Iterator[LogProblem]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = load_json(line)
+        except NestingError as exc:
+            yield LogProblem(path, number, f"not a JSON record: {exc}")
+            continue
         except json.JSONDecodeError as exc:
             yield LogProblem(path, number, f"not a JSON record: {exc.msg} at column {exc.colno}")
             continue
@@ -182,8 +186,8 @@ def parse_fields(line: str) -> dict[str, Any]:
     stripped = line.strip()
     if stripped.startswith("{"):
         try:
-            record = json.loads(stripped)
-        except json.JSONDecodeError:
+            record = load_json(stripped)
+        except ValueError:  # not JSON, or nested too deep: read as text
             record = None
         if isinstance(record, dict):
             return record
@@ -192,8 +196,8 @@ def parse_fields(line: str) -> dict[str, Any]:
         value: Any = raw
         if raw.startswith('"'):
             try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
+                value = load_json(raw)
+            except ValueError:
                 value = raw.strip('"')
         fields[key] = value
     return fields

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
 from pytest_tapps.core._errors import StateFileError, WorkflowNotFoundError
 from pytest_tapps.core._fsutil import create_exclusive, is_temp_name, write_atomic
 from pytest_tapps.core._layout import Layout, safe_name
+from pytest_tapps.core._nesting import NestingError, load_json
 from pytest_tapps.core._state import WorkflowState
 
 
@@ -53,7 +55,9 @@ def read_json_object(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise StateFileError(path, f"not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = load_json(text)
+    except NestingError as exc:
+        raise StateFileError(path, str(exc)) from None
     except json.JSONDecodeError as exc:
         hint = "" if text.rstrip().endswith(("}", "]")) else " (truncated?)"
         reason = f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
@@ -65,8 +69,14 @@ def read_json_object(path: Path) -> dict[str, Any]:
 
 
 def dump_json(data: Any) -> bytes:
-    """The project's JSON file form: indented, UTF-8, trailing newline."""
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The project's JSON file form: indented, UTF-8, trailing newline. A string holding a lone
+    surrogate (read from a JSON ``\\ud800`` escape) is no UTF-8 text: such data is written with
+    every non-ASCII character escaped, valid JSON that reads back the same."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(data, indent=2) + "\n").encode("ascii")
 
 
 def parse_state(path: Path, data: dict[str, Any]) -> WorkflowState:
@@ -192,7 +202,11 @@ class StateStore:
         """Write ``state`` atomically and return the path written."""
         target = path if path is not None else self.default_path(state.workflow_id)
         # pydantic's serializer: the same JSON as dump_json, without Python's slow indenting encoder
-        write_atomic(target, state.model_dump_json(indent=2).encode() + b"\n")
+        try:
+            data = state.model_dump_json(indent=2).encode() + b"\n"
+        except PydanticSerializationError:  # a lone surrogate in a string: dump_json escapes it
+            data = dump_json(state.model_dump(mode="json"))
+        write_atomic(target, data)
         return target
 
     def backup(self, path: Path) -> Path:

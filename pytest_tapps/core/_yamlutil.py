@@ -7,11 +7,12 @@ errors) is imported only when a YAML file is actually read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pytest_tapps.core._errors import TappsError
+from pytest_tapps.core._nesting import MAX_DEPTH, TOO_DEEP, too_deep
 
 
 class Problem(NamedTuple):
@@ -136,7 +137,7 @@ def load_yaml(
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = preserve_quotes
         yaml.allow_duplicate_keys = allow_duplicate_keys
-        data = yaml.load(text)
+        data = bounded_load(path, text, yaml.load)
     except MarkedYAMLError as exc:
         lines = text.splitlines()
         line, reason = syntax_problem(exc, lines)
@@ -147,6 +148,44 @@ def load_yaml(
     except YAMLError as exc:
         raise YamlFileError([Problem(path, None, "", f"invalid YAML: {exc}")]) from None
     return YamlDocument(path, data, text)
+
+
+def bounded_load(path: Path, text: str, load: Callable[[str], Any]) -> Any:
+    """``load(text)`` (a YAML loader's ``load``), refusing a file nested deeper than
+    :data:`MAX_DEPTH` (which the loader, or the code walking what it loaded, cannot recurse
+    through) with a :class:`YamlFileError` at the line where it gets too deep."""
+    try:
+        data = load(text)
+    except RecursionError:
+        raise YamlFileError([nesting_problem(path, text)]) from None
+    if too_deep(data):
+        raise YamlFileError([nesting_problem(path, text)])
+    return data
+
+
+def nesting_problem(path: Path, text: str) -> Problem:
+    """The problem of a YAML file nested deeper than :data:`MAX_DEPTH`, at the line where the
+    first mapping or list too deep starts (found by ruamel's parser, which does not recurse)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    depth = 0
+    line: int | None = None
+    for event in YAML(typ="rt").parse(text):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1
+                break
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+    lines = text.splitlines()
+    source = lines[line - 1].strip()[:80] if line is not None and line <= len(lines) else None
+    if line is None:  # as written it is shallow: an alias repeats a mapping or list inside itself
+        message = f"{TOO_DEEP}: an alias (*name) inside the mapping or list it names (&name)"
+    else:
+        message = f"{TOO_DEEP}; flatten it"
+    return Problem(path, line, "", message, source)
 
 
 #: The message for a second document (``---``) in a file that holds one.

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps._outcomes import UNSUPPORTED, skip_outcome
+from pytest_tapps.core._nesting import load_json
 from pytest_tapps.scenario._load import Loaded
 from pytest_tapps.scenario._runbook import SEPARATOR, runbook
 
@@ -190,7 +191,7 @@ def recorded_text(findings: Mapping[str, Finding], *, about: str) -> str:
 def read_recorded(path: Path) -> dict[str, Finding]:
     """The recorded results in ``path``; a clear error when it is not such a file."""
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: Any = load_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
         message = f"{path}: cannot read the recorded results ({exc.strerror or exc})"
         raise RecordedResultsError(message) from None

@@ -209,7 +209,7 @@ def _duplicates(path: Path) -> list[Problem]:
     try:
         text = path.read_text(encoding="utf-8")
         root = YAML(typ="rt").compose(text)
-    except (OSError, UnicodeDecodeError, YAMLError):
+    except (OSError, UnicodeDecodeError, YAMLError, RecursionError):
         return []
     lines = text.splitlines()
     found: list[Problem] = []
