@@ -172,3 +172,44 @@ when:
 then:
   plan: {.tapps-agents/analytics/history/a.jsonl: "keep: too new"}
 """
+
+
+def dead_pid() -> int:
+    """The pid of a child process that has exited and been reaped: a lock holder that died."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@contextlib.contextmanager
+def running_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process that is no executor (a hung one, or one that took over a dead holder's
+    pid), killed after the block."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def write_lock(
+    root: Path, workflow_id: str, pid: int, *, heartbeat_at: float, ttl: float = 300.0
+) -> Path:
+    """A workflow lock file as an executor writes it, held by ``pid`` on this host, its last
+    heartbeat at ``heartbeat_at`` (epoch seconds)."""
+    import socket
+
+    from pytest_tapps.core._timeutil import from_epoch, to_iso
+
+    beat = to_iso(from_epoch(heartbeat_at))
+    record = {
+        "pid": pid,
+        "host": socket.gethostname(),
+        "created_at": beat,
+        "heartbeat_at": beat,
+        "ttl_seconds": ttl,
+        "token": "written-by-a-test",
+        "workflow_id": workflow_id,
+    }
+    return write_json(Layout(root).lock_file(workflow_id), record)

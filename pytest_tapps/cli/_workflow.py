@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
+from pytest_tapps.cli._app import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    add_stuck_after,
+    layout_of,
+    warning_line,
+)
 from pytest_tapps.cli._output import Printed, duration, emit, format_table, json_text, text
 from pytest_tapps.cli._runner import RUNNER_HELP, load_runner
 from pytest_tapps.core._errors import ConfigurationError
@@ -186,6 +192,71 @@ def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
     }
 
 
+class Advice(NamedTuple):
+    """What ``status`` tells an operator to do next: notes to read, then commands to run in
+    order (``MODULE:ATTR`` and ``FILE`` stand for the step runner and the definition file)."""
+
+    notes: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+
+
+def _command(*words: str) -> str:
+    import shlex
+
+    return shlex.join(["tapps", "workflow", *words])
+
+
+def advice(diagnosis: Diagnosis) -> Advice:
+    """The next commands for a workflow, each one that works on its tree as it stands: none
+    while it runs healthily or is done, none past a live lock holder; force-cleanup only while
+    a stale lock file exists; resume with ``--definition FILE`` when the state records no
+    definition; retry-step first when resume would refuse a non-recoverable failure."""
+    from pytest_tapps.core._recovery import resume_blocker, source_format
+    from pytest_tapps.core._state import WorkflowStatus
+
+    state, lock = diagnosis.state, diagnosis.lock
+    wid = state.workflow_id
+    if state.status is WorkflowStatus.COMPLETED:
+        return Advice()
+    if lock is not None and not lock.stale:
+        return Advice(
+            (
+                f"{lock.reason}: wait for it; if it is hung, stop that process and run "
+                "'tapps workflow status' again",
+            )
+        )
+    if state.status is WorkflowStatus.RUNNING and not diagnosis.stuck:
+        return Advice()
+    notes: list[str] = []
+    commands: list[str] = []
+    if lock is not None:
+        if lock.expired_but_running and lock.record is not None:
+            notes.append(
+                f"pid {lock.record.pid} still runs on this host although its heartbeat "
+                "expired: if it is a hung executor, stop it before you resume"
+            )
+        commands.append(_command("force-cleanup", "--workflow-id", wid))
+    blocker = resume_blocker(state)
+    if blocker is not None:
+        if source_format(state) is not None:
+            notes.append(
+                f"step {blocker.step_id!r} failed with a non-recoverable error, and this "
+                f"{source_format(state)} state is read-only here (retry-step and skip-step "
+                "edit runbook-form states only): continue it with that package"
+            )
+            return Advice(tuple(notes))
+        notes.append(
+            f"step {blocker.step_id!r} failed with a non-recoverable error: fix the cause "
+            "first (or skip it: tapps workflow skip-step)"
+        )
+        commands.append(_command("retry-step", "--workflow-id", wid, "--step", blocker.step_id))
+    resume = ["resume", "--workflow-id", wid, "--runner", "MODULE:ATTR"]
+    if state.definition is None:
+        resume += ["--definition", "FILE"]
+    commands.append(_command(*resume))
+    return Advice(tuple(notes), tuple(commands))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import diagnose
 
@@ -199,6 +270,7 @@ def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
     """What ``tapps workflow status`` prints: the workflow, whether it is stuck and why, and
     its steps."""
     state = diagnosis.state
+    advised = advice(diagnosis)
     if as_json:
         return Printed(
             EXIT_OK,
@@ -217,6 +289,8 @@ def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
                     "lock": _lock_json(diagnosis),
                     "error": state.error.model_dump(mode="json") if state.error else None,
                     "steps": step_rows(state),
+                    "notes": list(advised.notes),
+                    "next": list(advised.commands),
                 }
             ),
         )
@@ -235,10 +309,8 @@ def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
     lines += [f"  stuck:        {reason}" for reason in diagnosis.reasons]
     if diagnosis.stuck:
         lines.append(f"  running step: {diagnosis.running_step or '-'}")
-        lines.append(
-            f"  next:         tapps workflow force-cleanup --workflow-id {state.workflow_id}, "
-            f"then tapps workflow resume --workflow-id {state.workflow_id} --runner ..."
-        )
+    lines += [f"  note:         {note}" for note in advised.notes]
+    lines += [f"  next:         {command}" for command in advised.commands]
     return Printed(EXIT_OK, text([*lines, "", *steps_lines(state)]))
 
 
@@ -277,10 +349,16 @@ def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pytest_tapps.core._definition import WorkflowDefinition
+    from pytest_tapps.core._executor import WorkflowExistsError
 
     executor = _executor(args, "workflow run")
     definition = WorkflowDefinition.from_yaml_file(args.definition)
-    return _report_run(args, executor.run(definition))
+    try:
+        return _report_run(args, executor.run(definition))
+    except WorkflowExistsError as exc:  # point at the resume that takes this very file
+        raise WorkflowExistsError(
+            exc.workflow_id, exc.path, definition=str(args.definition), runner=args.runner
+        ) from None
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -368,10 +446,14 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
     """What ``tapps workflow force-cleanup`` prints: the stale locks it removed, a live lock it
     kept (exit 1) and the workflow's unfinished worktrees."""
     code = EXIT_PROBLEMS if report.live_lock is not None else EXIT_OK
+    warnings = ""
+    if report.state_problem is not None:
+        warnings = warning_line(report.state_problem)
     if as_json:
         data = {
             "workflow_id": report.workflow_id,
             "dry_run": report.dry_run,
+            "state_problem": report.state_problem,
             "removed_locks": [
                 {"file": str(i.path), "reason": i.reason} for i in report.removed_locks
             ],
@@ -386,13 +468,18 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
             ),
             "stuck_worktrees": [str(p) for p in report.stuck_worktrees],
         }
-        return Printed(code, json_text(data))
+        return Printed(code, json_text(data), warnings)
     verb = "would remove" if report.dry_run else "removed"
     lines = [f"{verb} stale lock {i.path}: {i.reason}" for i in report.removed_locks]
+    lines += [
+        f"  pid {i.record.pid} still runs: if it is a hung executor, stop it before you resume "
+        "(it writes no more state: its next heartbeat finds the lock gone)"
+        for i in report.removed_locks
+        if i.expired_but_running and i.record is not None
+    ]
     if report.live_lock is not None:
         lines.append(
-            f"kept lock {report.live_lock.path}: held by {report.live_lock.holder} "
-            f"({report.live_lock.reason}); stop that process first"
+            f"kept lock {report.live_lock.path}: {report.live_lock.reason}; stop that process first"
         )
     if not report.removed_locks and report.live_lock is None:
         lines.append(f"workflow {report.workflow_id}: no lock file")
@@ -400,4 +487,4 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
         f"unfinished worktree {path}: remove it with 'tapps worktree remove'"
         for path in report.stuck_worktrees
     ]
-    return Printed(code, text(lines))
+    return Printed(code, text(lines), warnings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,35 @@ class StepTimeout(TimeoutError):
 
 class ResumeRefused(TappsError):
     """A workflow cannot be resumed as it stands; the message says what to do."""
+
+
+class WorkflowExistsError(ResumeRefused):
+    """``run`` of a definition whose workflow id already has state: resume it instead.
+
+    ``definition`` and ``runner`` fill in the resume command's ``--definition`` and
+    ``--runner`` (the command line passes the ones it was given)."""
+
+    def __init__(
+        self,
+        workflow_id: str,
+        path: Path,
+        *,
+        definition: str = "FILE",
+        runner: str = "MODULE:ATTR",
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.path = path
+        command = shlex.join(
+            [
+                *("tapps", "workflow", "resume", "--workflow-id", workflow_id),
+                *("--runner", runner, "--definition", definition),
+            ]
+        )
+        message = (
+            f"workflow {workflow_id!r} already has state in {path}; resume it with "
+            f"'{command}', or give the definition a new id"
+        )
+        super().__init__(message)
 
 
 @dataclass
@@ -318,11 +348,7 @@ class WorkflowExecutor:
         """Where a new workflow's state goes: current_state.json, moving the old one to history."""
         for path, existing in self.store.iter_states():
             if not isinstance(existing, StateFileError) and existing.workflow_id == workflow_id:
-                message = (
-                    f"workflow {workflow_id!r} already has state in {path}; resume it with "
-                    f"'tapps workflow resume --workflow-id {workflow_id}' or choose a new id"
-                )
-                raise ResumeRefused(message)
+                raise WorkflowExistsError(workflow_id, path)
         current = self.layout.current_state_file
         if current is None:
             return self.layout.history_file(workflow_id)
@@ -399,6 +425,8 @@ class WorkflowExecutor:
         newest = state.latest().get(step.id)
         if newest is not None and newest.status is StepStatus.PENDING:
             execution = newest
+            if execution.attempt == 0:  # a placeholder numbered as no try: this is the next one
+                execution.attempt = state.next_attempt(step.id)
         else:
             execution = StepExecution(
                 step_id=step.id,

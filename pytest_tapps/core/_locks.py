@@ -27,6 +27,7 @@ from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
 from pytest_tapps.core._errors import LockHeldError, TappsError
 from pytest_tapps.core._fsutil import create_exclusive, write_atomic
 from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._nesting import NestingError, load_json
 from pytest_tapps.core._state import Timestamp
 from pytest_tapps.core._store import describe_validation_error
 
@@ -85,12 +86,28 @@ class LockInspection:
             return "an unknown holder (unreadable lock file)"
         return f"pid {self.record.pid} on {self.record.host}"
 
+    @property
+    def locked_by(self) -> str:
+        """Who holds the lock and the evidence, naming the holder once: ``pid 42 on vm
+        (running, heartbeat 3 s ago)``, or ``a stale lock (...)``."""
+        if self.stale:
+            return f"a stale lock ({self.reason})"
+        return self.reason.removeprefix("held by ")
+
+    @property
+    def expired_but_running(self) -> bool:
+        """Stale by its heartbeat although its holder still runs on this host: a hung executor,
+        a runner blocked past its TTL, or an unrelated process that reused the pid."""
+        return self.stale and self.holder_alive is True
+
 
 def read_lock(path: Path) -> LockRecord:
     """Parse a lock file; ``ValueError`` says why it cannot be read."""
     raw = path.read_bytes()
     try:
-        data: Any = json.loads(raw)
+        data: Any = load_json(raw)
+    except NestingError as exc:
+        raise ValueError(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         message = f"not valid JSON ({exc})"
         raise ValueError(message) from None
@@ -137,6 +154,11 @@ def inspect_lock(
             f"heartbeat of pid {record.pid} on {record.host} is {age:.0f} s old, "
             f"older than its TTL of {record.ttl_seconds:g} s"
         )
+        if alive:
+            reason += (
+                f"; pid {record.pid} is still running on this host (a hung executor, or "
+                "another process that took over the pid)"
+            )
         return LockInspection(path, record, True, alive, age, reason)
     liveness = "running" if alive else "on another host"
     reason = f"held by pid {record.pid} on {record.host} ({liveness}, {heartbeat})"
@@ -255,7 +277,7 @@ class WorkflowLock:
                 inspection = inspect_lock(self.path, clock=self.clock)
             except FileNotFoundError:
                 continue
-            raise LockHeldError(self.path, f"{inspection.holder} ({inspection.reason})")
+            raise LockHeldError(self.path, inspection.locked_by)
         raise LockHeldError(self.path, "holders that kept changing while we tried")
 
     def _still_ours(self) -> bool:

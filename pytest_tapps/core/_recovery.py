@@ -17,11 +17,22 @@ from pathlib import Path
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
 from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
 from pytest_tapps.core._envelope import Category
-from pytest_tapps.core._errors import LockHeldError, StateFileError, TappsError
+from pytest_tapps.core._errors import (
+    LockHeldError,
+    StateFileError,
+    TappsError,
+    WorkflowNotFoundError,
+)
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import LockInspection, WorkflowLock, break_stale_lock, inspect_lock
 from pytest_tapps.core._logging import WorkflowLogger
-from pytest_tapps.core._state import StepExecution, StepStatus, WorkflowState, WorkflowStatus
+from pytest_tapps.core._state import (
+    DONE_STATUSES,
+    StepExecution,
+    StepStatus,
+    WorkflowState,
+    WorkflowStatus,
+)
 from pytest_tapps.core._store import StateStore
 
 RECOVERY_LOGGER = "tapps_agents.workflow.recovery"
@@ -104,8 +115,28 @@ def _ready_to_resume(state: WorkflowState, current_step: str | None = None) -> l
     return changes
 
 
-def _refuse_real_format(state: WorkflowState, path: Path) -> None:
+def source_format(state: WorkflowState) -> str | None:
+    """The format a state was read from when it is not this package's (``tapps-agents-3.7``)."""
     source = (state.model_extra or {}).get("source_format")
+    return str(source) if source else None
+
+
+def resume_blocker(state: WorkflowState) -> StepExecution | None:
+    """The newest execution of the first unfinished step when it failed with a
+    non-recoverable error: resume refuses to run past it until ``retry-step`` or ``skip-step``."""
+    latest = state.latest()
+    for step_id in _steps_in_order(state):
+        newest = latest.get(step_id)
+        if newest is not None and newest.status in DONE_STATUSES:
+            continue
+        error = newest.error if newest is not None else None
+        failed = newest is not None and newest.status is StepStatus.FAILED
+        return newest if failed and error is not None and not error.recoverable else None
+    return None
+
+
+def _refuse_real_format(state: WorkflowState, path: Path) -> None:
+    source = source_format(state)
     if source:
         message = (
             f"{path}: is a {source} state file (read-only here); this command edits "
@@ -123,7 +154,7 @@ def _held(
         with contextlib.suppress(FileNotFoundError):
             inspection = inspect_lock(layout.lock_file(workflow_id), clock=clock)
             if not inspection.stale:
-                raise LockHeldError(inspection.path, f"{inspection.holder} ({inspection.reason})")
+                raise LockHeldError(inspection.path, inspection.locked_by)
         yield None
         return
     with WorkflowLock(layout, workflow_id, clock=clock, break_stale=True) as lock:
@@ -292,6 +323,9 @@ class ForceCleanup:
     live_lock: LockInspection | None
     stuck_worktrees: tuple[Path, ...]
     dry_run: bool = False
+    #: Why the workflow's state could not be read (its worktrees are then not listed); the
+    #: lock was handled all the same.
+    state_problem: str | None = None
 
 
 def workflow_worktrees(layout: Layout, state: WorkflowState) -> list[Path]:
@@ -320,11 +354,13 @@ def force_cleanup(
 ) -> ForceCleanup:
     """Remove the workflow's lock if and only if it is stale; report its unfinished worktrees.
 
-    Removing worktrees is the cleanup engine's business (``tapps worktree remove``); this only
-    lists them.
+    The lock is judged on its own: a state that is missing or cannot be read does not keep a
+    stale lock in place; it is reported in ``state_problem``. Only a workflow id with neither a
+    lock file nor any state raises (:class:`WorkflowNotFoundError`). Removing worktrees is the
+    cleanup engine's business (``tapps worktree remove``); this only lists them.
     """
-    state = StateStore(layout, clock=clock).load(workflow_id)
     lock_path = layout.lock_file(workflow_id)
+    had_lock = lock_path.exists() or lock_path.is_symlink()
     removed: list[LockInspection] = []
     live: LockInspection | None = None
     with contextlib.suppress(FileNotFoundError):
@@ -340,6 +376,16 @@ def force_cleanup(
                 _logger(workflow_id, clock).warning(
                     "Removed stale lock", lock_file=str(lock_path), reason=broken.reason
                 )
+    try:
+        state = StateStore(layout, clock=clock).load(workflow_id)
+    except WorkflowNotFoundError as exc:
+        if not had_lock:
+            raise
+        problem = f"{exc}; no worktrees listed"
+        return ForceCleanup(workflow_id, tuple(removed), live, (), dry_run, problem)
+    except StateFileError as exc:
+        problem = f"{exc}; no worktrees listed"
+        return ForceCleanup(workflow_id, tuple(removed), live, (), dry_run, problem)
     worktrees = tuple(workflow_worktrees(layout, state))
     return ForceCleanup(workflow_id, tuple(removed), live, worktrees, dry_run)
 

@@ -51,7 +51,11 @@ class StepExecution(BaseModel):
     agent: str | None = None
     action: str | None = None
     status: StepStatus = StepStatus.PENDING
-    attempt: int = Field(default=1, ge=1)
+    #: The try's number, from 1. ``0`` marks an entry that is no try: a placeholder for a step
+    #: not yet tried (other writers and hand edits write ``pending`` with ``attempt: 0``). A
+    #: step's attempt count is taken from statuses (:meth:`WorkflowState.attempts`), never from
+    #: these numbers; the next try is numbered one more than the highest (1 after a ``0``).
+    attempt: int = Field(default=1, ge=0)
     started_at: Timestamp | None = None
     completed_at: Timestamp | None = None
     duration_seconds: float | None = Field(default=None, ge=0)

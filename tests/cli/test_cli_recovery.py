@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pytest_tapps.core import Layout, StateStore, StepStatus, WorkflowStatus
-from tests.helpers import live_lock, run_cli
+from pytest_tapps.core._timeutil import from_epoch, to_iso
+from tests.helpers import (
+    dead_pid,
+    live_lock,
+    run_cli,
+    running_process,
+    state,
+    write_current,
+    write_json,
+    write_lock,
+)
 
 STEPS_MODULE = textwrap.dedent(
     """
@@ -226,7 +241,13 @@ def test_force_cleanup_keeps_a_live_lock_and_names_its_holder(tmp_path: Path) ->
     with live_lock(tmp_path, "workflow-123") as holder:
         done = run_cli("workflow", "force-cleanup", "--workflow-id", "workflow-123", cwd=tmp_path)
         assert done.returncode == 1
-        assert f"held by pid {holder.pid} on" in done.stdout
+        (kept,) = done.stdout.splitlines()
+        assert kept.startswith(
+            ".tapps-agents/workflow-state/workflow-123.lock: ".join(("kept lock ", ""))
+            + f"held by pid {holder.pid} on {socket.gethostname()} (running, heartbeat "
+        )
+        assert kept.endswith(" s ago); stop that process first")
+        assert kept.count("held by") == 1
         assert Layout(tmp_path).lock_file("workflow-123").exists()
         edit = run_cli(
             "workflow",
@@ -238,7 +259,10 @@ def test_force_cleanup_keeps_a_live_lock_and_names_its_holder(tmp_path: Path) ->
             cwd=tmp_path,
         )
         assert edit.returncode == 1
-        assert "workflow is locked by pid" in edit.stderr
+        assert f"workflow is locked by pid {holder.pid} on {socket.gethostname()} (running, " in (
+            edit.stderr
+        )
+        assert edit.stderr.count(f"pid {holder.pid}") == 1
         holder.kill()
         holder.wait()
         done = run_cli(
@@ -265,7 +289,10 @@ def test_status_reports_a_crashed_workflow_as_stuck(tmp_path: Path) -> None:
         "  stuck:        status is running but no executor holds its lock (no lock file)"
         in done.stdout
     )
-    assert "  next:         tapps workflow force-cleanup --workflow-id workflow-123" in done.stdout
+    # No lock file: nothing for force-cleanup to do; the state recorded its definition.
+    assert [line for line in done.stdout.splitlines() if "next:" in line] == [
+        "  next:         tapps workflow resume --workflow-id workflow-123 --runner MODULE:ATTR"
+    ]
     data = json.loads(run_cli("workflow", "status", "--json", cwd=tmp_path).stdout)
     assert data["stuck"] is True
     assert data["lock"] is None
@@ -287,3 +314,128 @@ def test_dlq_retry_and_skip(tmp_path: Path) -> None:
     done = run_cli("dlq", "retry", "--category", "timeout", "--json", cwd=tmp_path)
     assert json.loads(done.stdout)["marked"][0]["workflow_id"] == "workflow-123"
     assert json.loads(run_cli("dlq", "list", "--json", cwd=tmp_path).stdout) == []
+
+
+def _history_only(root: Path) -> Path:
+    """The workflow's state is a copy in history/; current_state.json is another workflow's."""
+    write_current(root, state("workflow-other", "completed"))
+    return write_json(Layout(root).history_file("workflow-123"), state("workflow-123", "running"))
+
+
+def _current(root: Path, content: bytes) -> Path:
+    path = Layout(root).current_state_file
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+CURRENT = ".tapps-agents/workflow-state/current_state.json"
+
+#: Broken states, each with the warning force-cleanup prints for it (None: readable).
+BROKEN_STATES: dict[str, tuple[Callable[[Path], object], str | None]] = {
+    "truncated": (
+        lambda root: _current(root, b'{"workflow_id": "workflow-123", "status": "runn'),
+        f"{CURRENT}: not valid JSON at line 1 column 43: Unterminated string starting at "
+        "(truncated?); no readable state holds workflow id 'workflow-123', so it may be in "
+        "this file; no worktrees listed",
+    ),
+    "empty": (
+        lambda root: _current(root, b""),
+        f"{CURRENT}: file is empty (a write was interrupted?); no readable state holds "
+        "workflow id 'workflow-123', so it may be in this file; no worktrees listed",
+    ),
+    "binary": (
+        lambda root: _current(root, b"\x00\xff\xfe\x80 state"),
+        f"{CURRENT}: not UTF-8 text (bad byte at offset 1); no readable state holds workflow "
+        "id 'workflow-123', so it may be in this file; no worktrees listed",
+    ),
+    "invalid-json": (
+        lambda root: _current(root, b'{"workflow_id": "workflow-123",, }'),
+        f"{CURRENT}: not valid JSON at line 1 column 32: Expecting property name enclosed in "
+        "double quotes; no readable state holds workflow id 'workflow-123', so it may be in "
+        "this file; no worktrees listed",
+    ),
+    "invalid-model": (
+        lambda root: _current(root, b'{"workflow_id": "workflow-123", "status": "stuck"}'),
+        f"{CURRENT}: invalid workflow state: status: Input should be 'running', 'paused', "
+        "'completed' or 'failed'; no readable state holds workflow id 'workflow-123', so it "
+        "may be in this file; no worktrees listed",
+    ),
+    "missing": (
+        lambda root: None,
+        "no workflow state for workflow id 'workflow-123' in .tapps-agents/workflow-state; "
+        "no worktrees listed",
+    ),
+    "history-only": (_history_only, None),
+}
+
+
+@pytest.mark.parametrize("holder", ["dead", "expired-but-running"])
+@pytest.mark.parametrize("broken", list(BROKEN_STATES))
+def test_force_cleanup_breaks_a_stale_lock_whatever_the_state(
+    tmp_path: Path, broken: str, holder: str
+) -> None:
+    """A stale lock goes (exit 0) over a state that is broken, elsewhere or missing; the
+    unreadable state is one warning; status then advises no force-cleanup."""
+    write, warning = BROKEN_STATES[broken]
+    write(tmp_path)
+    with running_process() as process:
+        pid = dead_pid() if holder == "dead" else process.pid
+        beat = round(time.time()) - 7200
+        lock = write_lock(tmp_path, "workflow-123", pid, heartbeat_at=beat)
+        done = run_cli(
+            *("workflow", "force-cleanup", "--workflow-id", "workflow-123"),
+            *("--now", to_iso(from_epoch(beat + 3600))),  # the lock's age, exactly
+            cwd=tmp_path,
+        )
+        assert process.poll() is None  # force-cleanup never stops a process
+    assert done.returncode == 0, done.stderr
+    assert not lock.exists()
+    heartbeat = f"pid {pid} on {socket.gethostname()}"
+    if holder == "dead":
+        reasons = [f"holder {heartbeat} is not running (heartbeat 3600 s ago)"]
+    else:
+        reasons = [
+            f"heartbeat of {heartbeat} is 3600 s old, older than its TTL of 300 s; pid {pid} "
+            "is still running on this host (a hung executor, or another process that took "
+            "over the pid)",
+        ]
+    lines = [f"removed stale lock {lock.relative_to(tmp_path)}: {reason}" for reason in reasons]
+    if holder != "dead":
+        lines.append(
+            f"  pid {pid} still runs: if it is a hung executor, stop it before you resume (it "
+            "writes no more state: its next heartbeat finds the lock gone)"
+        )
+    assert done.stdout.splitlines() == lines
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("tapps: ")]
+    assert warnings == ([] if warning is None else [f"tapps: warning: {warning}"])
+    assert "Traceback" not in done.stderr
+    if warning is None:
+        status = run_cli("workflow", "status", "--workflow-id", "workflow-123", cwd=tmp_path)
+        assert "force-cleanup" not in status.stdout
+        assert "  next:         tapps workflow resume --workflow-id workflow-123" in status.stdout
+
+
+def test_force_cleanup_without_lock_or_state_is_an_unknown_id(tmp_path: Path) -> None:
+    """Neither a lock nor a state: the id names nothing (exit 2)."""
+    Layout(tmp_path).state_dir.mkdir(parents=True)
+    done = run_cli("workflow", "force-cleanup", "--workflow-id", "workflow-123", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "tapps: error: no workflow state for workflow id 'workflow-123' in "
+        ".tapps-agents/workflow-state\n",
+    )
+
+
+def test_force_cleanup_with_no_lock_over_a_corrupt_state_warns(tmp_path: Path) -> None:
+    """No lock to remove over an unreadable state: says so, warns of the state, exit 0."""
+    BROKEN_STATES["empty"][0](tmp_path)
+    done = run_cli(
+        "workflow", "force-cleanup", "--workflow-id", "workflow-123", "--json", cwd=tmp_path
+    )
+    assert done.returncode == 0
+    report = json.loads(done.stdout)
+    assert (report["removed_locks"], report["live_lock"]) == ([], None)
+    assert report["state_problem"] == BROKEN_STATES["empty"][1]
+    assert done.stderr == f"tapps: warning: {BROKEN_STATES['empty'][1]}\n"

@@ -142,10 +142,27 @@ def test_heartbeat_older_than_ttl_is_stale_even_if_holder_lives(tmp_path: Path) 
     clock.advance(1)
     inspection = inspect_lock(lock.path, clock=clock)
     assert inspection.stale
+    assert inspection.expired_but_running
     assert inspection.reason == (
         f"heartbeat of pid {os.getpid()} on {socket.gethostname()} is 301 s old, "
-        "older than its TTL of 300 s"
+        f"older than its TTL of 300 s; pid {os.getpid()} is still running on this host (a hung "
+        "executor, or another process that took over the pid)"
     )
+
+
+def test_live_holder_is_named_once_when_the_lock_is_refused(
+    tmp_path: Path, live_holder: subprocess.Popen[str]
+) -> None:
+    """LockHeldError names the live holder and its evidence once, not nested in itself."""
+    with pytest.raises(LockHeldError) as info:
+        WorkflowLock(Layout(tmp_path), "wf", break_stale=True).acquire()
+    message = str(info.value)
+    assert message.startswith(
+        f"{Layout(tmp_path).lock_file('wf')}: workflow is locked by pid {live_holder.pid} on "
+        f"{socket.gethostname()} (running, heartbeat "
+    )
+    assert message.count(f"pid {live_holder.pid}") == 1
+    assert message.count("(") == 1
 
 
 def test_heartbeat_keeps_a_lock_fresh(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from pytest_tapps.core import (
     skip_step,
 )
 from tests.core.test_real_state import default_writer_state, write_default_writer_files
-from tests.helpers import live_lock
+from tests.helpers import execution, live_lock, state, write_current
 
 STEPS = [{"id": "a"}, {"id": "b", "agent": "implementer"}, {"id": "c"}]
 
@@ -321,3 +321,36 @@ def test_dlq_skip_only_takes_failed_steps(tmp_path: Path) -> None:
         skip_step(Layout(tmp_path), "workflow-123", "a", failed_only=True)
     skip_step(Layout(tmp_path), "workflow-123", "b", failed_only=True)
     assert StateStore(Layout(tmp_path)).load().latest()["b"].status is StepStatus.SKIPPED
+
+
+@pytest.mark.parametrize("content", [None, b"", b'{"workflow_id": "workflow-123", "st'])
+def test_force_cleanup_removes_a_stale_lock_over_a_missing_or_corrupt_state(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    """The lock is judged on its own; the unreadable state is reported, not raised."""
+    layout = Layout(tmp_path)
+    layout.state_dir.mkdir(parents=True)
+    if content is not None:
+        assert layout.current_state_file is not None
+        layout.current_state_file.write_bytes(content)
+    clock = VirtualClock()
+    WorkflowLock(layout, "workflow-123", clock=clock, ttl_seconds=10).acquire()  # never released
+    clock.advance(11)
+    report = force_cleanup(layout, "workflow-123", clock=clock)
+    assert [lock.expired_but_running for lock in report.removed_locks] == [True]
+    assert not layout.lock_file("workflow-123").exists()
+    assert report.stuck_worktrees == ()
+    assert report.state_problem is not None
+    assert report.state_problem.endswith("; no worktrees listed")
+
+
+def test_skip_step_keeps_a_placeholder_unnumbered(tmp_path: Path) -> None:
+    """Skipping a pending placeholder numbered 0 records no attempt for it."""
+    write_current(
+        tmp_path,
+        state("workflow-123", "paused", execution("a"), execution("b", "pending", attempt=0)),
+    )
+    edit = skip_step(Layout(tmp_path), "workflow-123", "b")
+    assert edit.changes[0] == "step 'b': pending -> skipped"
+    loaded = StateStore(Layout(tmp_path)).load("workflow-123")
+    assert (loaded.latest()["b"].attempt, loaded.attempts("b")) == (0, 0)

@@ -62,7 +62,7 @@ def test_pending_placeholders_are_not_attempts() -> None:
         ({"started_at": "2026-01-15T10:30:00"}, "started_at"),
         ({"workflow_id": ""}, "workflow_id"),
         ({"step_executions": [{"step_id": "s", "status": "done"}]}, "step_executions"),
-        ({"step_executions": [{"step_id": "s", "attempt": 0}]}, "step_executions"),
+        ({"step_executions": [{"step_id": "s", "attempt": -1}]}, "step_executions"),
         ({"step_executions": [{"step_id": "s", "duration_seconds": -1}]}, "step_executions"),
     ],
 )
@@ -120,3 +120,18 @@ states = st.builds(
 def test_states_survive_a_json_round_trip(original: WorkflowState) -> None:
     """Writing a state to JSON and reading it back gives the same state."""
     assert WorkflowState.model_validate(original.to_json_dict()) == original
+
+
+def test_attempt_zero_is_a_placeholder_not_a_try() -> None:
+    """A pending entry numbered 0 reads; it is no attempt, and the next try is number 1."""
+    parsed = WorkflowState.model_validate(
+        {
+            **state(),
+            "step_executions": [
+                {"step_id": "s", "status": "completed", "attempt": 1},
+                {"step_id": "t", "status": "pending", "attempt": 0},
+            ],
+        }
+    )
+    assert (parsed.attempts("t"), parsed.next_attempt("t")) == (0, 1)
+    assert parsed.latest()["t"].attempt == 0

@@ -253,3 +253,14 @@ def test_saved_files_use_the_project_json_form(tmp_path: Path) -> None:
     path = StateStore(Layout(tmp_path)).save(original)
     assert path.read_bytes() == dump_json(original.to_json_dict())
     assert "wf-é" in path.read_text(encoding="utf-8")
+
+
+def test_pending_placeholder_numbered_zero_is_read(tmp_path: Path) -> None:
+    """Another writer's ``pending`` entry with ``attempt: 0`` loads; it counts no attempt."""
+    write_current(
+        tmp_path,
+        state("wf", "paused", execution("a"), execution("b", "pending", attempt=0)),
+    )
+    loaded = StateStore(Layout(tmp_path)).load("wf")
+    assert [(ex.step_id, ex.attempt) for ex in loaded.step_executions] == [("a", 1), ("b", 0)]
+    assert (loaded.attempts("b"), loaded.next_attempt("b")) == (0, 1)
