@@ -32,7 +32,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     rm.add_argument("name", metavar="NAME")
     rm.add_argument(
-        "--force", action="store_true", help="also remove an active, stuck or git-locked worktree"
+        "--force",
+        action="store_true",
+        help="also remove an active, stuck, git-locked or unknown-owner worktree",
     )
     rm.add_argument("--json", action="store_true", help="print JSON")
     rm.set_defaults(handler=cmd_remove, changes=True)

@@ -57,9 +57,12 @@ from pytest_tapps.core._safedelete import (
     TreeStats,
     Walked,
     is_locked,
+    is_tombstone,
     open_folder,
     remove_path,
     remove_walked,
+    tombstone_busy,
+    tombstone_maker,
     walk_at,
     walk_stats,
 )
@@ -286,6 +289,21 @@ def _unlisted(exc: OSError) -> str:
     return f"cannot read the folder ({exc.strerror or exc}); nothing in it was checked"
 
 
+def _renamed_meanwhile(item: PlanItem, st: os.stat_result | None = None) -> bool:
+    """Whether a folder decided ``future timestamp`` is no longer at its path (or, given its
+    ``st``, is another folder now): another cleanup renamed it to its tombstone while this one
+    walked it, and emptying it set the folder's time after this run's now. It vanished."""
+    if item.reason != "future timestamp" or item.kind not in ("folder", "worktree"):
+        return False
+    try:
+        now = os.lstat(item.location)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return st is not None and (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+
+
 def _kind(entry: os.DirEntry[str]) -> str:
     """``folder`` or ``file`` from the listing alone (for an entry that cannot be stat-ed)."""
     with contextlib.suppress(OSError):
@@ -395,7 +413,9 @@ class _Scan:
         name = os.path.basename(location)
         mode = st.st_mode
         if name.startswith(TOMBSTONE_PREFIX):
-            return PlanItem(location, category.name, Decision.DELETE, _TOMBSTONE_REASON, "folder")
+            found = self.tombstone(location, st, category.name, category.pattern)
+            if found is not None:
+                return found
         if stat.S_ISLNK(mode):
             target = os.path.realpath(location)
             if not _inside(target, self.real_boundary(category)):
@@ -434,6 +454,26 @@ class _Scan:
             location, category.name, decision, reason, "file", st.st_mtime, age, limit, st.st_size
         )
 
+    def tombstone(
+        self, location: str, st: os.stat_result, category: str, pattern: str = "*"
+    ) -> PlanItem | None:
+        """The decision for an entry named ``.tapps-deleting-*``: an unfinished deletion of an
+        earlier run when it is a folder named as this tool names its tombstones, unless the
+        process that made it still runs (it may be emptying it now); anything else so named
+        is an ordinary item (None), or of no policy when the category's pattern does not
+        match it."""
+        name = os.path.basename(location)
+        if stat.S_ISDIR(st.st_mode) and tombstone_maker(name) is not None:
+            busy = tombstone_busy(name)
+            if busy is None:
+                return PlanItem(location, category, Decision.DELETE, _TOMBSTONE_REASON, "folder")
+            reason = f"being deleted by another cleanup (pid {busy})"
+            return PlanItem(location, category, Decision.SKIP, reason, "folder")
+        if not _matcher(pattern).match(name):
+            kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
+            return PlanItem(location, category, Decision.SKIP, "no policy", kind)
+        return None
+
     def folder_item(
         self,
         location: str,
@@ -463,9 +503,13 @@ class _Scan:
 
     def worktree(self, info: WorktreeInfo) -> PlanItem:
         """The decision for one worktree, from its status, git state and age."""
-        category = BY_NAME[f"{info.status}_worktrees"]
+        category = BY_NAME[info.category]
         decision, stamp, age = Decision.SKIP, None, None
-        if info.status in ("active", "stuck"):
+        if info.owner_unreadable is not None:  # never guessed: its workflow may be running
+            reason = info.owner_unreadable
+            stamp = info.timestamp
+            age = None if stamp is None else max(0.0, self.now - stamp)
+        elif info.status in ("active", "stuck"):
             reason = f"{info.status} workflow ({'; '.join(info.evidence)})"
         elif info.is_symlink and not _inside(
             os.path.realpath(info.location), self.real_boundary(None)
@@ -595,11 +639,10 @@ class _Scan:
                 measure=measure,
                 locks=lambda: self.locks,  # read once per pass, and only if needed
             )
-            tombstones = (
-                sorted(n for n in os.listdir(folder) if n.startswith(TOMBSTONE_PREFIX))
-                if folder.is_dir()
-                else []
-            )
+            tombstones = []
+            if folder.is_dir():
+                with os.scandir(folder) as listing:
+                    tombstones = sorted(e.name for e in listing if is_tombstone(e))
         except OSError as exc:
             if failed is not None:
                 failed.append((folder, _unlisted(exc)))
@@ -608,12 +651,20 @@ class _Scan:
                 yield PlanItem(os.fspath(folder), "worktrees", Decision.SKIP, reason, "folder")
             return
         for info in infos:
-            if wanted is None or f"{info.status}_worktrees" in wanted:
+            if wanted is None or info.category in wanted:
                 yield info
         for name in tombstones:
-            yield PlanItem(
-                os.fspath(folder / name), "worktrees", Decision.DELETE, _TOMBSTONE_REASON, "folder"
-            )
+            found = self.worktrees_tombstone(os.fspath(folder / name))
+            if found is not None:
+                yield found
+
+    def worktrees_tombstone(self, location: str) -> PlanItem | None:
+        """The decision for a tombstone in the worktrees folder (None when it is gone)."""
+        try:
+            st = os.lstat(location)
+        except FileNotFoundError:
+            return None
+        return self.tombstone(location, st, "worktrees")
 
     def unclaimed(self) -> Iterator[PlanItem]:
         """Entries under .tapps-agents/ that no retention category covers: skip, no policy."""
@@ -673,10 +724,12 @@ def plan_cleanup(
             else:
                 location, st, device = found
                 assert st is not None  # noqa: S101 -- category_entries always stats children
-                decided.append(scan.decide(location, st, category, device))
+                item = scan.decide(location, st, category, device)
+                if not _renamed_meanwhile(item, st):  # a plan lists nothing gone
+                    decided.append(item)
         items.extend(sorted(decided, key=lambda item: item.location))
     if _wants_worktrees(wanted):
-        items.extend(scan.worktree_items(wanted))
+        items.extend(i for i in scan.worktree_items(wanted) if not _renamed_meanwhile(i))
     if wanted is None:
         items.extend(scan.unclaimed())
     scan.reader.wait()
@@ -705,9 +758,13 @@ class CleanupReport(Record):
 
     @property
     def ok(self) -> bool:
-        """Nothing failed, and nothing that may be expired was left because it could not be
-        read (the command line exits 1 otherwise)."""
-        return not self.failed and not any(why.startswith("unreadable") for _, why in self.skipped)
+        """Nothing failed, and nothing that may be expired was left because it (or the state
+        of a workflow that may own it) could not be read (the command line exits 1 otherwise)."""
+        return not self.failed and not any(
+            why.startswith("unreadable")
+            or (item.worktree is not None and item.worktree.owner_unreadable is not None)
+            for item, why in self.skipped
+        )
 
     @property
     def bytes_removed(self) -> int:
@@ -741,7 +798,10 @@ class _Remover:
             self.report.vanished.append(item)
             return
         if decided.decision is not Decision.DELETE:
-            _record(self.report, decided)
+            if _renamed_meanwhile(decided):
+                self.report.vanished.append(decided)
+            else:
+                _record(self.report, decided)
             return
         self.record(decided, remove_path(decided.path, device=os.lstat(decided.path.parent).st_dev))
 
@@ -993,7 +1053,9 @@ class _FolderRun:
                 return
             try:
                 item = scan.folder_item(location, category, walked, walked.st.st_mtime)
-                if item.decision is not Decision.DELETE:
+                if _renamed_meanwhile(item, walked.st):
+                    self.report.vanished.append(item)
+                elif item.decision is not Decision.DELETE:
                     _record(self.report, item)
                 else:
                     removal = remove_walked(self.fd, name, walked, location, self.device)
@@ -1096,7 +1158,10 @@ def _plain_worktree_records(
             try:
                 item = scan.worktree(info)
                 removal = None
-                if item.decision is Decision.DELETE:
+                if _renamed_meanwhile(item, None if walked is None else walked.st):
+                    removal = Removal()
+                    removal.vanished = True
+                elif item.decision is Decision.DELETE:
                     removal = (
                         remove_path(info.path, device=device)
                         if walked is None or folder_fd is None
@@ -1161,7 +1226,7 @@ def _run_plain_worktrees(
                 continue
             info = by_name[name]
             info.size, info.newest_mtime = size, newest  # measured in whichever process
-            category = f"{info.status}_worktrees"
+            category = info.category
             if kind == "K":
                 report.kept[category] += 1
                 continue
@@ -1287,7 +1352,7 @@ def _recheck(
         fresh = worktrees.get(item.worktree.name)
         return None if fresh is None else scan.worktree(fresh)
     if item.category == "worktrees":  # a tombstone in the worktrees folder
-        return item if os.path.lexists(item.location) else None
+        return scan.worktrees_tombstone(item.location)
     category = BY_NAME[item.category]
     folder = category.folder(scan.layout)
     if folder is None or folder.is_symlink() or not folder.exists():

@@ -10,8 +10,12 @@
 - Skip what a live process has locked (``flock``/``fcntl`` locks, read from ``/proc/locks``).
 - Keep going past what cannot be deleted, and report it.
 - A folder is first renamed to a hidden tombstone beside it, then emptied: it disappears at once,
-  and a run killed half-way leaves a tombstone that the next run finishes. What cannot be removed
-  is reported under the path the user knows (``run-1/sub``), with where it now is (the tombstone).
+  and a run killed half-way leaves a tombstone that the next run finishes. A tombstone is named
+  ``.tapps-deleting-<pid>-<time>-<random>-<name>`` (:func:`tombstone_name`): the process that
+  made it and when (8 hex digits of UNIX seconds), so that only a real folder of that exact
+  form, whose maker is gone, is taken for an unfinished deletion (:func:`tombstone_busy`).
+  What cannot be removed is reported under the path the user knows (``run-1/sub``), with where
+  it now is (the tombstone).
 - Walks (for a folder's age) go through descriptors too: each entry ``lstat``-ed relative to its
   open folder, each subfolder opened relative to its parent, never through a link. A folder
   removed right after its walk (:func:`remove_walked`) is emptied from that walk's listing, while
@@ -23,10 +27,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from pytest_tapps.core._clock import SYSTEM_CLOCK
 from pytest_tapps.core._record import Record
 
 if TYPE_CHECKING:
@@ -38,6 +44,13 @@ if TYPE_CHECKING:
     Listing: TypeAlias = tuple[list[str], list[tuple[str, "Listing | None"]]]
 
 TOMBSTONE_PREFIX = ".tapps-deleting-"
+_TOMBSTONE = re.compile(
+    r"\.tapps-deleting-([1-9][0-9]{0,9})-([0-9a-f]{8})-[0-9a-f]{8}-.", re.DOTALL
+)
+#: A tombstone whose maker still runs is left to it for this long (after that its pid is taken
+#: for a reused one, and the tombstone is finished).
+TOMBSTONE_GRACE = 86400.0
+_NAME_MAX = 255  # bytes in one file name (Linux, macOS)
 
 
 class Removal(Record):
@@ -262,9 +275,52 @@ def _depth_guard(removal: Removal, where: str) -> Iterator[None]:
 
 
 def tombstone_name(name: str) -> str:
+    """``.tapps-deleting-<pid>-<time>-<random>-<name>``, the name cut to fit in 255 bytes."""
     # os.urandom, as secrets.token_hex does, without importing secrets (hashlib, OpenSSL): the
     # command line starts faster.
-    return f"{TOMBSTONE_PREFIX}{os.urandom(4).hex()}-{name}"
+    made = int(SYSTEM_CLOCK.time()) & 0xFFFFFFFF  # real time: whatever clock a cleanup runs on
+    head = f"{TOMBSTONE_PREFIX}{os.getpid()}-{made:08x}-{os.urandom(4).hex()}-"
+    raw = os.fsencode(name)
+    room = _NAME_MAX - len(head)
+    return head + (name if len(raw) <= room else os.fsdecode(raw[:room]))
+
+
+def tombstone_maker(name: str) -> tuple[int, int] | None:
+    """``(pid, UNIX time)`` of the process that made a tombstone of this name, or None when
+    :func:`tombstone_name` does not make such names (a user's ``.tapps-deleting-notes``)."""
+    if not name.startswith(TOMBSTONE_PREFIX):
+        return None
+    found = _TOMBSTONE.match(name)
+    return None if found is None else (int(found[1]), int(found[2], 16))
+
+
+def is_tombstone(entry: os.DirEntry[str]) -> bool:
+    """Whether a listed entry is a tombstone: a folder (not a link to one) whose name
+    :func:`tombstone_name` made."""
+    return tombstone_maker(entry.name) is not None and entry.is_dir(follow_symlinks=False)
+
+
+def tombstone_busy(name: str) -> int | None:
+    """The pid of the process that made tombstone ``name`` if it still runs (and is not this
+    one) and made it less than :data:`TOMBSTONE_GRACE` ago: another cleanup may be emptying it
+    now. None when the tombstone is an unfinished deletion to finish. The grace is real time,
+    as the tombstone's own time is: a cleanup's ``--now`` says how old files are, not how long
+    another process has been at work."""
+    made = tombstone_maker(name)
+    if made is None:
+        return None
+    pid, when = made
+    if pid == os.getpid() or SYSTEM_CLOCK.time() - when >= TOMBSTONE_GRACE:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's
+    except (OSError, OverflowError):  # no such process can exist
+        return None
+    return pid
 
 
 def remove_path(path: Path, *, device: int) -> Removal:
@@ -298,7 +354,7 @@ def remove_path(path: Path, *, device: int) -> Removal:
             removal.failures.append((path, "a mount point: not crossed"))
             return removal
         name = path.name
-        if not name.startswith(TOMBSTONE_PREFIX):
+        if tombstone_maker(name) is None:  # a tombstone is finished where it is
             tomb = tombstone_name(name)
             try:
                 os.rename(name, tomb, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)

@@ -6,7 +6,10 @@ A worktree's status comes from the workflow state that records it (``step_execut
 - ``failed``: its workflow failed or is paused: kept 7 days (by the newest file inside);
 - ``active`` / ``stuck``: its workflow is running (stuck: see :func:`diagnose`): never removed
   automatically, only listed;
-- ``orphan``: no workflow state records it: kept 7 days.
+- ``orphan``: no workflow state records it: kept 7 days;
+- ``unknown``: a workflow state file that cannot be read may record it (see
+  :func:`unreadable_owners`): never removed automatically, reported as
+  ``owner state unreadable: FILE`` (its retention category is the one the readable states give).
 
 A branch is deleted with its worktree only when it was made for the workflow, which is known by its
 name: ``workflow/<worktree name>``, the convention the real tapps-agents package uses (and the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -38,9 +42,9 @@ from pytest_tapps.core._layout import Layout, safe_name
 from pytest_tapps.core._proclocks import locked_inodes
 from pytest_tapps.core._record import Record
 from pytest_tapps.core._safedelete import (
-    TOMBSTONE_PREFIX,
     Removal,
     Walked,
+    is_tombstone,
     remove_path,
     resolves_inside,
     walk_at,
@@ -58,6 +62,12 @@ if TYPE_CHECKING:
     Locks: TypeAlias = set[tuple[int, int]] | None
 
 
+#: The start of the reason a worktree that an unreadable state may own is skipped for.
+OWNER_UNREADABLE = "owner state unreadable"
+#: A save time in a state file's name, as the real package writes it (``-YYYYmmdd-HHMMSS``).
+_SAVE_STAMP = re.compile(r"-[0-9]{8}-[0-9]{6}$")
+
+
 class WorktreeRefused(TappsError):
     """A worktree removal that needs ``--force`` (or is never allowed)."""
 
@@ -68,6 +78,7 @@ class WorktreeInfo(Record):
 
     __slots__ = (
         "branch",
+        "category",
         "completed_at",
         "dirty",
         "evidence",
@@ -80,6 +91,7 @@ class WorktreeInfo(Record):
         "mounts",
         "name",
         "newest_mtime",
+        "owner_unreadable",
         "prunable",
         "registered",
         "size",
@@ -115,6 +127,10 @@ class WorktreeInfo(Record):
         #: The first part that could not be read (path inside the worktree, error), if any.
         self.unreadable = unreadable
         self.evidence = [] if evidence is None else evidence
+        #: Its retention category, from the status the readable states give.
+        self.category = f"{status}_worktrees"
+        #: ``owner state unreadable: FILE`` when a state that cannot be read may record it.
+        self.owner_unreadable: str | None = None
         self.registered = self.git_locked = self.prunable = False
         self.lock_reason = ""
         self.dirty: bool | None = None
@@ -137,21 +153,71 @@ class WorktreeInfo(Record):
         return self.branch == layout.worktree_branch(self.name)
 
 
-def _references(layout: Layout) -> dict[str, tuple[WorkflowState, str, float | None]]:
-    """worktree name -> (state, step id, completion time) from every readable workflow state."""
+def _named_ids(layout: Layout, path: Path) -> set[str]:
+    """The workflow ids a state file's name may give: none for the current state file; in the
+    real package's layout the id before a save time (``<id>-YYYYmmdd-HHMMSS.json``), else the
+    name and, for ``workflow-<id>.json``, the id after ``workflow-``."""
+    if path == layout.current_state_file:
+        return set()
+    stem = path.name.removesuffix(".gz").removesuffix(".json")
+    if layout.profile.state_format != "tapps-agents-3.7":
+        return {stem}
+    saved = _SAVE_STAMP.sub("", stem)
+    if saved != stem:
+        return {saved}
+    return {stem, stem.removeprefix("workflow-")}
+
+
+def unreadable_owners(
+    layout: Layout,
+) -> tuple[dict[str, tuple[WorkflowState, str, float | None]], list[StateFileError]]:
+    """What the workflow states say about worktrees: worktree name -> (state, step id,
+    completion time) from every readable state, and the unreadable states that may own any
+    worktree.
+
+    A state names its worktrees by its steps' ``worktree`` field, which may name any folder, so
+    a state that cannot be read may own every worktree. The one exception: a file whose name
+    says which workflow it holds (``history/<id>.json``) when a readable state of that workflow
+    was found first, as the current one; that file is an older copy, which would not count if
+    it could be read. A state folder that cannot be listed may hide any state: it is one
+    unreadable owner too."""
     found: dict[str, tuple[WorkflowState, str, float | None]] = {}
+    unreadable: list[StateFileError] = []
     if not layout.state_dir.is_dir():
-        return found
+        return found, unreadable
     from pytest_tapps.core._store import StateStore
 
-    for _path, state in StateStore(layout).iter_states():
-        if isinstance(state, StateFileError):
-            continue
-        for execution in state.step_executions:
-            if execution.worktree and execution.worktree not in found:
-                done = execution.completed_at.timestamp() if execution.completed_at else None
-                found[execution.worktree] = (state, execution.step_id, done)
-    return found
+    for folder in (layout.state_dir, layout.history_dir):
+        try:
+            if folder.is_dir():
+                with os.scandir(folder):  # pathlib's glob passes over a folder it cannot list
+                    pass
+        except OSError as exc:
+            reason = f"cannot list the folder ({exc.strerror or exc}); any state may be there"
+            unreadable.append(StateFileError(folder, reason))
+    seen: set[str] = set()
+    try:
+        for path, state in StateStore(layout).iter_states():
+            if isinstance(state, StateFileError):
+                named = _named_ids(layout, path)
+                if not named or not named <= seen:
+                    unreadable.append(state)
+                continue
+            seen.add(state.workflow_id)
+            for execution in state.step_executions:
+                if execution.worktree and execution.worktree not in found:
+                    done = execution.completed_at.timestamp() if execution.completed_at else None
+                    found[execution.worktree] = (state, execution.step_id, done)
+    except OSError as exc:
+        reason = f"cannot list the state files ({exc.strerror or exc})"
+        unreadable.append(StateFileError(layout.state_dir, reason))
+    return found, unreadable
+
+
+def owner_unreadable_reason(unreadable: list[StateFileError]) -> str:
+    """``owner state unreadable: FILE`` (``(and N more)`` when there are several)."""
+    first, more = unreadable[0], len(unreadable) - 1
+    return f"{OWNER_UNREADABLE}: {first.path}" + (f" (and {more} more)" if more else "")
 
 
 def _status(
@@ -265,7 +331,7 @@ def inventory(
     milliseconds to read), or a function that reads them, called only if a folder is walked
     (by default they are read here then)."""
     folder = layout.worktrees_dir
-    refs = _references(layout)
+    refs, unreadable = unreadable_owners(layout)
     git = _git_entries(layout)
     if callable(locks):
         locks = locks() if measure or git else None  # nothing is walked: None is never used
@@ -274,7 +340,7 @@ def inventory(
     if folder.is_dir() and not folder.is_symlink():
         with os.scandir(folder) as listing:
             for listed in listing:
-                if not listed.name.startswith(TOMBSTONE_PREFIX):
+                if not is_tombstone(listed):  # an unfinished deletion: cleanup's
                     names.add(listed.name)
                     if not measure and listed.is_dir(follow_symlinks=False):
                         folders.add(listed.name)
@@ -306,6 +372,9 @@ def inventory(
             unreadable=found.unreadable,
             evidence=evidence,
         )
+        if unreadable:  # its owner is not known: never guessed
+            info.status, info.owner_unreadable = "unknown", owner_unreadable_reason(unreadable)
+            info.evidence = [f"{OWNER_UNREADABLE}: {error}" for error in unreadable] + evidence
         entry = git.get(name)
         if entry is not None:
             info.registered = True
@@ -343,6 +412,24 @@ class WorktreeRemoval(Record):
         return self.removal is None or self.removal.ok
 
 
+def _refusal(name: str, info: WorktreeInfo) -> str | None:
+    """Why removing the worktree needs ``--force`` (None: it does not)."""
+    if info.status in ("active", "stuck"):
+        return (
+            f"worktree {name!r} belongs to workflow {info.workflow_id} which is "
+            f"{info.status} ({'; '.join(info.evidence)}); pass --force to remove it anyway"
+        )
+    if info.owner_unreadable is not None:
+        return (
+            f"worktree {name!r}: {info.owner_unreadable}, so its workflow may still use "
+            "it; repair or remove that state file, or pass --force to remove it anyway"
+        )
+    if info.git_locked:
+        reason = f": {info.lock_reason}" if info.lock_reason else ""
+        return f"worktree {name!r} is locked by 'git worktree lock'{reason}; pass --force"
+    return None
+
+
 def remove(
     layout: Layout,
     name: str,
@@ -353,8 +440,8 @@ def remove(
 ) -> WorktreeRemoval:
     """Remove one worktree: folder, git registration, and its workflow branch.
 
-    An active, stuck or git-locked worktree needs ``force``. The folder is removed without
-    following links; a link in place of a worktree is removed as a link.
+    An active, stuck, git-locked or unknown-owner worktree needs ``force``. The folder is
+    removed without following links; a link in place of a worktree is removed as a link.
     """
     safe_name(name, what="worktree name")
     path = layout.worktree(name)
@@ -364,17 +451,9 @@ def remove(
     if info is None:
         message = f"no worktree {name!r} in {layout.worktrees_dir}"
         raise WorktreeRefused(message)
-    if not force:
-        if info.status in ("active", "stuck"):
-            message = (
-                f"worktree {name!r} belongs to workflow {info.workflow_id} which is "
-                f"{info.status} ({'; '.join(info.evidence)}); pass --force to remove it anyway"
-            )
-            raise WorktreeRefused(message)
-        if info.git_locked:
-            reason = f": {info.lock_reason}" if info.lock_reason else ""
-            message = f"worktree {name!r} is locked by 'git worktree lock'{reason}; pass --force"
-            raise WorktreeRefused(message)
+    refusal = None if force else _refusal(name, info)
+    if refusal is not None:
+        raise WorktreeRefused(refusal)
     if not resolves_inside(path, layout.tapps_dir):
         message = f"{path}: the worktrees folder resolves outside {layout.tapps_dir}; refused"
         raise WorktreeRefused(message)

@@ -243,6 +243,43 @@ def test_worktree_list_remove_and_prune(tmp_path: Path) -> None:
     assert json.loads(forced.stdout)["deleted_branch"] == "workflow/busy"
 
 
+def test_an_unreadable_owner_state_is_never_guessed_by_any_worktree_command(
+    tmp_path: Path,
+) -> None:
+    """With a truncated current state, ``cleanup`` and ``worktree prune`` keep an 8-day orphan
+    and exit 1 naming the file, ``worktree list`` says ``unknown`` (not ``orphan``) with the
+    reason, and ``worktree remove`` needs --force."""
+    aged_file(tmp_path / ".tapps-agents/worktrees/wt-1/a.py", age=8 * DAY, now=time.time())
+    current = tmp_path / ".tapps-agents/workflow-state/current_state.json"
+    current.parent.mkdir(parents=True)
+    current.write_text('{"workflow_id": "wf-1", "sta')
+    rel = Path(".tapps-agents/workflow-state/current_state.json")
+    wt = Path(".tapps-agents/worktrees/wt-1")
+    done = run_cli("cleanup", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[0] == f"skipped {wt}: owner state unreadable: {rel}"
+    dry = run_cli("cleanup", "--dry-run", cwd=tmp_path)
+    assert f"skip: owner state unreadable: {rel}" in dry.stdout
+    pruned = run_cli("worktree", "prune", cwd=tmp_path)
+    assert pruned.returncode == 1
+    assert f"kept {wt} (skip: owner state unreadable: {rel})" in pruned.stdout.splitlines()
+    (listed,) = json.loads(run_cli("worktree", "list", "--json", cwd=tmp_path).stdout)
+    assert (listed["status"], listed["evidence"][0]) == (
+        "unknown",
+        f"owner state unreadable: {rel}: not valid JSON at line 1 column 25: "
+        "Unterminated string starting at (truncated?)",
+    )
+    refused = run_cli("worktree", "remove", "wt-1", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        f"worktree 'wt-1': owner state unreadable: {rel}, so its workflow may still use it; "
+        "repair or remove that state file, or pass --force to remove it anyway"
+    )
+    assert (tmp_path / wt).is_dir()
+    assert run_cli("worktree", "remove", "wt-1", "--force", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / wt).exists()
+
+
 def test_cache_commands(tmp_path: Path) -> None:
     """verify finds corruption (exit 1), recover removes it, invalidate refuses unsafe ids."""
     layout = Layout(tmp_path)

@@ -30,7 +30,7 @@ from pytest_tapps.core._retention import DAY, RetentionPolicy
 from pytest_tapps.harness import Faults, project
 from pytest_tapps.strategies import TreeDescription, trees
 from tests.core.test_worktrees import record
-from tests.helpers import aged_file, flock_held, snapshot
+from tests.helpers import aged_file, flock_held, snapshot, state, write_current
 
 NOW = 1768473000.0  # 2026-01-15T10:30:00Z
 
@@ -500,14 +500,106 @@ def test_an_undeletable_file_is_reported_and_the_run_goes_on(tmp_path: Path, cle
         subprocess.run(["chattr", "-i", str(stuck)], check=False)
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _tomb(name: str, pid: int, made: float | None = None) -> str:
+    """A tombstone name as a cleanup of process ``pid`` makes it at (real) time ``made``, by
+    default now: a tombstone records real time, whatever clock the cleanup runs on."""
+    made = time.time() if made is None else made
+    return f".tapps-deleting-{pid}-{int(made):08x}-1234abcd-{name}"
+
+
 def test_a_killed_run_is_finished_by_the_next(tmp_path: Path) -> None:
     """A folder renamed to a tombstone but not emptied is removed by the next run."""
-    run = tmp_path / ".tapps-agents/artifacts/workflows/.tapps-deleting-1234abcd-run"
+    runs = tmp_path / ".tapps-agents/artifacts/workflows"
+    run = runs / _tomb("run", _dead_pid())
     aged_file(run / "half/deleted.txt", age=0, now=NOW)
     plan = plan_cleanup(Layout(tmp_path), clock=clock())
     assert [i.label for i in plan.items] == ["delete: unfinished deletion of an earlier run"]
     apply_plan(Layout(tmp_path), plan, clock=clock())
     assert not run.exists()
+
+
+def test_only_a_folder_named_as_a_tombstone_is_an_unfinished_deletion(
+    tmp_path: Path, clean: Clean
+) -> None:
+    """A user's ``.tapps-deleting-*`` file, link or loosely named folder is an ordinary item:
+    aged by its category (never in the Context7 cache), counted at its real size; only a
+    folder named as this tool names tombstones, whose maker is gone, is finished."""
+    t = tmp_path / ".tapps-agents"
+    dead = _dead_pid()
+    cache_file = aged_file(t / "context7/cache/.tapps-deleting-notes", age=0, now=NOW)
+    cache_folder = aged_file(t / "context7/cache/.tapps-deleting-x/a.md", age=0, now=NOW).parent
+    fresh = aged_file(t / "logs/debug/.tapps-deleting-fresh.log", age=0, now=NOW)
+    old = aged_file(
+        t / "logs/debug/.tapps-deleting-old.log", age=8 * DAY, now=NOW, content=b"12345"
+    )
+    loose = aged_file(t / "logs/debug/.tapps-deleting-1234abcd-run/a", age=0, now=NOW).parent
+    target = aged_file(t / "logs/debug/real/a", age=0, now=NOW).parent
+    link = t / "logs/debug" / _tomb("link", dead)
+    link.symlink_to(target)
+    os.utime(link, (NOW, NOW), follow_symlinks=False)
+    cache_tomb = aged_file(t / "context7/cache" / _tomb("react", dead) / "a.md", age=0, now=NOW)
+    assert labels(tmp_path) == {
+        ".tapps-agents/context7/cache/.tapps-deleting-notes": "keep: never expires",
+        ".tapps-agents/context7/cache/.tapps-deleting-x": "keep: never expires",
+        f".tapps-agents/context7/cache/{cache_tomb.parent.name}": (
+            "delete: unfinished deletion of an earlier run"
+        ),
+        ".tapps-agents/logs/debug/.tapps-deleting-1234abcd-run": "keep: too new",
+        ".tapps-agents/logs/debug/.tapps-deleting-fresh.log": "keep: too new",
+        ".tapps-agents/logs/debug/.tapps-deleting-old.log": "delete: older than 7d",
+        f".tapps-agents/logs/debug/{link.name}": "keep: too new",
+        ".tapps-agents/logs/debug/real": "keep: too new",
+    }
+    report = clean(Layout(tmp_path))
+    assert sorted(i.path.name for i in report.removed) == [
+        cache_tomb.parent.name,
+        ".tapps-deleting-old.log",
+    ]
+    assert [i.size_bytes for i in report.removed if i.path == old] == [5]
+    assert all(p.exists() for p in (cache_file, cache_folder, fresh, loose, target))
+    assert link.is_symlink()
+    assert not old.exists()
+
+
+def test_a_tombstone_another_live_cleanup_made_is_left_to_it(tmp_path: Path, clean: Clean) -> None:
+    """A tombstone whose maker still runs, made less than a day ago, may be being emptied now:
+    it is skipped, saying by whom; a day later its pid is taken for a reused one."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        runs = tmp_path / ".tapps-agents/artifacts/workflows"
+        busy = aged_file(runs / _tomb("run-1", holder.pid) / "a", age=0, now=NOW).parent
+        stale = runs / _tomb("run-2", holder.pid, made=time.time() - DAY)
+        aged_file(stale / "a", age=0, now=NOW)
+        worktree = aged_file(
+            tmp_path / ".tapps-agents/worktrees" / _tomb("wt", holder.pid) / "a", age=0, now=NOW
+        ).parent
+        report = clean(Layout(tmp_path))
+        assert sorted((i.path, why) for i, why in report.skipped) == [
+            (busy, f"being deleted by another cleanup (pid {holder.pid})"),
+            (worktree, f"being deleted by another cleanup (pid {holder.pid})"),
+        ]
+        assert [i.path for i in report.removed] == [stale]
+        assert report.ok
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_long_name_still_gets_a_tombstone(tmp_path: Path) -> None:
+    """A folder whose name has 255 bytes is renamed to a tombstone that fits (the name cut),
+    and removed."""
+    runs = tmp_path / ".tapps-agents/artifacts/workflows"
+    long_run = aged_file(runs / ("é" * 127 + "x") / "a", age=40 * DAY, now=NOW).parent
+    report = run_cleanup(Layout(tmp_path), clock=clock())
+    assert ([i.path for i in report.removed], report.failed) == ([long_run], [])
+    assert list(runs.iterdir()) == []
 
 
 _CLEANER = textwrap.dedent(
@@ -1119,3 +1211,119 @@ def test_no_thread_touches_the_fake_filesystem(monkeypatch: pytest.MonkeyPatch) 
     assert len(plan.by_decision(Decision.DELETE)) == 2
     assert len(report.removed) == 2
     assert code == 0
+
+
+def _worktrees_of(root: Path, ages: dict[str, float]) -> Path:
+    """Plain worktree folders aged as given (days); returns the worktrees folder."""
+    folder = root / ".tapps-agents/worktrees"
+    for name, days in ages.items():
+        aged_file(folder / name / "src.py", age=days * DAY, now=NOW)
+    return folder
+
+
+def test_a_worktree_an_unreadable_state_may_own_is_kept_and_fails_the_run(
+    tmp_path: Path, clean: Clean
+) -> None:
+    """A truncated current state may name any worktree: none is removed, not the orphan nor
+    the completed workflow's, each is skipped naming the file, and the run is not ok."""
+    folder = _worktrees_of(tmp_path, {"wt-orphan": 8, "wt-done": 1})
+    record(tmp_path, "wf-done", "completed", "wt-done")
+    current = Layout(tmp_path).current_state_file
+    assert current is not None
+    current.write_text('{"workflow_id": "wf-run", "status": "runn')
+    why = f"owner state unreadable: {current}"
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    assert [(i.path.name, i.category, i.label) for i in plan.items] == [
+        ("wt-done", "completed_worktrees", f"skip: {why}"),
+        ("wt-orphan", "orphan_worktrees", f"skip: {why}"),
+    ]
+    report = clean(Layout(tmp_path))
+    assert sorted((i.path.name, reason) for i, reason in report.skipped) == [
+        ("wt-done", why),
+        ("wt-orphan", why),
+    ]
+    assert (report.removed, report.ok) == ([], False)
+    assert sorted(p.name for p in folder.iterdir()) == ["wt-done", "wt-orphan"]
+
+
+def test_an_older_unreadable_copy_of_a_readable_workflow_owns_nothing(tmp_path: Path) -> None:
+    """``history/wf-1.json`` unreadable while the current state holds wf-1: that copy would not
+    count if it could be read, so worktrees are decided as usual."""
+    _worktrees_of(tmp_path, {"wt-orphan": 8})
+    write_current(tmp_path, state("wf-1", "running"))
+    copy = Layout(tmp_path).history_file("wf-1")
+    copy.parent.mkdir(parents=True)
+    copy.write_text("{")
+    report = run_cleanup(Layout(tmp_path), clock=clock())
+    assert [(i.path.name, i.reason) for i in report.removed] == [("wt-orphan", "older than 7d")]
+    assert report.ok
+
+
+@pytest.mark.parametrize("layout_name", ["runbook", "tapps-agents-3.7"])
+@pytest.mark.parametrize(
+    "bad", [b"", b"\x00\xff binary", b'{"workflow_id": "w', b"[1, 2]", b"{}", b"[" * 5000]
+)
+def test_any_unreadable_state_file_keeps_every_worktree(
+    layout_name: str, bad: bytes, tmp_path: Path
+) -> None:
+    """Empty, binary, truncated, not an object, invalid, too deep: in either layout, a state of
+    a workflow no readable state holds keeps every worktree, plan and run alike."""
+    with project(tmp_path, clock=clock(), layout=layout_name) as built:
+        built.worktree("wt-a", age="8d", files=1)
+        built.worktree(workflow="wf-2", step="build", age="30d", files=1)
+        built.workflow("wf-1", "completed").step("s1", worktree="wt-a").save()
+        name = "wf-2-20260101-120000.json" if layout_name != "runbook" else "history/wf-2.json"
+        bad_file = built.layout.state_dir / name
+        bad_file.write_bytes(bad)
+        plan = plan_cleanup(built.layout, clock=clock())
+        report = run_cleanup(built.layout, clock=clock())
+        expected = f"owner state unreadable: {bad_file}"
+        assert {i.reason for i in plan.items} == {expected}
+        assert {why for _, why in report.skipped} == {expected}
+        assert len(report.skipped) == len(plan.items) == 2
+        assert (report.removed, report.ok) == ([], False)
+
+
+def test_forked_workers_keep_the_worktrees_an_unreadable_state_may_own(tmp_path: Path) -> None:
+    """Many worktrees, shared out to forked workers: with an unreadable state none goes, each
+    skipped as the plan says."""
+    _worktrees_of(tmp_path, {f"wt-{i:03d}": 8 for i in range(80)})
+    current = Layout(tmp_path).current_state_file
+    assert current is not None
+    write_current(tmp_path, {"workflow_id": 3})
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    report = run_cleanup(Layout(tmp_path), clock=clock(), processes=2)
+    assert sorted((i.location, why) for i, why in report.skipped) == [
+        (i.location, i.reason) for i in plan.items
+    ]
+    assert {i.reason for i in plan.items} == {f"owner state unreadable: {current}"}
+    assert len(list((tmp_path / ".tapps-agents/worktrees").iterdir())) == 80
+    assert not report.ok
+
+
+def test_a_folder_another_cleanup_empties_meanwhile_is_vanished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run renames a folder to its tombstone and empties it while this one walks it:
+    the folder's time is then after this run's now, and it is reported vanished, not as a
+    future timestamp."""
+    from pytest_tapps.core import _safedelete
+
+    now = time.time() - 3600
+    run = aged_file(
+        tmp_path / ".tapps-agents/artifacts/workflows/run-1/a.txt", age=40 * DAY, now=now
+    ).parent
+    real_open = _safedelete.open_folder
+
+    def racing_open(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> int:
+        fd = real_open(path, dir_fd=dir_fd)
+        if os.fspath(path) == "run-1" and run.exists():  # the other run takes it now
+            tomb = run.parent / _tomb("run-1", os.getpid() + 1)
+            run.rename(tomb)
+            (tomb / "a.txt").unlink()
+            tomb.rmdir()
+        return fd
+
+    monkeypatch.setattr(_safedelete, "open_folder", racing_open)
+    report = run_cleanup(Layout(tmp_path), clock=VirtualClock(now))
+    assert ([i.path for i in report.vanished], report.skipped) == ([run], [])
