@@ -1,6 +1,7 @@
 """Benchmark: ``tapps cleanup`` against the runbook's own find commands, on the same trees.
 
     python bench/bench_cleanup.py [--runs 5] [--files 100000] [--worktrees 2000] [--dir PATH]
+        [--impl NAME=PATH ...]
 
 Cases (each tool gets a fresh copy of the same tree for every run, made before its timer):
 
@@ -14,6 +15,11 @@ the policy (strictly older than N days) disagree, so every tool must leave the s
 script checks that. Also timed: a plain ``os.scandir`` + ``lstat`` + ``os.unlink`` loop (the
 floor for any Python tool), and the core's plan + apply in-process (no interpreter start-up).
 Reported: medians, ratios to find, and the peak RSS of the ``tapps cleanup`` process.
+
+``--impl NAME=PATH`` (repeatable) times ``tapps cleanup`` and the in-process core once per
+implementation, each with ``PYTHONPATH=PATH`` (a folder holding a ``pytest_tapps`` package, e.g.
+``git archive HEAD pytest_tapps | tar -x -C /tmp/before``), in the same runs and on the same
+trees, and reports each one's medians against the first's.
 """
 
 from __future__ import annotations
@@ -107,6 +113,41 @@ def in_process(root: Path) -> float:
     return time.perf_counter() - start
 
 
+#: The in-process core of another implementation, timed in a process of its own.
+IN_PROCESS = """
+import sys, time
+from pytest_tapps.core import Layout
+from pytest_tapps.core._cleanup import run_cleanup
+layout = Layout(sys.argv[1])
+start = time.perf_counter()
+run_cleanup(layout)
+print(time.perf_counter() - start)
+"""
+
+
+def command_at(command: list[str], path: Path) -> Callable[[Path], float]:
+    """Time ``command`` run with the implementation under ``path`` (``PYTHONPATH``)."""
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    return lambda root: timed(command, cwd=root, env=env, keep_stdout=False)
+
+
+def in_process_at(path: Path) -> Callable[[Path], float]:
+    """:func:`in_process` for the implementation under ``path`` (its run_cleanup's own time)."""
+    env = {**os.environ, "PYTHONPATH": str(path)}
+
+    def measure(root: Path) -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", IN_PROCESS, str(root)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return float(done.stdout)
+
+    return measure
+
+
 Tools = dict[str, Callable[[Path], float]]
 HISTORY = ".tapps-agents/analytics/history"
 TREES = ".tapps-agents/worktrees"
@@ -130,19 +171,27 @@ FIND_B = [
 ]
 
 
-def tools_for(find: list[str], folder: str, days: str, kind: str, category: str) -> Tools:
-    """find, the plain loop, the tapps command and the in-process core, for one case."""
-    return {
+def tools_for(
+    find: list[str], folder: str, days: str, kind: str, category: str, *, impls: dict[str, Path]
+) -> Tools:
+    """find, the plain loop, the tapps command and the in-process core, for one case (the last
+    two once per implementation of ``impls`` when there are any)."""
+    tapps = [TAPPS, "cleanup", "--only", category]
+    tools: Tools = {
         # Output to /dev/null as before: tapps cleanup prints a line per removed item.
         "find": lambda w: timed(find, cwd=w, keep_stdout=False),
         "scandir-unlink loop": lambda w: timed(
             [sys.executable, "-c", BASELINE, folder, days, kind], cwd=w, keep_stdout=False
         ),
-        "tapps cleanup": lambda w: timed(
-            [TAPPS, "cleanup", "--only", category], cwd=w, keep_stdout=False
-        ),
-        "core in-process": in_process,
     }
+    if not impls:
+        tools["tapps cleanup"] = lambda w: timed(tapps, cwd=w, keep_stdout=False)
+        tools["core in-process"] = in_process
+    for name, path in impls.items():
+        tools[f"tapps cleanup [{name}]"] = command_at(tapps, path)
+    for name, path in impls.items():
+        tools[f"core in-process [{name}]"] = in_process_at(path)
+    return tools
 
 
 def run_case(name: str, template: Path, base: Path, runs: int, tools: Tools) -> None:
@@ -165,16 +214,33 @@ def run_case(name: str, template: Path, base: Path, runs: int, tools: Tools) -> 
             subprocess.run(["rm", "-rf", str(work)], check=True)
     find = statistics.median(results["find"])
     print(f"\ncase {name} ({runs} runs):")
-    print(f"  {'tool':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'x find':>8}")
+    print(f"  {'tool':<28}{'median s':>10}{'min s':>9}{'max s':>9}{'x find':>8}{'x first':>9}")
+    first: dict[str, float] = {}
     for tool, times in results.items():
         median = statistics.median(times)
         low, high = min(times), max(times)
-        print(f"  {tool:<22}{median:>10.3f}{low:>9.3f}{high:>9.3f}{median / find:>8.2f}")
+        same = tool.split(" [")[0]  # the same tool of another implementation
+        versus = median / first.setdefault(same, median)
+        print(
+            f"  {tool:<28}{median:>10.3f}{low:>9.3f}{high:>9.3f}{median / find:>8.2f}{versus:>9.3f}"
+        )
 
 
 def _pick(tools: Tools, args: argparse.Namespace) -> Tools:
     wanted = {"find", *(name.strip() for name in args.tools.split(","))}
-    return {name: measure for name, measure in tools.items() if name in wanted}
+    return {name: measure for name, measure in tools.items() if name.split(" [")[0] in wanted}
+
+
+def _impls(specs: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` options as a mapping; a PATH must hold a ``pytest_tapps`` package."""
+    impls: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not (Path(path) / "pytest_tapps" / "__init__.py").is_file():
+            message = f"--impl {spec!r}: give NAME=PATH, PATH a folder holding pytest_tapps/"
+            raise SystemExit(message)
+        impls[name] = Path(path).resolve()
+    return impls
 
 
 def main() -> None:
@@ -189,14 +255,24 @@ def main() -> None:
         default="find,scandir-unlink loop,tapps cleanup,core in-process",
         help="comma-separated tools to time (find is always kept as the baseline)",
     )
+    parser.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="time tapps cleanup and the core of the pytest_tapps under PATH (repeatable)",
+    )
     args = parser.parse_args()
+    impls = _impls(args.impl)
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         base = Path(folder)
         print(f"trees in {base}")
         if args.only in (None, "a"):
             template = base / "template-a"
             build_analytics(template, args.files)
-            tools = _pick(tools_for(FIND_A, HISTORY, "91", "files", "analytics_history"), args)
+            tools = _pick(
+                tools_for(FIND_A, HISTORY, "91", "files", "analytics_history", impls=impls), args
+            )
             run_case("a-analytics", template, base, args.runs, tools)
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(f"  peak RSS of any child (tapps cleanup is the largest): {peak:.0f} MB")
@@ -204,7 +280,9 @@ def main() -> None:
         if args.only in (None, "b"):
             template = base / "template-b"
             build_worktrees(template, args.worktrees)
-            tools = _pick(tools_for(FIND_B, TREES, "8", "dirs", "orphan_worktrees"), args)
+            tools = _pick(
+                tools_for(FIND_B, TREES, "8", "dirs", "orphan_worktrees", impls=impls), args
+            )
             run_case("b-worktrees", template, base, args.runs, tools)
 
 

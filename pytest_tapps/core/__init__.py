@@ -25,17 +25,8 @@ if TYPE_CHECKING:
         warm_with,
         write_entry,
     )
-    from pytest_tapps.core._cleanup import (
-        ApplyReport,
-        CleanupReport,
-        Decision,
-        Plan,
-        PlanItem,
-        apply_plan,
-        plan_cleanup,
-        run_cleanup,
-    )
     from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, VirtualClock, utcnow
+    from pytest_tapps.core._decide import Decision, Plan, PlanItem
     from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
     from pytest_tapps.core._durations import (
         DEFAULT_STEP_TIMEOUT_SECONDS,
@@ -101,6 +92,8 @@ if TYPE_CHECKING:
         configure_logging,
         structured_logging_enabled,
     )
+    from pytest_tapps.core._onepass import run_cleanup
+    from pytest_tapps.core._plan import apply_plan, plan_cleanup
     from pytest_tapps.core._policy import (
         NO_RETRY,
         BackoffStrategy,
@@ -123,6 +116,7 @@ if TYPE_CHECKING:
         retry_step,
         skip_step,
     )
+    from pytest_tapps.core._report import ApplyReport, CleanupReport
     from pytest_tapps.core._retention import (
         CATEGORIES,
         RetentionCategory,
@@ -153,9 +147,9 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, str]] = {
     "ADVICE": ("pytest_tapps.core._envelope", "ADVICE"),
     "Advice": ("pytest_tapps.core._envelope", "Advice"),
-    "ApplyReport": ("pytest_tapps.core._cleanup", "ApplyReport"),
-    "CleanupReport": ("pytest_tapps.core._cleanup", "CleanupReport"),
-    "run_cleanup": ("pytest_tapps.core._cleanup", "run_cleanup"),
+    "ApplyReport": ("pytest_tapps.core._report", "ApplyReport"),
+    "CleanupReport": ("pytest_tapps.core._report", "CleanupReport"),
+    "run_cleanup": ("pytest_tapps.core._onepass", "run_cleanup"),
     "BackoffStrategy": ("pytest_tapps.core._policy", "BackoffStrategy"),
     "CATEGORIES": ("pytest_tapps.core._retention", "CATEGORIES"),
     "CORRELATION_FIELDS": ("pytest_tapps.core._logging", "CORRELATION_FIELDS"),
@@ -170,7 +164,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "DEFAULT_STUCK_SECONDS": ("pytest_tapps.core._durations", "DEFAULT_STUCK_SECONDS"),
     "DEFAULT_TTL_SECONDS": ("pytest_tapps.core._locks", "DEFAULT_TTL_SECONDS"),
     "DONE_STATUSES": ("pytest_tapps.core._state", "DONE_STATUSES"),
-    "Decision": ("pytest_tapps.core._cleanup", "Decision"),
+    "Decision": ("pytest_tapps.core._decide", "Decision"),
     "Diagnosis": ("pytest_tapps.core._recovery", "Diagnosis"),
     "DlqRetry": ("pytest_tapps.core._recovery", "DlqRetry"),
     "Edit": ("pytest_tapps.core._recovery", "Edit"),
@@ -191,8 +185,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "NO_RETRY": ("pytest_tapps.core._policy", "NO_RETRY"),
     "NotInDeadLetterQueueError": ("pytest_tapps.core._recovery", "NotInDeadLetterQueueError"),
     "PROFILES": ("pytest_tapps.core._layout", "PROFILES"),
-    "Plan": ("pytest_tapps.core._cleanup", "Plan"),
-    "PlanItem": ("pytest_tapps.core._cleanup", "PlanItem"),
+    "Plan": ("pytest_tapps.core._decide", "Plan"),
+    "PlanItem": ("pytest_tapps.core._decide", "PlanItem"),
     "Problem": ("pytest_tapps.core._yamlutil", "Problem"),
     "RUNBOOK": ("pytest_tapps.core._layout", "RUNBOOK"),
     "Removal": ("pytest_tapps.core._safedelete", "Removal"),
@@ -230,7 +224,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "WorktreeRemoval": ("pytest_tapps.core._worktrees", "WorktreeRemoval"),
     "YamlFileError": ("pytest_tapps.core._yamlutil", "YamlFileError"),
     "advice_for": ("pytest_tapps.core._envelope", "advice_for"),
-    "apply_plan": ("pytest_tapps.core._cleanup", "apply_plan"),
+    "apply_plan": ("pytest_tapps.core._plan", "apply_plan"),
     "break_stale_lock": ("pytest_tapps.core._locks", "break_stale_lock"),
     "categorize": ("pytest_tapps.core._envelope", "categorize"),
     "check_entry": ("pytest_tapps.core._cache", "check_entry"),
@@ -258,7 +252,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "parse_iso": ("pytest_tapps.core._timeutil", "parse_iso"),
     "parse_timeout": ("pytest_tapps.core._policy", "parse_timeout"),
     "pid_alive": ("pytest_tapps.core._locks", "pid_alive"),
-    "plan_cleanup": ("pytest_tapps.core._cleanup", "plan_cleanup"),
+    "plan_cleanup": ("pytest_tapps.core._plan", "plan_cleanup"),
     "recover": ("pytest_tapps.core._cache", "recover"),
     "remove_path": ("pytest_tapps.core._safedelete", "remove_path"),
     "remove_worktree": ("pytest_tapps.core._worktrees", "remove"),

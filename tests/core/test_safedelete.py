@@ -209,7 +209,7 @@ def test_fork_queue_hands_out_every_chunk_once(mode: str) -> None:
 _MANY = textwrap.dedent(
     """
     import json
-    from pytest_tapps.core._cleanup import _MAX_CHUNKS, fork_queue
+    from pytest_tapps.core._forks import _MAX_CHUNKS, fork_queue
 
     def work(chunks):
         return [(chunk.start, chunk.stop) for chunk in chunks]

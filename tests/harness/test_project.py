@@ -246,7 +246,7 @@ def test_a_core_name_bound_to_a_dropped_module_still_sees_the_fake_filesystem(
     from pytest_tapps import core
 
     stale = core.plan_cleanup  # cached in the core's namespace, bound to this module object
-    monkeypatch.delitem(sys.modules, "pytest_tapps.core._cleanup")
+    monkeypatch.delitem(sys.modules, "pytest_tapps.core._plan")
     with project(fs="fake") as built:
         built.file("logs/debug/old.log", age="8d")
         plan = core.plan_cleanup(built.layout, clock=built.clock)
