@@ -39,9 +39,34 @@ _NOW_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 FUTURE_NOW_TOLERANCE_SECONDS = 1.0
 
 
+class NotFoundError(TappsError):
+    """What a command line names (a Context7 library id...) does not exist: bad input, exit 2."""
+
+    exit_code = EXIT_USAGE
+
+
 def layout_of(args: argparse.Namespace) -> Layout:
     """The layout of the project named by ``--project-root``."""
     return Layout(args.project_root)
+
+
+def project_refusal(args: argparse.Namespace) -> str | None:
+    """Why this command cannot run on ``--project-root``, or ``None``: a command that reads or
+    repairs a project's tree (its parser does not set ``needs_project=False``) needs a
+    ``.tapps-agents/`` folder there (or the ``reports/quality/`` folder that ``cleanup`` also
+    keeps), else a mistyped root would read as an empty project."""
+    root: Path | None = getattr(args, "project_root", None)
+    if root is None or not getattr(args, "needs_project", True):
+        return None
+    layout = Layout(root)
+    if layout.tapps_dir.is_dir() or layout.quality_reports_dir.is_dir():
+        return None
+    if not root.is_dir():
+        return f"--project-root {root}: no such folder"
+    return (
+        f"not a tapps project: no .tapps-agents/ folder in {root.absolute()} "
+        "(run it in the project's folder, or name it with --project-root DIR)"
+    )
 
 
 def error_line(message: str) -> str:
@@ -275,7 +300,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
-    refusal = future_now_refusal(args)
+    refusal = future_now_refusal(args) or project_refusal(args)
     if refusal is not None:
         error(refusal)
         return EXIT_USAGE
@@ -284,8 +309,11 @@ def _run(argv: Sequence[str] | None) -> int:
 
         from pytest_tapps.core._logging import configure_logging
 
+        # Without -v only ERROR records show: every WARNING a command logs ("Removed stale
+        # lock", "Step failed") is a fact its own output prints, and printing it twice at
+        # 3 a.m. reads as two problems. -v shows every record from INFO on, WARNING included.
         verbose = getattr(args, "verbose", False)
-        configure_logging(level=logging.INFO if verbose else logging.WARNING)
+        configure_logging(level=logging.INFO if verbose else logging.ERROR)
     try:
         return handler(args)
     except (TappsError, OSError) as exc:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, layout_of
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, NotFoundError, layout_of
 from pytest_tapps.cli._output import Printed, emit, json_text, text
 from pytest_tapps.cli._runner import load_runner
 from pytest_tapps.core._cache import (
@@ -73,7 +73,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="a library to warm with --fetcher (repeatable)",
     )
     warm.add_argument("--json", action="store_true", help="print JSON")
-    warm.set_defaults(handler=cmd_warm, changes=True)
+    warm.set_defaults(handler=cmd_warm, changes=True, needs_project=False)
 
     for name, helptext, handler in (
         ("clear-tiered", "empty the tiered context cache", cmd_clear_tiered),
@@ -101,7 +101,11 @@ def invalidate_printed(
         return Printed(EXIT_OK if ok else EXIT_PROBLEMS, text(lines))
     removal = invalidate(layout, library_id, dry_run=dry_run)
     if removal is None:
-        return Printed(EXIT_OK, text([f"no Context7 entry for {library_id!r}; nothing to remove"]))
+        message = (
+            f"no Context7 entry {library_id!r} in {layout.context7_entry(library_id).parent}; "
+            "nothing was removed ('tapps cache verify' lists the entries)"
+        )
+        raise NotFoundError(message)
     lines = [f"{verb} {layout.context7_entry(library_id)}"]
     lines += [f"could not remove {path}: {why}" for path, why in removal.failures]
     return Printed(EXIT_OK if removal.ok else EXIT_PROBLEMS, text(lines))

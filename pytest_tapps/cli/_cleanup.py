@@ -10,6 +10,8 @@ from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layou
 from pytest_tapps.cli._output import (
     Printed,
     Progress,
+    age,
+    columns,
     emit,
     format_table,
     human_bytes,
@@ -96,19 +98,29 @@ def plan_lines(plan: Plan) -> list[str]:
     if not rows:
         return ["nothing to clean: no retained data found"]
     lines = [format_table(("category", "delete", "keep", "skip", "to free"), rows)]
+    # one alignment for the items of every category, so that ages and sizes line up throughout
+    item_lines = iter(item_columns([item for items in groups.values() for item in items]))
     for name, items in groups.items():
         category = BY_NAME.get(name)
         if category is None:
             title = f"{name}: not covered by any policy"
         else:
-            age = plan.policy.age(name)
-            kept = "never expires" if age is None else f"kept {format_duration(age)}"
+            max_age = plan.policy.age(name)
+            kept = "never expires" if max_age is None else f"kept {format_duration(max_age)}"
             title = f"{name}: {category.label}, {kept}"
         lines.append(f"\n{title}")
-        for item in items:
-            size = human_bytes(item.size_bytes)
-            lines.append(f"  {item.label:<34} {item.human_age:>6} {size:>10}  {item.path}")
+        lines += [next(item_lines) for _ in items]
     return lines
+
+
+def item_columns(items: list[PlanItem]) -> list[str]:
+    """A line per plan item, ``decision: reason  age  size  path``, in aligned columns (ages
+    and sizes aligned right, as human as the table above: ``120d 3h``, ``2.0 KiB``)."""
+    rows = [
+        (item.label, age(item.age_seconds), human_bytes(item.size_bytes), item.path)
+        for item in items
+    ]
+    return columns(rows, right=(1, 2), indent="  ")
 
 
 def plan_printed(plan: Plan, *, as_json: bool) -> Printed:

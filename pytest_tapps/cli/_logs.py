@@ -33,7 +33,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     lint.add_argument("files", nargs="+", type=Path, metavar="FILE")
     lint.add_argument("--json", action="store_true", help="print problems as a JSON list")
-    lint.set_defaults(handler=cmd_lint, changes=False)
+    lint.set_defaults(handler=cmd_lint, changes=False, needs_project=False)
     grep = actions.add_parser(
         "grep",
         parents=[common],
@@ -50,7 +50,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     grep.add_argument("--trace-id", metavar="ID")
     grep.add_argument("files", nargs="+", type=Path, metavar="FILE")
     grep.add_argument("--json", action="store_true", help="print matching records as JSON")
-    grep.set_defaults(handler=cmd_grep, changes=False)
+    grep.set_defaults(handler=cmd_grep, changes=False, needs_project=False)
     emit = actions.add_parser(
         "emit",
         parents=[common],
@@ -77,7 +77,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="an extra field of the record (repeatable): --field duration_seconds=1.5",
     )
-    emit.set_defaults(handler=cmd_emit, changes=False)
+    emit.set_defaults(handler=cmd_emit, changes=False, needs_project=False)
 
 
 def _readable(files: list[Path]) -> tuple[list[Path], bool]:

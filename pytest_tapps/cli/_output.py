@@ -6,8 +6,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TextIO
+
+from pytest_tapps.core._durations import human_duration
 
 
 class Printed(NamedTuple):
@@ -87,19 +89,27 @@ def text(lines: Iterable[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table; ``None`` cells print as ``-``."""
+def columns(
+    rows: Sequence[Sequence[Any]], *, right: Collection[int] = (), indent: str = ""
+) -> list[str]:
+    """``rows`` as lines of aligned columns, as ``column -t`` does: each column as wide as its
+    widest cell (measured after :func:`visible` escapes, as printed), two spaces apart; the
+    columns numbered in ``right`` are aligned right; ``None`` cells print as ``-``."""
     cells = [[("-" if cell is None else visible(str(cell))) for cell in row] for row in rows]
-    widths = [len(header) for header in headers]
-    for row in cells:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    return [
+        indent
+        + "  ".join(
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
         for row in cells
     ]
-    return "\n".join(lines)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain aligned text table under upper-case ``headers``; ``None`` cells print as ``-``."""
+    return "\n".join(columns([[header.upper() for header in headers], *rows]))
 
 
 def json_text(data: Any) -> str:
@@ -121,19 +131,18 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
 
 
 def duration(seconds: float | None) -> str | None:
-    """``5.2s``, ``15m 0s``, ``2h 3m``: short and exact enough for a table."""
+    """A duration or an age in a table (:func:`~pytest_tapps.core._durations.human_duration`:
+    ``5.2s``, ``15m 0s``, ``120d 3h``); ``None`` when there is none."""
+    return None if seconds is None else human_duration(seconds)
+
+
+def age(seconds: float | None) -> str | None:
+    """An age in a table: :func:`duration` of the whole seconds (``120d 3h``), ``-1h 0m`` for
+    a timestamp that lies ahead of the clock; ``None`` when there is none."""
     if seconds is None:
         return None
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds % 1 else f"{seconds:.0f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
+    whole = round(seconds)
+    return f"-{human_duration(-whole)}" if whole < 0 else human_duration(whole)
 
 
 def human_bytes(count: int) -> str:

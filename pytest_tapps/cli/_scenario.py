@@ -224,6 +224,12 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if args.update and args.recorded is None:
         error("--update needs --recorded FILE (where to write the results)")
         return EXIT_USAGE
+    if args.recorded is None and args.report is None:
+        error(
+            "nothing to do: add --recorded FILE to compare the run with the recorded results "
+            "(with --update to record them), or --report FILE to write the report"
+        )
+        return EXIT_USAGE
     try:
         found = read_findings(args.results)
     except (OSError, SyntaxError) as exc:

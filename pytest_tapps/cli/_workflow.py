@@ -61,7 +61,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
     run.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
     run.add_argument("--json", action="store_true", help="print the final state as JSON")
-    run.set_defaults(handler=cmd_run, changes=True)
+    # needs_project=False: the first run of a new project makes its .tapps-agents/
+    run.set_defaults(handler=cmd_run, changes=True, needs_project=False)
 
     resume = actions.add_parser(
         "resume",

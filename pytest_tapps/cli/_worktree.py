@@ -6,10 +6,17 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
-from pytest_tapps.cli._cleanup import item_json, report_json, report_lines
-from pytest_tapps.cli._output import Printed, emit, format_table, human_bytes, json_text, text
+from pytest_tapps.cli._cleanup import item_columns, item_json, report_json, report_lines
+from pytest_tapps.cli._output import (
+    Printed,
+    age,
+    emit,
+    format_table,
+    human_bytes,
+    json_text,
+    text,
+)
 from pytest_tapps.core._cleanup import CleanupReport, Plan, apply_plan, plan_cleanup
-from pytest_tapps.core._durations import format_duration
 from pytest_tapps.core._retention import WORKTREE_CATEGORIES
 
 if TYPE_CHECKING:  # the handlers import it when they run: `tapps --help` stays light
@@ -92,7 +99,7 @@ def list_printed(infos: list[WorktreeInfo], now: float, *, as_json: bool) -> Pri
             i.workflow_id,
             i.step_id,
             i.status,
-            None if i.timestamp is None else format_duration(round(max(0.0, now - i.timestamp))),
+            None if i.timestamp is None else age(max(0.0, now - i.timestamp)),
             human_bytes(i.size),
             flags(i),
         )
@@ -152,8 +159,7 @@ def prune_plan_printed(plan: Plan, *, as_json: bool) -> Printed:
         return Printed(
             EXIT_OK, json_text({"dry_run": True, "items": [item_json(i) for i in plan.items]})
         )
-    lines = [f"{item.label:<40} {item.human_age:>6}  {item.path}" for item in plan.items]
-    return Printed(EXIT_OK, text(lines or ["no worktrees"]))
+    return Printed(EXIT_OK, text(item_columns(plan.items) or ["no worktrees"]))
 
 
 def prune_printed(plan: Plan, report: CleanupReport, *, as_json: bool) -> Printed:

@@ -43,6 +43,12 @@ class CacheError(TappsError):
     """A cache operation that cannot be done as asked."""
 
 
+class CacheSourceNotFound(CacheError):
+    """``warm_from_folder``'s folder does not exist or is no folder: bad input (exit 2)."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class EntryCheck:
     """The verdict on one Context7 entry."""
@@ -291,8 +297,12 @@ def warm_from_folder(layout: Layout, source: Path, *, clock: Clock = SYSTEM_CLOC
     """Warm from a folder: each subfolder is a library's documents, each loose file a library
     of one document (``react.md`` -> library ``react``)."""
     if not source.is_dir():
-        message = f"--from {source}: not a folder of documents"
-        raise CacheError(message)
+        what = "not a folder" if source.exists() else "no such folder"
+        message = (
+            f"--from {source}: {what}; give a folder of documents (a subfolder per library "
+            "id, or a file per library)"
+        )
+        raise CacheSourceNotFound(message)
     report = WarmReport()
     for library_id, docs in _documents_in(source):
         _warm_one(layout, library_id, functools.partial(dict, docs), report, clock=clock)

@@ -58,6 +58,22 @@ def format_duration(seconds: float) -> str:
     return f"{_plain(seconds)}s"
 
 
+def human_duration(seconds: float) -> str:
+    """A duration or an age for a table, in its two largest units: ``5.2s``, ``15m 0s``,
+    ``2h 3m``, ``47h 59m``, ``120d 0h`` (hours up to two days, then days). Rounded, so not
+    for reading back: :func:`format_duration` writes what the parser reads."""
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f}s" if round(seconds, 1) % 1 else f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
 def _plain(number: float) -> str:
     """A number without exponent notation, trailing zeros dropped (what the parser reads)."""
     text = f"{number:f}".rstrip("0").rstrip(".")

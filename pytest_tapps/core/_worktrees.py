@@ -72,6 +72,12 @@ class WorktreeRefused(TappsError):
     """A worktree removal that needs ``--force`` (or is never allowed)."""
 
 
+class WorktreeNotFound(WorktreeRefused):
+    """No worktree of the name given: bad input (the command line exits 2)."""
+
+    exit_code = 2
+
+
 class WorktreeInfo(Record):
     """Everything ``tapps worktree list`` shows about one worktree: what its folder and the
     workflow states say (given when made), and what git says (set by :func:`inventory`)."""
@@ -449,8 +455,11 @@ def remove(
         found = {i.name: i for i in inventory(layout, clock=clock)}
         info = found.get(name)
     if info is None:
-        message = f"no worktree {name!r} in {layout.worktrees_dir}"
-        raise WorktreeRefused(message)
+        message = (
+            f"no worktree {name!r} in {layout.worktrees_dir}; 'tapps worktree list' shows "
+            "the worktrees there"
+        )
+        raise WorktreeNotFound(message)
     refusal = None if force else _refusal(name, info)
     if refusal is not None:
         raise WorktreeRefused(refusal)

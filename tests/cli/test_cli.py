@@ -179,6 +179,7 @@ def test_dlq_reports_a_corrupt_state_and_exits_1(tmp_path: Path) -> None:
 
 def test_bad_input_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
     """Unknown ids, unsafe ids, missing state and unknown options exit 2 with one clear line."""
+    (tmp_path / ".tapps-agents").mkdir()
     cases = [
         (("workflow", "status"), "tapps: error: no workflow state in"),
         (
@@ -439,6 +440,7 @@ def test_only_commands_that_log_set_up_logging(
         "handlers = logging.getLogger('tapps_agents').handlers if logging else []\n"
         "print(bool(logging), bool(handlers))"
     )
+    (tmp_path / ".tapps-agents").mkdir()
     assert _after_run(argv, tmp_path, report) == f"{configured} {configured}"
 
 

@@ -207,9 +207,20 @@ def test_bad_input_is_a_message_and_exit_2(run: Path, args: tuple[str, ...], mes
 
 def test_a_file_that_is_not_junit_xml_is_refused(tmp_path: Path) -> None:
     (tmp_path / "results.xml").write_text("not xml")
-    done = run_cli("scenario", "conformance", "results.xml", cwd=tmp_path)
+    done = run_cli("scenario", "conformance", "results.xml", "--report", "r.md", cwd=tmp_path)
     assert done.returncode == 2
     assert "results.xml: cannot read JUnit XML" in done.stderr
+
+
+def test_conformance_with_nothing_to_do_is_a_usage_error(run: Path) -> None:
+    """Without --recorded or --report there is nothing to do: exit 2, naming what to add."""
+    done = conformance(run)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        "tapps: error: nothing to do: add --recorded FILE to compare the run with the recorded "
+        "results (with --update to record them), or --report FILE to write the report\n",
+    )
 
 
 def test_the_recorded_results_name_exactly_the_bundled_scenarios() -> None:

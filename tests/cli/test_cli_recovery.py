@@ -121,6 +121,7 @@ def test_resume_of_a_hand_written_state_takes_definition_from_a_file(tmp_path: P
 def test_resume_without_a_runner_says_how_to_name_one(tmp_path: Path) -> None:
     """No --runner: exit 2 with the form to use, and nothing touched."""
     _project(tmp_path)
+    (tmp_path / ".tapps-agents").mkdir()
     done = run_cli("workflow", "resume", "--workflow-id", "workflow-123", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pytest_tapps.cli._output import Progress, duration, format_table
+from pytest_tapps.cli._output import Progress, age, columns, duration, format_table
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,9 @@ from pytest_tapps.cli._output import Progress, duration, format_table
         (47 * 3600 + 59 * 60, "47h 59m"),
         (48 * 3600, "2d 0h"),
         (30 * 86400 + 3600, "30d 1h"),
+        (59.96, "1m 0s"),
+        (10368054, "120d 0h"),
+        (120 * 86400 + 3 * 3600 + 59, "120d 3h"),
     ],
 )
 def test_durations_read_at_a_glance(seconds: float | None, text: str | None) -> None:
@@ -38,6 +41,22 @@ def test_tables_align_columns_and_mark_missing_cells() -> None:
         "plan           1",
         "critical-step  -",
     ]
+
+
+def test_columns_align_after_a_long_label_measured_as_printed() -> None:
+    """Each column is as wide as its widest cell once escaped (a name's byte 0xff prints as
+    the four characters \\xff); right-aligned columns line up at their right edge."""
+    rows = [("wf-\udcff", "1d 0h", "a"), ("a-much-longer-label", "5s", "b"), ("x", None, "c")]
+    assert columns(rows, right=(1,), indent="  ") == [
+        "  wf-\\xff              1d 0h  a",
+        "  a-much-longer-label     5s  b",
+        "  x                        -  c",
+    ]
+
+
+def test_ages_are_whole_and_signed() -> None:
+    """An age rounds to whole seconds; one ahead of the clock keeps its sign; none is None."""
+    assert [age(s) for s in (None, 4.6, -3600.0, 10378800.4)] == [None, "5s", "-1h 0m", "120d 3h"]
 
 
 class _Terminal(io.StringIO):

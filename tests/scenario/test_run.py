@@ -242,8 +242,9 @@ def test_the_project_root_is_where_the_scenario_says(tmp_path: Path) -> None:
     assert result.session.clock.time() - old.stat().st_mtime == pytest.approx(91 * 86400)
 
 
-def test_an_os_error_of_the_core_is_an_exit_code_not_a_crash(tmp_path: Path) -> None:
-    """The core target reports an OSError as the command line would: exit 1 and the path."""
+def test_an_error_of_the_core_is_an_exit_code_not_a_crash(tmp_path: Path) -> None:
+    """The core target reports a refused input as the command line would, not as a crash: a
+    folder named that is not there is exit 2, with the path."""
     result = run_text(
         tmp_path,
         """\
@@ -252,7 +253,7 @@ def test_an_os_error_of_the_core_is_an_exit_code_not_a_crash(tmp_path: Path) -> 
         when:
           - cache_warm: {from: no-such-folder}
         then:
-          exit_code: 1
+          exit_code: 2
         """,
     )
     (done,) = result.performed
