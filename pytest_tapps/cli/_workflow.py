@@ -485,7 +485,8 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
     if not report.removed_locks and report.live_lock is None:
         lines.append(f"workflow {report.workflow_id}: no lock file")
     lines += [
-        f"unfinished worktree {path}: remove it with 'tapps worktree remove'"
+        f"unfinished worktree {path}: kept for the resume (remove it with 'tapps worktree "
+        f"remove NAME --force' only if the workflow is abandoned)"
         for path in report.stuck_worktrees
     ]
     return Printed(code, text(lines), warnings)

@@ -24,6 +24,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
+from pytest_tapps.core._durations import human_duration
 from pytest_tapps.core._errors import LockHeldError, TappsError
 from pytest_tapps.core._fsutil import create_exclusive, write_atomic
 from pytest_tapps.core._layout import Layout
@@ -61,6 +62,8 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # it exists, owned by someone else
+    except (OverflowError, OSError):  # a pid no process can have (99999999999999999999)
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -89,7 +92,7 @@ class LockInspection:
     @property
     def locked_by(self) -> str:
         """Who holds the lock and the evidence, naming the holder once: ``pid 42 on vm
-        (running, heartbeat 3 s ago)``, or ``a stale lock (...)``."""
+        (running, heartbeat 3s ago)``, or ``a stale lock (...)``."""
         if self.stale:
             return f"a stale lock ({self.reason})"
         return self.reason.removeprefix("held by ")
@@ -118,10 +121,10 @@ def read_lock(path: Path) -> LockRecord:
 
 
 def _heartbeat_age(age: float) -> str:
-    """``heartbeat 12 s ago``, or how far ahead of the clock a heartbeat lies."""
+    """``heartbeat 12s ago`` (``2h 0m ago``), or how far ahead of the clock a heartbeat lies."""
     if round(age) < 0:
-        return f"heartbeat {-age:.0f} s ahead of the clock"
-    return f"heartbeat {max(age, 0.0):.0f} s ago"
+        return f"heartbeat {human_duration(round(-age))} ahead of the clock"
+    return f"heartbeat {human_duration(round(max(age, 0.0)))} ago"
 
 
 def inspect_lock(
@@ -151,8 +154,8 @@ def inspect_lock(
     # time this clock has not reached, so it cannot have expired yet.
     if age > record.ttl_seconds:
         reason = (
-            f"heartbeat of pid {record.pid} on {record.host} is {age:.0f} s old, "
-            f"older than its TTL of {record.ttl_seconds:g} s"
+            f"heartbeat of pid {record.pid} on {record.host} is {human_duration(round(age))} "
+            f"old, older than its TTL of {human_duration(record.ttl_seconds)}"
         )
         if alive:
             reason += (

@@ -174,11 +174,11 @@ def _executions(data: dict[str, Any], workflow_id: str) -> list[StepExecution]:
 
 def to_runbook_state(path: Path, data: dict[str, Any]) -> WorkflowState:
     """Convert a real-package state object read from ``path``; errors name the file."""
-    claimed = data.get("_checksum")
-    if claimed is not None and claimed not in _checksums(data):
-        reason = "checksum mismatch: the file was edited by hand or is damaged"
-        raise StateFileError(path, reason)
     try:
+        claimed = data.get("_checksum")
+        if claimed is not None and claimed not in _checksums(data):
+            reason = "checksum mismatch: the file was edited by hand or is damaged"
+            raise StateFileError(path, reason)
         workflow_id = str(data["workflow_id"])
         return WorkflowState(
             workflow_id=workflow_id,
@@ -195,6 +195,9 @@ def to_runbook_state(path: Path, data: dict[str, Any]) -> WorkflowState:
         raise StateFileError(path, reason) from None
     except ValueError as exc:
         raise StateFileError(path, f"invalid tapps-agents state: {exc}") from None
+    except (TypeError, AttributeError) as exc:  # a field of another shape: ["x"], 5, [1, "a"]
+        reason = f"invalid tapps-agents state: a field has the wrong type ({exc})"
+        raise StateFileError(path, reason) from None
 
 
 def saved_state_file(layout: Layout, workflow_id: str) -> Path | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
-from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
+from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS, human_duration
 from pytest_tapps.core._envelope import Category
 from pytest_tapps.core._errors import (
     LockHeldError,
@@ -307,8 +307,8 @@ def diagnose(
             reasons.append(f"status is running but its lock is stale: {lock.reason}")
         if age is not None and age > threshold_seconds:
             reasons.append(
-                f"no heartbeat or progress for {age:.0f} s "
-                f"(stuck threshold {threshold_seconds:g} s)"
+                f"no heartbeat or progress for {human_duration(round(age))} "
+                f"(stuck threshold {human_duration(threshold_seconds)})"
             )
     return Diagnosis(state, path, bool(reasons), tuple(reasons), lock, running_step, age)
 

@@ -295,6 +295,25 @@ def _wrong_types(layout: Layout) -> None:
     _write(layout.config_file, "retention: [1, 2]\n")
 
 
+def _huge_pid(layout: Layout) -> None:
+    """A lock whose pid no process can have (os.kill raises OverflowError for it)."""
+    _write(layout.lock_file("wf-1"), json.dumps(_lock(pid=99999999999999999999)))
+
+
+def _real_saves_of_wrong_types(layout: Layout) -> None:
+    """Saves of the real tapps-agents package (read through the runbook layout's reader too)
+    whose fields have other shapes: a string execution, a number and a mixed list of steps."""
+    folder = layout.state_dir
+    shapes: list[dict[str, object]] = [
+        {"step_executions": ["x"]},
+        {"completed_steps": 5},
+        {"completed_steps": [1, "a"], "_checksum": "0" * 64},
+    ]
+    for number, shape in enumerate(shapes):
+        save: dict[str, object] = {"workflow_id": f"wfr{number}", "status": "running", **shape}
+        _write(folder / f"wfr{number}-20260101-00000{number}.json", json.dumps(save))
+
+
 def _surrogates(layout: Layout) -> None:
     failed = _failed_state()
     text = json.dumps(failed).replace('"implementer"', '"imp\\ud800"')
@@ -331,6 +350,8 @@ TREES: dict[str, Callable[[Layout], None]] = {
     "top-level-list": lambda layout: _all_states(layout, "[]"),
     "non-utf8-names": _non_utf8_names,
     "binary-config": lambda layout: _write(layout.config_file, bytes(range(256))),
+    "huge-pid": _huge_pid,
+    "real-saves-of-wrong-types": _real_saves_of_wrong_types,
 }
 
 

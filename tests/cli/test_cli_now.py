@@ -296,7 +296,7 @@ def test_a_past_now_never_breaks_a_live_holders_lock(tmp_path: Path) -> None:
         )
         assert retry.returncode == 1, retry.stdout
         assert f"workflow is locked by pid {holder.pid} on {socket.gethostname()}" in retry.stderr
-        assert " s ahead of the clock)" in retry.stderr
+        assert " ahead of the clock)" in retry.stderr
         cleanup = run_cli(
             "workflow", "force-cleanup", "--workflow-id", "workflow-123", "--now", NOW, cwd=tmp_path
         )

@@ -247,7 +247,7 @@ def test_force_cleanup_keeps_a_live_lock_and_names_its_holder(tmp_path: Path) ->
             ".tapps-agents/workflow-state/workflow-123.lock: ".join(("kept lock ", ""))
             + f"held by pid {holder.pid} on {socket.gethostname()} (running, heartbeat "
         )
-        assert kept.endswith(" s ago); stop that process first")
+        assert kept.endswith("s ago); stop that process first")
         assert kept.count("held by") == 1
         assert Layout(tmp_path).lock_file("workflow-123").exists()
         edit = run_cli(
@@ -395,10 +395,10 @@ def test_force_cleanup_breaks_a_stale_lock_whatever_the_state(
     assert not lock.exists()
     heartbeat = f"pid {pid} on {socket.gethostname()}"
     if holder == "dead":
-        reasons = [f"holder {heartbeat} is not running (heartbeat 3600 s ago)"]
+        reasons = [f"holder {heartbeat} is not running (heartbeat 1h 0m ago)"]
     else:
         reasons = [
-            f"heartbeat of {heartbeat} is 3600 s old, older than its TTL of 300 s; pid {pid} "
+            f"heartbeat of {heartbeat} is 1h 0m old, older than its TTL of 5m 0s; pid {pid} "
             "is still running on this host (a hung executor, or another process that took "
             "over the pid)",
         ]

@@ -181,7 +181,7 @@ def test_edits_break_a_stale_lock_and_say_so(tmp_path: Path) -> None:
     assert edit.broken_lock is not None
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert records[0]["message"] == "Removed stale lock"
-    assert "older than its TTL of 10 s" in records[0]["reason"]
+    assert "older than its TTL of 10s" in records[0]["reason"]
     assert records[1]["message"] == "retry-step: step 'b': failed -> pending"
 
 
@@ -238,7 +238,7 @@ def test_a_crashed_workflow_is_stuck_with_the_evidence(tmp_path: Path) -> None:
     assert diagnosis.stuck
     assert diagnosis.reasons == (
         "status is running but no executor holds its lock (no lock file)",
-        "no heartbeat or progress for 4000 s (stuck threshold 1800 s)",
+        "no heartbeat or progress for 1h 6m (stuck threshold 30m 0s)",
     )
     assert diagnosis.running_step == "b"
 
