@@ -39,7 +39,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
             "Delete what the retention policies expire, per category (the runbook's table, "
             "overridden by the retention: section of .tapps-agents/config.yaml). Never follows "
             "links, never leaves .tapps-agents/ (or reports/quality/), skips locked files and "
-            "the worktrees of running workflows. Exit 1 if anything could not be deleted."
+            "the worktrees of running workflows. Exit 1 if anything could not be deleted, or a "
+            "worktree is kept because a state that may own it cannot be read."
         ),
     )
     cleanup.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")

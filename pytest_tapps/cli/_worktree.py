@@ -163,12 +163,14 @@ def prune_plan_printed(plan: Plan, *, as_json: bool) -> Printed:
 
 
 def prune_printed(plan: Plan, report: CleanupReport, *, as_json: bool) -> Printed:
-    """What ``tapps worktree prune`` prints: what went, what was skipped and what was kept;
-    exit 1 if anything could not be deleted."""
+    """What ``tapps worktree prune`` prints: what went, what was skipped and what was kept
+    (each worktree once); exit 1 if anything could not be deleted or an owner state is
+    unreadable."""
     code = EXIT_OK if report.ok else EXIT_PROBLEMS
     if as_json:
         return Printed(code, json_text(report_json(report)))
-    kept = [i for i in plan.items if i.decision.value != "delete"]
+    skipped = {item.path for item, _why in report.skipped}
+    kept = [i for i in plan.items if i.decision.value != "delete" and i.path not in skipped]
     lines = [*report_lines(report), *(f"kept {item.path} ({item.label})" for item in kept)]
     return Printed(code, text(lines))
 
