@@ -20,6 +20,7 @@ from pytest_tapps.core._timeutil import to_iso
 
 if TYPE_CHECKING:  # the handlers import these when they run: `tapps --help` stays light
     from pytest_tapps.core._executor import WorkflowExecutor
+    from pytest_tapps.core._locks import LockInspection
     from pytest_tapps.core._recovery import Diagnosis, Edit, ForceCleanup
     from pytest_tapps.core._state import WorkflowState
 
@@ -330,22 +331,26 @@ def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
     )
 
 
-def run_printed(state: WorkflowState, *, as_json: bool) -> Printed:
+def run_printed(
+    state: WorkflowState, *, as_json: bool, broken_lock: LockInspection | None = None
+) -> Printed:
     """What ``tapps workflow run`` and ``resume`` print: how the workflow ended, its error and
-    its steps; exit 1 unless it completed."""
+    its steps; exit 1 unless it completed. A stale lock broken to start is a warning on stderr
+    (its reason says whether its holder still runs), as the state edits report theirs."""
     from pytest_tapps.core._state import WorkflowStatus
 
     code = EXIT_OK if state.status is WorkflowStatus.COMPLETED else EXIT_PROBLEMS
+    err = "" if broken_lock is None else warning_line(f"removed a stale lock: {broken_lock.reason}")
     if as_json:
-        return Printed(code, json_text(state.to_json_dict()))
+        return Printed(code, json_text(state.to_json_dict()), err)
     lines = [f"workflow {state.workflow_id}: {state.status.value}"]
     if state.error is not None:
         lines.append(f"  error: {state.error.category.value}: {state.error.message}")
-    return Printed(code, text([*lines, "", *steps_lines(state)]))
+    return Printed(code, text([*lines, "", *steps_lines(state)]), err)
 
 
-def _report_run(args: argparse.Namespace, state: WorkflowState) -> int:
-    return emit(run_printed(state, as_json=args.json))
+def _report_run(args: argparse.Namespace, state: WorkflowState, executor: WorkflowExecutor) -> int:
+    return emit(run_printed(state, as_json=args.json, broken_lock=executor.broken_lock))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -355,7 +360,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = _executor(args, "workflow run")
     definition = WorkflowDefinition.from_yaml_file(args.definition)
     try:
-        return _report_run(args, executor.run(definition))
+        return _report_run(args, executor.run(definition), executor)
     except WorkflowExistsError as exc:  # point at the resume that takes this very file
         raise WorkflowExistsError(
             exc.workflow_id, exc.path, definition=str(args.definition), runner=args.runner
@@ -369,7 +374,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     definition = None
     if args.definition is not None:
         definition = WorkflowDefinition.from_yaml_file(args.definition)
-    return _report_run(args, executor.resume(args.workflow_id, definition))
+    return _report_run(args, executor.resume(args.workflow_id, definition), executor)
 
 
 def edit_printed(edit: Edit, *, as_json: bool) -> Printed:

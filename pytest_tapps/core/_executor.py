@@ -34,7 +34,7 @@ from pytest_tapps.core._envelope import DEFAULT_CODES, Category, ErrorEnvelope, 
 from pytest_tapps.core._errors import StateFileError, TappsError
 from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout
-from pytest_tapps.core._locks import DEFAULT_TTL_SECONDS, WorkflowLock
+from pytest_tapps.core._locks import DEFAULT_TTL_SECONDS, LockInspection, WorkflowLock
 from pytest_tapps.core._logging import WorkflowLogger
 from pytest_tapps.core._real_state import infer_category
 from pytest_tapps.core._state import (
@@ -245,6 +245,8 @@ class WorkflowExecutor:
         self.store = StateStore(self.layout, clock=clock)
         self.logger = logger or logging.getLogger(EXECUTOR_LOGGER)
         self.trace_id = trace_id
+        #: The stale lock the last run or resume broke to start (its reason says why).
+        self.broken_lock: LockInspection | None = None
 
     def __repr__(self) -> str:
         return f"WorkflowExecutor({self.layout.project_root!s}, clock={self.clock!r})"
@@ -269,6 +271,7 @@ class WorkflowExecutor:
     async def run_async(self, definition: WorkflowDefinition) -> WorkflowState:
         """The async form of :meth:`run`."""
         with self._lock(definition) as lock:
+            self.broken_lock = lock.broken
             path = self._path_for_new(definition.id)
             now = utcnow(self.clock)
             state = WorkflowState(
@@ -305,6 +308,7 @@ class WorkflowExecutor:
         elif definition.id != workflow_id:
             definition = definition.model_copy(update={"id": workflow_id})
         with self._lock(definition) as lock:
+            self.broken_lock = lock.broken
             state = self.store.read(path)  # re-read under the lock
             if state.status is WorkflowStatus.COMPLETED and not self._incomplete(state, definition):
                 self._log(state).info("Workflow already completed; nothing to resume")

@@ -215,11 +215,11 @@ class CoreTarget(Target):
         )
 
     @staticmethod
-    def _finished(state: Any) -> Outcome:
+    def _finished(state: Any, executor: Any) -> Outcome:
         """What ``tapps workflow run`` (and ``resume``) print for how ``state`` ended."""
         from pytest_tapps.cli._workflow import run_printed
 
-        return shown(run_printed(state, as_json=False))
+        return shown(run_printed(state, as_json=False, broken_lock=executor.broken_lock))
 
     @staticmethod
     def _edited(edit: Any) -> Outcome:
@@ -229,13 +229,14 @@ class CoreTarget(Target):
         return shown(edit_printed(edit, as_json=False))
 
     def run(self, spec: Any, session: Session) -> Outcome:
-        state = self._executor(session, spec.seed).run(session.definitions[spec.workflow])
-        return self._finished(state)
+        executor = self._executor(session, spec.seed)
+        return self._finished(executor.run(session.definitions[spec.workflow]), executor)
 
     def resume(self, spec: Any, session: Session) -> Outcome:
         named = resume_definition(spec, session)
         definition = None if named is None else session.definitions[named]
-        return self._finished(self._executor(session).resume(spec.workflow, definition))
+        executor = self._executor(session)
+        return self._finished(executor.resume(spec.workflow, definition), executor)
 
     def retry_step(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.core import retry_step

@@ -118,6 +118,28 @@ def test_resume_of_a_hand_written_state_takes_definition_from_a_file(tmp_path: P
     assert _ran(tmp_path) == ["critical-step", "review"]
 
 
+def test_resume_says_which_stale_lock_it_broke(tmp_path: Path) -> None:
+    """resume breaks an expired lock of a still-running process to continue, and says so on
+    stderr (why, and that the pid still runs) with or without -v; --json stays one JSON."""
+    _project(tmp_path, fail="timeout")
+    run = ["workflow", "run", "workflow.yaml", "--runner", "steps:run_step"]
+    assert run_cli(*run, cwd=tmp_path).returncode == 1
+    (tmp_path / "fail-critical-step").unlink()
+    with running_process() as holder:
+        write_lock(tmp_path, "workflow-123", holder.pid, heartbeat_at=time.time() - 4000)
+        done = run_cli(
+            "workflow", "resume", "--workflow-id", "workflow-123", "--runner", "steps:run_step",
+            "--json", cwd=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
+    (warning,) = done.stderr.splitlines()
+    assert warning.startswith(
+        f"tapps: warning: removed a stale lock: heartbeat of pid {holder.pid} on "
+    )
+    assert f"; pid {holder.pid} is still running on this host" in warning
+
+
 def test_resume_without_a_runner_says_how_to_name_one(tmp_path: Path) -> None:
     """No --runner: exit 2 with the form to use, and nothing touched."""
     _project(tmp_path)
