@@ -17,6 +17,7 @@ from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
 from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
 from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._shown import quoted
 from pytest_tapps.core._timeutil import from_epoch, to_iso
 
 Handler = Callable[[argparse.Namespace], int]
@@ -59,10 +60,13 @@ def project_refusal(args: argparse.Namespace) -> str | None:
     if root is None or not getattr(args, "needs_project", True):
         return None
     layout = Layout(root)
-    if layout.tapps_dir.is_dir() or layout.quality_reports_dir.is_dir():
-        return None
-    if not root.is_dir():
-        return f"--project-root {root}: no such folder"
+    try:  # is_dir raises what is neither missing nor a file where a folder is (EACCES)
+        if layout.tapps_dir.is_dir() or layout.quality_reports_dir.is_dir():
+            return None
+        if not root.is_dir():
+            return f"--project-root {root}: {'not a folder' if root.exists() else 'no such folder'}"
+    except OSError as exc:
+        return f"--project-root {root}: cannot be read ({exc.strerror or exc})"
     return (
         f"not a tapps project: no .tapps-agents/ folder in {root.absolute()} "
         "(run it in the project's folder, or name it with --project-root DIR)"
@@ -124,7 +128,7 @@ def parse_now(text: str) -> VirtualClock:
             offset = parse_duration(text[1:], field="--now")
         except ValueError:
             message = (
-                f"{text!r} is not an offset from now; write a sign, a number and a unit, "
+                f"{quoted(text)} is not an offset from now; write a sign, a number and a unit, "
                 "e.g. +7d, -12h, +30m"
             )
             raise argparse.ArgumentTypeError(message) from None
@@ -133,17 +137,18 @@ def parse_now(text: str) -> VirtualClock:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            message = f"{text!r} is not a time; write {NOW_FORMS}"
+            message = f"{quoted(text)} is not a time; write {NOW_FORMS}"
             raise argparse.ArgumentTypeError(message) from None
         if moment.tzinfo is None:
             naive = moment.isoformat()
             message = (
-                f"{text!r} has no time zone: add Z or an offset, e.g. {naive}Z or {naive}+02:00"
+                f"{quoted(text)} has no time zone: add Z or an offset, e.g. {naive}Z or "
+                f"{naive}+02:00"
             )
             raise argparse.ArgumentTypeError(message)
         start = moment.timestamp()
     if not _NOW_EARLIEST.timestamp() <= start < _NOW_LATEST.timestamp():
-        message = f"{text!r} is out of range; write a time from 1970 to 9998"
+        message = f"{quoted(text)} is out of range; write a time from 1970 to 9998"
         raise argparse.ArgumentTypeError(message)
     return VirtualClock(start=start)
 
@@ -202,6 +207,16 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """argparse's check of a choice, its ``invalid choice: 'x'`` quoting the value as
+        every message quotes a name (``'a\\xff'``, never ``'a\\udcff'``)."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            if isinstance(value, str) and not value.isascii():
+                exc.message = exc.message.replace(repr(value), quoted(value), 1)
+            raise
 
 
 def _common_options() -> argparse.ArgumentParser:

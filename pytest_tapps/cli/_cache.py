@@ -23,6 +23,7 @@ from pytest_tapps.core._cache import (
 )
 from pytest_tapps.core._errors import ConfigurationError
 from pytest_tapps.core._layout import Layout
+from pytest_tapps.core._shown import quoted
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -102,7 +103,8 @@ def invalidate_printed(
     removal = invalidate(layout, library_id, dry_run=dry_run)
     if removal is None:
         message = (
-            f"no Context7 entry {library_id!r} in {layout.context7_entry(library_id).parent}; "
+            f"no Context7 entry {quoted(library_id)} in "
+            f"{layout.context7_entry(library_id).parent}; "
             "nothing was removed ('tapps cache verify' lists the entries)"
         )
         raise NotFoundError(message)

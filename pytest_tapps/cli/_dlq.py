@@ -134,6 +134,16 @@ def collect(store: StateStore) -> tuple[list[dict[str, Any]], list[StateFileErro
     return entries, problems
 
 
+def among_readable(count: int) -> str:
+    """What qualifies "empty" or "no step" when ``count`` state files could not be read: the
+    unread ones may hold failed steps (each is named in a warning line)."""
+    if not count:
+        return ""
+    files = "a state file" if count == 1 else f"{count} state files"
+    warnings = "the warning" if count == 1 else "the warnings"
+    return f" among the readable states; {files} could not be read (see {warnings} above)"
+
+
 def _print_entry(entry: dict[str, Any]) -> None:
     flag = "recoverable" if entry["recoverable"] else "not recoverable"
     print(f"- {entry['workflow_id']} / {entry['step_id']} (agent {entry['agent'] or '-'})")
@@ -161,7 +171,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(entries)
     elif not entries:
-        print("the dead letter queue is empty")
+        wanted = "recoverable" if args.recoverable else "non-recoverable"
+        empty = (
+            f"the dead letter queue holds no {wanted} failed step"
+            if args.recoverable or args.non_recoverable
+            else "the dead letter queue is empty"
+        )
+        print(empty + among_readable(len(problems)))
     elif args.group_by == "category":
         current = object()
         for entry in entries:
@@ -217,7 +233,10 @@ def retry_printed(outcome: DlqRetry, category: str, *, dry_run: bool, as_json: b
     ]
     lines += [f"left: {line}" for line in outcome.left]
     if not outcome.marked:
-        lines.append(f"no recoverable failed step of category {category}")
+        lines.append(
+            f"no recoverable failed step of category {category}"
+            + among_readable(len(outcome.unreadable))
+        )
     elif not dry_run:
         lines.append("resume each workflow to run the marked steps: tapps workflow resume ...")
     return Printed(code, text(lines), warnings)

@@ -13,6 +13,7 @@ from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
 from pytest_tapps.cli._output import print_json
 from pytest_tapps.core._errors import ConfigurationError
 from pytest_tapps.core._logcheck import grep_file, lint_file, parse_fields
+from pytest_tapps.core._shown import quoted
 
 if TYPE_CHECKING:
     from pytest_tapps.core._clock import Clock
@@ -138,7 +139,7 @@ def _field(text: str) -> tuple[str, object]:
 
     key, sep, raw = text.partition("=")
     if not sep or not key:
-        message = f"--field {text!r}: write KEY=VALUE, e.g. --field duration_seconds=1.5"
+        message = f"--field {quoted(text)}: write KEY=VALUE, e.g. --field duration_seconds=1.5"
         raise ConfigurationError(message)
     try:
         value = load_json(raw)

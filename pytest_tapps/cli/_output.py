@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TextIO
 
 from pytest_tapps.core._durations import human_duration
+from pytest_tapps.core._shown import escaped, visible
 
 
 class Printed(NamedTuple):
@@ -32,28 +33,6 @@ def emit(printed: Printed) -> int:
     if printed.out:
         sys.stdout.write(printed.out)
     return printed.code
-
-
-def escaped(char: str) -> str:
-    """How a character the output cannot encode is written: ``\\xNN`` for an undecodable byte
-    of a file name (``os.fsdecode`` makes byte NN the lone surrogate U+DCNN), ``\\uXXXX`` for
-    any other lone surrogate (a state's JSON ``"\\ud800"``), else as ``backslashreplace``."""
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def visible(text: str, *, backslash: str = "") -> str:
-    """``text`` with each lone surrogate written as :func:`escaped` says (as wide as it prints,
-    for a table), each escape preceded by ``backslash`` (``"\\"`` inside a JSON string)."""
-    if text.isascii():
-        return text
-    import re  # loaded by argparse already
-
-    return re.sub("[\ud800-\udfff]", lambda found: backslash + escaped(found[0]), text)
 
 
 #: The codec error handler that writes each unencodable character as :func:`escaped` says.

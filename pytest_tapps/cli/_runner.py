@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tapps.core._errors import ConfigurationError
+from pytest_tapps.core._shown import quoted
 
 RUNNER_HELP = (
     "the step runner as module:attr, a callable (step, context) -> result; the current "
@@ -20,7 +21,9 @@ def load_runner(spec: str, *, option: str = "--runner", takes: tuple[str, ...] =
     ``takes``, when given); errors say how to fix the name."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        message = f"{option} {spec!r}: write it as module:attr, e.g. {option} my_steps:run_step"
+        message = (
+            f"{option} {quoted(spec)}: write it as module:attr, e.g. {option} my_steps:run_step"
+        )
         raise ConfigurationError(message)
     cwd = str(Path.cwd())
     if cwd not in sys.path:
@@ -28,22 +31,27 @@ def load_runner(spec: str, *, option: str = "--runner", takes: tuple[str, ...] =
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        message = f"{option} {spec!r}: cannot import module {module_name!r} ({exc})"
+        message = f"{option} {quoted(spec)}: cannot import module {quoted(module_name)} ({exc})"
         raise ConfigurationError(message) from None
     except Exception as exc:  # the module's own code failed while it was imported
         message = (
-            f"{option} {spec!r}: importing module {module_name!r} raised "
+            f"{option} {quoted(spec)}: importing module {quoted(module_name)} raised "
             f"{type(exc).__name__}: {exc}"
         )
         raise ConfigurationError(message) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            message = f"{option} {spec!r}: module {module_name!r} has no attribute {attr!r}"
+            message = (
+                f"{option} {quoted(spec)}: module {quoted(module_name)} has no attribute "
+                f"{quoted(attr)}"
+            )
             raise ConfigurationError(message)
         target = getattr(target, part)
     if not callable(target):
-        message = f"{option} {spec!r}: {attr!r} is a {type(target).__name__}, not a callable"
+        message = (
+            f"{option} {quoted(spec)}: {quoted(attr)} is a {type(target).__name__}, not a callable"
+        )
         raise ConfigurationError(message)
     if takes:
         _check_signature(target, spec, option, takes)
@@ -63,7 +71,7 @@ def _check_signature(target: Any, spec: str, option: str, takes: tuple[str, ...]
     except TypeError:
         call = f"({', '.join(takes)})"
         message = (
-            f"{option} {spec!r}: it takes {signature}, but is called as {call}; "
+            f"{option} {quoted(spec)}: it takes {signature}, but is called as {call}; "
             f"give a callable that takes {call}"
         )
         raise ConfigurationError(message) from None

@@ -213,8 +213,8 @@ def advice(diagnosis: Diagnosis) -> Advice:
     while it runs healthily or is done, none past a live lock holder; force-cleanup only while
     a stale lock file exists; resume with ``--definition FILE`` when the state records no
     definition; retry-step first when resume would refuse a non-recoverable failure."""
-    from pytest_tapps.core._recovery import resume_blocker, source_format
-    from pytest_tapps.core._state import WorkflowStatus
+    from pytest_tapps.core._recovery import resume_blocker
+    from pytest_tapps.core._state import WorkflowStatus, source_format
 
     state, lock = diagnosis.state, diagnosis.lock
     wid = state.workflow_id
@@ -223,20 +223,26 @@ def advice(diagnosis: Diagnosis) -> Advice:
     if lock is not None and not lock.stale:
         return Advice(
             (
-                f"{lock.reason}: wait for it; if it is hung, stop that process and run "
-                "'tapps workflow status' again",
+                "an executor holds its lock (see lock): wait for it; if it is hung, stop that "
+                "process and run 'tapps workflow status' again",
             )
         )
-    if state.status is WorkflowStatus.RUNNING and not diagnosis.stuck:
-        return Advice()
+    unlocked = source_format(state) if lock is None else None
+    running = state.status is WorkflowStatus.RUNNING
+    if running and not diagnosis.stuck:
+        if unlocked is None:
+            return Advice()
+        return Advice((_unlocked_note(diagnosis, unlocked),))
     notes: list[str] = []
+    if running and unlocked is not None:
+        notes.append(
+            f"the {unlocked} package holds no lock file: make sure none of its processes still "
+            "runs this workflow before you resume it"
+        )
     commands: list[str] = []
     if lock is not None:
-        if lock.expired_but_running and lock.record is not None:
-            notes.append(
-                f"pid {lock.record.pid} still runs on this host although its heartbeat "
-                "expired: if it is a hung executor, stop it before you resume"
-            )
+        if lock.hung_holder_advice is not None:
+            notes.append(lock.hung_holder_advice)
         commands.append(_command("force-cleanup", "--workflow-id", wid))
     blocker = resume_blocker(state)
     if blocker is not None:
@@ -259,6 +265,19 @@ def advice(diagnosis: Diagnosis) -> Advice:
     return Advice(tuple(notes), tuple(commands))
 
 
+def _unlocked_note(diagnosis: Diagnosis, writer: str) -> str:
+    """Why a running state of a writer that holds no lock file is not stuck yet."""
+    from pytest_tapps.core._durations import human_duration
+
+    age = diagnosis.last_progress_age_seconds
+    saved = "" if age is None else f"; it saved {human_duration(round(max(age, 0)))} ago"
+    return (
+        f"the {writer} package holds no lock file, so whether it still runs this workflow is "
+        f"known only by its saves{saved}: wait, it counts as stuck after "
+        f"{human_duration(diagnosis.threshold_seconds)} without one (--stuck-after)"
+    )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from pytest_tapps.core._recovery import diagnose
 
@@ -266,6 +285,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         layout_of(args), args.workflow_id, clock=args.clock, threshold_seconds=args.stuck_after
     )
     return emit(status_printed(diagnosis, as_json=args.json))
+
+
+def _stuck_lines(diagnosis: Diagnosis) -> list[str]:
+    """The stuck reasons as ``status`` prints them under its ``lock:`` line: the stale lock's
+    reason, printed there, is not repeated."""
+    lock = diagnosis.lock
+    if lock is None:
+        return list(diagnosis.reasons)
+    return [reason.replace(f": {lock.reason}", " (see lock)") for reason in diagnosis.reasons]
 
 
 def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
@@ -308,7 +336,7 @@ def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
         lines.append(f"  lock:         {diagnosis.lock.reason}")
     if state.error is not None:
         lines.append(f"  error:        {state.error.category.value}: {state.error.message}")
-    lines += [f"  stuck:        {reason}" for reason in diagnosis.reasons]
+    lines += [f"  stuck:        {reason}" for reason in _stuck_lines(diagnosis)]
     if diagnosis.stuck:
         lines.append(f"  running step: {diagnosis.running_step or '-'}")
     lines += [f"  note:         {note}" for note in advised.notes]
@@ -369,12 +397,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from pytest_tapps.core._definition import WorkflowDefinition
+    from pytest_tapps.core._executor import NoDefinitionError
 
     executor = _executor(args, "workflow resume")
     definition = None
     if args.definition is not None:
         definition = WorkflowDefinition.from_yaml_file(args.definition)
-    return _report_run(args, executor.resume(args.workflow_id, definition), executor)
+    try:
+        return _report_run(args, executor.resume(args.workflow_id, definition), executor)
+    except NoDefinitionError as exc:  # point at the resume that takes this very runner
+        raise NoDefinitionError(exc.workflow_id, exc.path, runner=args.runner) from None
 
 
 def edit_printed(edit: Edit, *, as_json: bool) -> Printed:
@@ -478,10 +510,10 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
     verb = "would remove" if report.dry_run else "removed"
     lines = [f"{verb} stale lock {i.path}: {i.reason}" for i in report.removed_locks]
     lines += [
-        f"  pid {i.record.pid} still runs: if it is a hung executor, stop it before you resume "
-        "(it writes no more state: its next heartbeat finds the lock gone)"
+        f"  {i.hung_holder_advice} (it writes no more state: its next heartbeat finds the "
+        "lock gone)"
         for i in report.removed_locks
-        if i.expired_but_running and i.record is not None
+        if i.hung_holder_advice is not None
     ]
     if report.live_lock is not None:
         lines.append(

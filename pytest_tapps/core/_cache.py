@@ -32,6 +32,7 @@ from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._nesting import TOO_DEEP, load_json
 from pytest_tapps.core._safedelete import TOMBSTONE_PREFIX, Removal, remove_path, resolves_inside
+from pytest_tapps.core._shown import quoted
 from pytest_tapps.core._timeutil import to_iso
 
 META = "meta.json"
@@ -77,13 +78,13 @@ def _document(name: object, content: object) -> tuple[str, bytes]:
             return _document_name(name), content.encode("utf-8")
         except UnicodeEncodeError as exc:
             message = (
-                f"document {name!r} is not valid text (a lone surrogate at character "
+                f"document {quoted(name)} is not valid text (a lone surrogate at character "
                 f"{exc.start}); give it as UTF-8 text or bytes"
             )
             raise CacheError(message) from None
     if isinstance(content, bytes | bytearray | memoryview):
         return _document_name(name), bytes(content)
-    message = f"document {name!r} has type {type(content).__name__}; give text (str) or bytes"
+    message = f"document {quoted(name)} has type {type(content).__name__}; give text (str) or bytes"
     raise CacheError(message)
 
 
@@ -91,7 +92,9 @@ def _document_name(name: str) -> str:
     """A document's relative name, refused if it could leave its entry."""
     pure = PurePosixPath(name)
     if not name or pure.is_absolute() or ".." in pure.parts or "\0" in name or name == META:
-        message = f"document name {name!r} must be a relative path inside the entry (not {META})"
+        message = (
+            f"document name {quoted(name)} must be a relative path inside the entry (not {META})"
+        )
         raise UnsafeNameError(message)
     return pure.as_posix()
 
@@ -162,7 +165,7 @@ def check_entry(entry: Path) -> EntryCheck:
     problems = []
     if meta.get("library_id") != library_id:
         named = meta.get("library_id")
-        problems.append(f"metadata names library {named!r}, folder is {library_id!r}")
+        problems.append(f"metadata names library {named!r}, folder is {quoted(library_id)}")
     present = {name: path for name, path in _files(entry) if name != META}
     for name, path in present.items():
         if path.is_symlink():
@@ -227,7 +230,7 @@ def write_entry(
     """Write an entry whole: built in a hidden folder, then renamed into place."""
     target = layout.context7_entry(library_id)
     if not documents:
-        message = f"library {library_id!r}: no documents to cache"
+        message = f"library {quoted(library_id)}: no documents to cache"
         raise CacheError(message)
     checked = dict(_document(name, content) for name, content in documents.items())
     folder = layout.context7_cache_dir

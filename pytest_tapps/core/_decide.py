@@ -330,11 +330,22 @@ class Rules:
         match it."""
         name = os.path.basename(location)
         if stat.S_ISDIR(st.st_mode) and tombstone_maker(name) is not None:
+            # Counted at the size of what it still holds, as any removed folder is (tombstones
+            # are rare: the walk costs the hot path nothing). No lock is looked for (an empty
+            # set of locked inodes): the walk is for the size alone.
+            size = walk_stats(location, st.st_dev, set()).size
             busy = tombstone_busy(name)
             if busy is None:
-                return PlanItem(location, category, Decision.DELETE, _TOMBSTONE_REASON, "folder")
+                return PlanItem(
+                    location,
+                    category,
+                    Decision.DELETE,
+                    _TOMBSTONE_REASON,
+                    "folder",
+                    size_bytes=size,
+                )
             reason = f"being deleted by another cleanup (pid {busy})"
-            return PlanItem(location, category, Decision.SKIP, reason, "folder")
+            return PlanItem(location, category, Decision.SKIP, reason, "folder", size_bytes=size)
         if not pattern_matcher(pattern).match(name):
             kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
             return PlanItem(location, category, Decision.SKIP, "no policy", kind)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from pytest_tapps.core._shown import quoted
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _EXAMPLES = "a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'"
@@ -33,7 +35,7 @@ def parse_duration(value: object, *, field: str = "duration", allow_zero: bool =
     elif isinstance(value, str):
         match = _PATTERN.match(value)
         if match is None:
-            message = f"{field}: {value!r} is not a duration; write {_EXAMPLES}"
+            message = f"{field}: {quoted(value)} is not a duration; write {_EXAMPLES}"
             raise ValueError(message)
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     else:

@@ -37,12 +37,14 @@ from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import DEFAULT_TTL_SECONDS, LockInspection, WorkflowLock
 from pytest_tapps.core._logging import WorkflowLogger
 from pytest_tapps.core._real_state import infer_category
+from pytest_tapps.core._shown import quoted
 from pytest_tapps.core._state import (
     DONE_STATUSES,
     StepExecution,
     StepStatus,
     WorkflowState,
     WorkflowStatus,
+    source_format,
 )
 from pytest_tapps.core._store import StateStore, dump_json, read_json_object
 
@@ -65,6 +67,16 @@ class ResumeRefused(TappsError):
     """A workflow cannot be resumed as it stands; the message says what to do."""
 
 
+def _resume_command(workflow_id: str, runner: str, definition: str) -> str:
+    """The ``tapps workflow resume`` command line that continues ``workflow_id``."""
+    return shlex.join(
+        [
+            *("tapps", "workflow", "resume", "--workflow-id", workflow_id),
+            *("--runner", runner, "--definition", definition),
+        ]
+    )
+
+
 class WorkflowExistsError(ResumeRefused):
     """``run`` of a definition whose workflow id already has state: resume it instead.
 
@@ -81,15 +93,26 @@ class WorkflowExistsError(ResumeRefused):
     ) -> None:
         self.workflow_id = workflow_id
         self.path = path
-        command = shlex.join(
-            [
-                *("tapps", "workflow", "resume", "--workflow-id", workflow_id),
-                *("--runner", runner, "--definition", definition),
-            ]
-        )
+        command = _resume_command(workflow_id, runner, definition)
         message = (
-            f"workflow {workflow_id!r} already has state in {path}; resume it with "
+            f"workflow {quoted(workflow_id)} already has state in {path}; resume it with "
             f"'{command}', or give the definition a new id"
+        )
+        super().__init__(message)
+
+
+class NoDefinitionError(ResumeRefused):
+    """``resume`` without a definition of a state that records none (written by hand, by
+    another implementation or by the real package). ``runner`` fills in the resume command's
+    ``--runner`` (the command line passes the one it was given)."""
+
+    def __init__(self, workflow_id: str, path: Path, *, runner: str = "MODULE:ATTR") -> None:
+        self.workflow_id = workflow_id
+        self.path = path
+        command = _resume_command(workflow_id, runner, "FILE")
+        message = (
+            f"{path}: workflow {quoted(workflow_id)} holds no definition to resume from (it was "
+            f"not started by this executor); give the workflow's definition file: '{command}'"
         )
         super().__init__(message)
 
@@ -297,13 +320,7 @@ class WorkflowExecutor:
         state = self.store.read(path)
         if definition is None:
             if state.definition is None:
-                message = (
-                    f"{path}: workflow {workflow_id!r} holds no definition to resume from "
-                    "(it was not started by this executor); give the workflow's definition "
-                    f"file: 'tapps workflow resume --workflow-id {workflow_id} --definition "
-                    "FILE'"
-                )
-                raise ResumeRefused(message)
+                raise NoDefinitionError(workflow_id, path)
             definition = WorkflowDefinition.parse(state.definition, source=f"{path}: definition")
         elif definition.id != workflow_id:
             definition = definition.model_copy(update={"id": workflow_id})
@@ -387,11 +404,26 @@ class WorkflowExecutor:
         if newest is None or newest.status is not StepStatus.FAILED or error is None:
             return
         if not error.recoverable:
+            failed = (
+                f"{path}: step {quoted(newest.step_id)} failed with a non-recoverable "
+                f"{error.category.value} error ({error.message})"
+            )
+            source = source_format(state)
+            if source is not None:  # retry-step and skip-step would refuse it
+                message = (
+                    f"{failed}, and this {source} state is read-only here: fix the cause and "
+                    "continue it with that package"
+                )
+                raise ResumeRefused(message)
+            retry = shlex.join(
+                [
+                    *("tapps", "workflow", "retry-step", "--workflow-id", state.workflow_id),
+                    *("--step", newest.step_id),
+                ]
+            )
             message = (
-                f"{path}: step {newest.step_id!r} failed with a non-recoverable "
-                f"{error.category.value} error ({error.message}); fix the cause, then "
-                f"'tapps workflow retry-step --workflow-id {state.workflow_id} --step "
-                f"{newest.step_id}' to run it again, or skip-step to go on without it"
+                f"{failed}; fix the cause, then '{retry}' to run it again, or skip-step to go "
+                "on without it"
             )
             raise ResumeRefused(message)
 

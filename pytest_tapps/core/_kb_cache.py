@@ -20,6 +20,7 @@ from pathlib import Path
 from pytest_tapps.core._errors import UnsafeNameError
 from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout, safe_name
+from pytest_tapps.core._shown import quoted
 
 
 def _stamp(moment: datetime) -> str:
@@ -64,7 +65,7 @@ def write_kb_entry(
     """Write ``library``'s topics (documents named ``<topic>.md``) with its ``meta.yaml`` and
     an ``index.yaml`` listing every library in the cache; return the library's folder."""
     if not documents:
-        message = f"library {library!r}: no documents to cache"
+        message = f"library {quoted(library)}: no documents to cache"
         raise UnsafeNameError(message)
     folder = layout.context7_entry(library.lower())
     topics = []

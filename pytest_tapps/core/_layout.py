@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pytest_tapps.core._errors import UnsafeNameError
+from pytest_tapps.core._shown import quoted
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -47,7 +48,7 @@ def safe_name(name: str, *, what: str = "name") -> str:
     elif ".." in name:
         problem = "must not contain '..'"
     if problem is not None:
-        message = f"{what} {name!r} {problem}"
+        message = f"{what} {quoted(name) if isinstance(name, str) else repr(name)} {problem}"
         raise UnsafeNameError(message)
     return name
 

@@ -103,6 +103,17 @@ class LockInspection:
         a runner blocked past its TTL, or an unrelated process that reused the pid."""
         return self.stale and self.holder_alive is True
 
+    @property
+    def hung_holder_advice(self) -> str | None:
+        """What to do about a holder that still runs although its heartbeat expired (the one
+        wording every command uses), or ``None`` for any other lock."""
+        if not self.expired_but_running or self.record is None:
+            return None
+        return (
+            f"pid {self.record.pid} may be a hung executor (or another process that took over "
+            "the pid): if it is an executor, stop it before you resume"
+        )
+
 
 def read_lock(path: Path) -> LockRecord:
     """Parse a lock file; ``ValueError`` says why it cannot be read."""
@@ -158,10 +169,7 @@ def inspect_lock(
             f"old, older than its TTL of {human_duration(record.ttl_seconds)}"
         )
         if alive:
-            reason += (
-                f"; pid {record.pid} is still running on this host (a hung executor, or "
-                "another process that took over the pid)"
-            )
+            reason += f"; pid {record.pid} still runs on this host"
         return LockInspection(path, record, True, alive, age, reason)
     liveness = "running" if alive else "on another host"
     reason = f"held by pid {record.pid} on {record.host} ({liveness}, {heartbeat})"

@@ -26,12 +26,14 @@ from pytest_tapps.core._errors import (
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import LockInspection, WorkflowLock, break_stale_lock, inspect_lock
 from pytest_tapps.core._logging import WorkflowLogger
+from pytest_tapps.core._shown import quoted
 from pytest_tapps.core._state import (
     DONE_STATUSES,
     StepExecution,
     StepStatus,
     WorkflowState,
     WorkflowStatus,
+    source_format,
 )
 from pytest_tapps.core._store import StateStore
 
@@ -77,7 +79,11 @@ def _steps_in_order(state: WorkflowState) -> list[str]:
 def _require_step(state: WorkflowState, step_id: str) -> None:
     known = _steps_in_order(state)
     if step_id not in known:
-        message = f"no step {step_id!r} in workflow {state.workflow_id!r}; its steps are {known}"
+        steps = ", ".join(quoted(known_id) for known_id in known)
+        message = (
+            f"no step {quoted(step_id)} in workflow {quoted(state.workflow_id)}; "
+            f"its steps are [{steps}]"
+        )
         raise StepNotFoundError(message)
 
 
@@ -88,7 +94,7 @@ def _mark(state: WorkflowState, step_id: str, status: StepStatus) -> str | None:
         return None
     if newest is not None and newest.status is StepStatus.PENDING:
         newest.status = status
-        return f"step {step_id!r}: pending -> {status.value}"
+        return f"step {quoted(step_id)}: pending -> {status.value}"
     before = newest.status.value if newest is not None else "not run"
     state.step_executions.append(
         StepExecution(
@@ -99,7 +105,7 @@ def _mark(state: WorkflowState, step_id: str, status: StepStatus) -> str | None:
             attempt=state.next_attempt(step_id),
         )
     )
-    return f"step {step_id!r}: {before} -> {status.value}"
+    return f"step {quoted(step_id)}: {before} -> {status.value}"
 
 
 def _ready_to_resume(state: WorkflowState, current_step: str | None = None) -> list[str]:
@@ -113,12 +119,6 @@ def _ready_to_resume(state: WorkflowState, current_step: str | None = None) -> l
     if current_step is not None:
         state.current_step = current_step
     return changes
-
-
-def source_format(state: WorkflowState) -> str | None:
-    """The format a state was read from when it is not this package's (``tapps-agents-3.7``)."""
-    source = (state.model_extra or {}).get("source_format")
-    return str(source) if source else None
 
 
 def resume_blocker(state: WorkflowState) -> StepExecution | None:
@@ -140,7 +140,9 @@ def _refuse_real_format(state: WorkflowState, path: Path) -> None:
     if source:
         message = (
             f"{path}: is a {source} state file (read-only here); this command edits "
-            "runbook-form state only"
+            f"runbook-form state only: edit it with the {source} package, or continue it here "
+            "with 'tapps workflow resume --definition FILE' (a failed step that is recoverable "
+            "is run again), which saves it in runbook form"
         )
         raise TappsError(message)
 
@@ -230,8 +232,9 @@ def skip_step(
         if failed_only and (newest is None or newest.status is not StepStatus.FAILED):
             status = newest.status.value if newest else "not run"
             message = (
-                f"step {step_id!r} of workflow {workflow_id!r} is not in the dead letter queue "
-                f"(its status is {status}); only failed steps can be skipped from the DLQ"
+                f"step {quoted(step_id)} of workflow {quoted(workflow_id)} is not in the dead "
+                f"letter queue (its status is {status}); only failed steps can be skipped from "
+                "the DLQ"
             )
             raise NotInDeadLetterQueueError(message)
         marked = _mark(state, step_id, StepStatus.SKIPPED)
@@ -277,6 +280,8 @@ class Diagnosis:
     lock: LockInspection | None
     running_step: str | None
     last_progress_age_seconds: float | None
+    #: The silence after which a running workflow counts as stuck.
+    threshold_seconds: float = DEFAULT_STUCK_SECONDS
 
 
 def diagnose(
@@ -298,19 +303,26 @@ def diagnose(
     marks = [m.timestamp() for m in (state.updated_at,) if m is not None]
     if lock is not None and lock.record is not None:
         marks.append(lock.record.heartbeat_at.timestamp())
+    unlocked = source_format(state)
+    if unlocked is not None:  # its writer saves at every step and holds no lock: the save's time
+        with contextlib.suppress(OSError):
+            marks.append(path.stat().st_mtime)
     age = clock.time() - max(marks) if marks else None
     reasons: list[str] = []
     if state.status is WorkflowStatus.RUNNING:
-        if lock is None:
+        if lock is None and unlocked is None:
             reasons.append("status is running but no executor holds its lock (no lock file)")
-        elif lock.stale:
+        elif lock is not None and lock.stale:
             reasons.append(f"status is running but its lock is stale: {lock.reason}")
         if age is not None and age > threshold_seconds:
+            silence = "no state saved" if unlocked is not None else "no heartbeat or progress"
             reasons.append(
-                f"no heartbeat or progress for {human_duration(round(age))} "
+                f"{silence} for {human_duration(round(age))} "
                 f"(stuck threshold {human_duration(threshold_seconds)})"
             )
-    return Diagnosis(state, path, bool(reasons), tuple(reasons), lock, running_step, age)
+    return Diagnosis(
+        state, path, bool(reasons), tuple(reasons), lock, running_step, age, threshold_seconds
+    )
 
 
 @dataclass(frozen=True)

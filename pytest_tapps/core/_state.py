@@ -109,3 +109,9 @@ class WorkflowState(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """The state as the JSON object written to disk."""
         return self.model_dump(mode="json", exclude_none=False)
+
+
+def source_format(state: WorkflowState) -> str | None:
+    """The format a state was read from when it is not this package's (``tapps-agents-3.7``)."""
+    source = (state.model_extra or {}).get("source_format")
+    return str(source) if source else None

@@ -21,6 +21,7 @@ from pytest_tapps.core._errors import StateFileError, WorkflowNotFoundError
 from pytest_tapps.core._fsutil import create_exclusive, is_temp_name, write_atomic
 from pytest_tapps.core._layout import Layout, safe_name
 from pytest_tapps.core._nesting import NestingError, load_json
+from pytest_tapps.core._shown import quoted
 from pytest_tapps.core._state import WorkflowState
 
 
@@ -168,11 +169,13 @@ class StateStore:
             first, *others = unreadable
             also = "".join(f"\n  also unreadable: {error}" for error in others)
             reason = (
-                f"{first.reason}; no readable state holds workflow id {workflow_id!r}, "
+                f"{first.reason}; no readable state holds workflow id {quoted(workflow_id)}, "
                 f"so it may be in this file{also}"
             )
             raise StateFileError(first.path, reason)
-        message = f"no workflow state for workflow id {workflow_id!r} in {self.layout.state_dir}"
+        message = (
+            f"no workflow state for workflow id {quoted(workflow_id)} in {self.layout.state_dir}"
+        )
         raise WorkflowNotFoundError(message)
 
     def load(self, workflow_id: str | None = None) -> WorkflowState:

@@ -38,7 +38,7 @@ from pytest_tapps.core._git import (
     prune,
     remove_worktree,
 )
-from pytest_tapps.core._layout import Layout, safe_name
+from pytest_tapps.core._layout import TAPPS_AGENTS_3_7, Layout, safe_name
 from pytest_tapps.core._proclocks import locked_inodes
 from pytest_tapps.core._record import Record
 from pytest_tapps.core._safedelete import (
@@ -50,9 +50,10 @@ from pytest_tapps.core._safedelete import (
     walk_at,
     walk_stats,
 )
+from pytest_tapps.core._shown import quoted
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import TypeAlias
 
     # Loaded only when a workflow state exists: pydantic is not cheap to import.
@@ -159,16 +160,21 @@ class WorktreeInfo(Record):
         return self.branch == layout.worktree_branch(self.name)
 
 
-def _named_ids(layout: Layout, path: Path) -> set[str]:
+def _named_ids(layout: Layout, path: Path, seen: dict[str, WorkflowState]) -> set[str]:
     """The workflow ids a state file's name may give: none for the current state file; in the
     real package's layout the id before a save time (``<id>-YYYYmmdd-HHMMSS.json``), else the
-    name and, for ``workflow-<id>.json``, the id after ``workflow-``."""
+    name and, for ``workflow-<id>.json``, the id after ``workflow-``. Read through the runbook's
+    layout, a file is ``<id>.json``, or a save of the real package's: ``<id>-YYYYmmdd-HHMMSS``
+    of a workflow ``seen`` read in that package's format."""
+    from pytest_tapps.core._state import source_format
+
     if path == layout.current_state_file:
         return set()
     stem = path.name.removesuffix(".gz").removesuffix(".json")
-    if layout.profile.state_format != "tapps-agents-3.7":
-        return {stem}
     saved = _SAVE_STAMP.sub("", stem)
+    if layout.profile.state_format != "tapps-agents-3.7":
+        real_save = saved != stem and saved in seen and source_format(seen[saved]) is not None
+        return {saved} if real_save else {stem}
     if saved != stem:
         return {saved}
     return {stem, stem.removeprefix("workflow-")}
@@ -201,15 +207,15 @@ def unreadable_owners(
         except OSError as exc:
             reason = f"cannot list the folder ({exc.strerror or exc}); any state may be there"
             unreadable.append(StateFileError(folder, reason))
-    seen: set[str] = set()
+    seen: dict[str, WorkflowState] = {}
     try:
         for path, state in StateStore(layout).iter_states():
             if isinstance(state, StateFileError):
-                named = _named_ids(layout, path)
-                if not named or not named <= seen:
+                named = _named_ids(layout, path, seen)
+                if not named or not named <= seen.keys():
                     unreadable.append(state)
                 continue
-            seen.add(state.workflow_id)
+            seen[state.workflow_id] = state
             for execution in state.step_executions:
                 if execution.worktree and execution.worktree not in found:
                     done = execution.completed_at.timestamp() if execution.completed_at else None
@@ -217,7 +223,34 @@ def unreadable_owners(
     except OSError as exc:
         reason = f"cannot list the state files ({exc.strerror or exc})"
         unreadable.append(StateFileError(layout.state_dir, reason))
+    if seen:
+        for name, owner in _named_by_real_rule(layout, seen.values()).items():
+            found.setdefault(name, owner)
     return found, unreadable
+
+
+def _named_by_real_rule(
+    layout: Layout, states: Iterable[WorkflowState]
+) -> dict[str, tuple[WorkflowState, str, float | None]]:
+    """The worktrees the real package names for the steps of its unfinished workflows.
+
+    Its states record no worktree; it names a step's worktree by rule
+    (``workflow-<wf>-step-<step>-<8 hex>``). A folder of that name is taken as the step's only
+    to keep it (its workflow may be running): a completed workflow's are left to the orphan rule,
+    never removed early on a name alone."""
+    from pytest_tapps.core._state import WorkflowStatus, source_format
+
+    real = Layout(layout.project_root, TAPPS_AGENTS_3_7)
+    named: dict[str, tuple[WorkflowState, str, float | None]] = {}
+    for state in states:
+        if source_format(state) is None or state.status is WorkflowStatus.COMPLETED:
+            continue
+        steps = [execution.step_id for execution in state.step_executions]
+        for step_id in dict.fromkeys([*steps, state.current_step]):
+            if step_id:
+                name = real.worktree_name(state.workflow_id, step_id)
+                named.setdefault(name, (state, step_id, None))
+    return named
 
 
 def owner_unreadable_reason(unreadable: list[StateFileError]) -> str:
@@ -422,17 +455,17 @@ def _refusal(name: str, info: WorktreeInfo) -> str | None:
     """Why removing the worktree needs ``--force`` (None: it does not)."""
     if info.status in ("active", "stuck"):
         return (
-            f"worktree {name!r} belongs to workflow {info.workflow_id} which is "
+            f"worktree {quoted(name)} belongs to workflow {info.workflow_id} which is "
             f"{info.status} ({'; '.join(info.evidence)}); pass --force to remove it anyway"
         )
     if info.owner_unreadable is not None:
         return (
-            f"worktree {name!r}: {info.owner_unreadable}, so its workflow may still use "
+            f"worktree {quoted(name)}: {info.owner_unreadable}, so its workflow may still use "
             "it; repair or remove that state file, or pass --force to remove it anyway"
         )
     if info.git_locked:
         reason = f": {info.lock_reason}" if info.lock_reason else ""
-        return f"worktree {name!r} is locked by 'git worktree lock'{reason}; pass --force"
+        return f"worktree {quoted(name)} is locked by 'git worktree lock'{reason}; pass --force"
     return None
 
 
@@ -456,7 +489,7 @@ def remove(
         info = found.get(name)
     if info is None:
         message = (
-            f"no worktree {name!r} in {layout.worktrees_dir}; 'tapps worktree list' shows "
+            f"no worktree {quoted(name)} in {layout.worktrees_dir}; 'tapps worktree list' shows "
             "the worktrees there"
         )
         raise WorktreeNotFound(message)

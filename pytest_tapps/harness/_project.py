@@ -271,12 +271,16 @@ class WorkflowBuilder:
 
             state = WorkflowState.model_validate(self.state())
             last = layout.state_dir / "last.json"
-            return save_real_state(
-                layout,
-                state,
-                now=self.project.clock_now(),
-                point_last=self.current or not last.exists(),
-            )
+            point_last = self.current or not last.exists()
+            now = self.project.clock_now()
+            saved = save_real_state(layout, state, now=now, point_last=point_last)
+            # Saved at the clock's now, as the real package would have: its files' times are
+            # the only sign of life of a running workflow (it holds no lock file).
+            pointer = layout.state_dir / f"{self.workflow_id}.meta.json"
+            written = [saved, layout.history_dir / saved.name, pointer]
+            for file in [*written, last] if point_last else written:
+                self.project.age(file, 0)
+            return saved
         path = layout.current_state_file if self.current else layout.history_file(self.workflow_id)
         assert path is not None  # noqa: S101 -- the runbook layout has a current state file
         self.project.write(path, json.dumps(self.state(), indent=2) + "\n")

@@ -177,6 +177,39 @@ def test_dlq_reports_a_corrupt_state_and_exits_1(tmp_path: Path) -> None:
     assert bad.read_text() == '{"workflow_id": "broken", "sta'
 
 
+def test_dlq_never_calls_the_queue_empty_when_a_state_is_unreadable(tmp_path: Path) -> None:
+    """With a state that cannot be read, ``dlq list`` and ``dlq retry`` say the queue is empty
+    only among the readable states, name the unreadable one with its reason, and exit 1;
+    ``dlq skip`` names it as where the workflow may be."""
+    write_current(tmp_path, state("workflow-123", "completed", execution("plan")))
+    bad = write_json(Layout(tmp_path).history_file("broken"), {})
+    bad.write_text('{"workflow_id": "broken", "sta')
+    warning = (
+        "tapps: warning: .tapps-agents/workflow-state/history/broken.json: not valid JSON at "
+        "line 1 column 27: Unterminated string starting at (truncated?) (skipped; the file "
+        "was left untouched)"
+    )
+    among = " among the readable states; a state file could not be read (see the warning above)"
+    listed = run_cli("dlq", "list", cwd=tmp_path)
+    assert (listed.returncode, listed.stderr.splitlines()) == (1, [warning])
+    assert listed.stdout == f"the dead letter queue is empty{among}\n"
+    recoverable = run_cli("dlq", "list", "--recoverable", cwd=tmp_path)
+    assert recoverable.returncode == 1
+    assert recoverable.stdout == f"the dead letter queue holds no recoverable failed step{among}\n"
+    retry = run_cli("dlq", "retry", "--category", "timeout", cwd=tmp_path)
+    assert (retry.returncode, retry.stderr.splitlines()) == (1, [warning])
+    assert retry.stdout == f"no recoverable failed step of category timeout{among}\n"
+    skip = run_cli("dlq", "skip", "--workflow-id", "broken", "--step-id", "s", cwd=tmp_path)
+    assert skip.returncode == 1
+    assert skip.stderr.startswith(
+        "tapps: error: .tapps-agents/workflow-state/history/broken.json: not valid JSON"
+    )
+    assert "no readable state holds workflow id 'broken', so it may be in this file" in (
+        skip.stderr
+    )
+    assert bad.read_text() == '{"workflow_id": "broken", "sta'
+
+
 def test_bad_input_gets_a_message_not_a_traceback(tmp_path: Path) -> None:
     """Unknown ids, unsafe ids, missing state and unknown options exit 2 with one clear line."""
     (tmp_path / ".tapps-agents").mkdir()

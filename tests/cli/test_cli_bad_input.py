@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -31,6 +32,8 @@ from pytest_tapps.core import Layout
 from tests.helpers import envelope, execution, run_cli, state, write_json
 
 TRACEBACK = "Traceback (most recent call last)"
+#: How Python's repr shows a name's undecodable byte (``'lib\\udcff'``); tapps shows ``\\xff``.
+BYTE_AS_SURROGATE = re.compile(r"\\udc[89a-f][0-9a-f]")
 
 
 # -- the command tree --------------------------------------------------------------------------
@@ -434,6 +437,47 @@ def test_every_subcommand_survives_every_broken_tree(command: tuple[str, ...]) -
                 check([*argv, *extra], run_in_process([*argv, *extra]))
 
 
+#: Arguments that name a step, a library or a worktree (a workflow id keeps its plausible
+#: value: the workflow is found, and its steps are looked up by name).
+_NAMES = {"step", "step_id", "to_step", "library", "library_id", "name"}
+#: Commands whose messages quote a name in modules another part of issue 15 is editing.
+
+
+def undecodable_argv(command: tuple[str, ...], parser: argparse.ArgumentParser) -> list[str]:
+    """The command with each argument that names something, and each other required one
+    that takes any text, given a name holding the byte 0xff (``os.fsdecode(b"x\\xff")``)."""
+    argv = list(command)
+    for action in _swept_actions(parser):
+        named = action.dest in _NAMES or (
+            _required(parser, action)
+            and action.choices is None
+            and action.type is None
+            and action.dest != "workflow_id"
+        )
+        if named and _takes_value(action):
+            argv += _words(action, ["x\udcff"] * (_count(action) or 1))
+        elif _required(parser, action):
+            argv += _words(action, [values_for(action)[0]] * (_count(action) or 1))
+    for group in _required_groups(parser):
+        argv += _words(group[0], [values_for(group[0])[0]])
+    return argv
+
+
+@pytest.mark.parametrize("command", sorted(LEAVES), ids=" ".join)
+def test_no_subcommand_prints_a_names_byte_as_a_surrogate(command: tuple[str, ...]) -> None:
+    """Each subcommand, given names with the byte 0xff on a tree of such names, writes the
+    byte as ``\\xff`` in every line (errors, warnings, tables, JSON), never as Python's
+    ``\\udcff``."""
+    argv = undecodable_argv(command, LEAVES[command])
+    for extra in ([], ["--json"]) if "--json" in _flags(command) else ([],):
+        with swept_tree("non-utf8-names"):
+            done = run_in_process([*argv, *extra])
+        check([*argv, *extra], done)
+        printed = done.err + done.out.decode("utf-8")
+        shown = BYTE_AS_SURROGATE.search(printed)
+        assert shown is None, f"{argv}: a name's byte printed as {shown and shown[0]}\n{printed}"
+
+
 def _flags(command: tuple[str, ...]) -> set[str]:
     return {flag for action in LEAVES[command]._actions for flag in action.option_strings}
 
@@ -563,6 +607,68 @@ def test_json_output_writes_undecodable_name_bytes_as_backslash_x(tmp_path: Path
     paths = {item["path"] for item in json.loads(plan.stdout)["items"]}
     assert ".tapps-agents/logs/debug/old-\\xfe.log" in paths
     assert ".tapps-agents/logs/debug/old-\\xfe.log" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "line"),
+    [
+        (
+            ["cache", "invalidate", b"lib\xfe"],
+            2,
+            "tapps: error: no Context7 entry 'lib\\xfe' in .tapps-agents/context7/cache; "
+            "nothing was removed ('tapps cache verify' lists the entries)",
+        ),
+        (
+            ["worktree", "remove", b"a/\xff"],
+            2,
+            "tapps: error: worktree name 'a/\\xff' must not contain '/' or '\\' (it names one "
+            "folder or file, not a path)",
+        ),
+        (
+            ["workflow", "status", "--workflow-id", b"x\xff"],
+            1,
+            "tapps: error: .tapps-agents/workflow-state/history/h\\xff.json: invalid workflow "
+            "state: workflow_id: Field required; status: Field required; no readable state "
+            "holds workflow id 'x\\xff', so it may be in this file",
+        ),
+        (
+            ["dlq", "retry", "--category", "timeout", "--dry-run"],
+            1,
+            "tapps: warning: .tapps-agents/workflow-state/history/h\\xff.json: invalid workflow "
+            "state: workflow_id: Field required; status: Field required (skipped; the file was "
+            "left untouched)",
+        ),
+        (
+            ["cleanup", "--now", b"+\xff"],
+            2,
+            "tapps cleanup: error: argument --now: '+\\xff' is not an offset from now; write a "
+            "sign, a number and a unit, e.g. +7d, -12h, +30m",
+        ),
+        (
+            ["cleanup", "--only", b"a\xff"],
+            2,
+            "tapps cleanup: error: argument --only: invalid choice: 'a\\xff' (choose from ",
+        ),
+        (
+            ["worktree", "remove", b"wt\xff"],
+            2,
+            "tapps: error: no worktree 'wt\\xff' in .tapps-agents/worktrees; 'tapps worktree "
+            "list' shows the worktrees there",
+        ),
+    ],
+    ids=lambda value: " ".join(map(os.fsdecode, value)) if isinstance(value, list) else None,
+)
+def test_a_names_undecodable_byte_is_quoted_as_backslash_x(
+    argv: list[str | bytes], code: int, line: str
+) -> None:
+    """An argument or a file name with a byte that is not UTF-8 is written ``\\xff`` in the
+    error and warning lines (``'lib\\xfe'`` where a name is quoted), never ``\\udcff``."""
+    with swept_tree("non-utf8-names") as root:
+        done = run_cli(*map(os.fsdecode, argv), cwd=root)
+    assert done.returncode == code, done.stderr
+    lines = done.stderr.splitlines()
+    assert any(shown.startswith(line) for shown in lines), done.stderr
+    assert BYTE_AS_SURROGATE.search(done.stderr + done.stdout) is None, done.stderr
 
 
 @pytest.mark.parametrize(

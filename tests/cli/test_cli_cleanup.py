@@ -16,7 +16,7 @@ from pytest_tapps.cli._app import build_parser, run
 from pytest_tapps.core import Layout, VirtualClock
 from pytest_tapps.core._cache import write_entry
 from pytest_tapps.harness import Faults, project
-from tests.helpers import DAY, aged_file, run_cli, snapshot
+from tests.helpers import DAY, aged_file, dead_pid, run_cli, snapshot
 
 NOW = "2026-01-15T10:30:00Z"
 NOW_EPOCH = 1768473000.0
@@ -64,6 +64,35 @@ def test_real_run_removes_and_summarises(tmp_path: Path) -> None:
     ]
     assert (tmp_path / ".tapps-agents/analytics/history/agents-new.jsonl").exists()
     assert (tmp_path / ".tapps-agents/context7/cache/react/docs.md").exists()
+
+
+def test_a_tombstone_is_shown_and_summed_at_its_real_size(tmp_path: Path) -> None:
+    """An unfinished deletion of an earlier run is shown in the dry run, its JSON and the
+    real run's summary at the size of what it holds, never 0 B."""
+    made = f"{int(time.time()):08x}"
+    tomb = f".tapps-deleting-{dead_pid()}-{made}-1234abcd-run"
+    aged_file(
+        tmp_path / ".tapps-agents/artifacts/workflows" / tomb / "half/a.txt",
+        age=0,
+        now=time.time(),
+        content=b"x" * 3072,
+    )
+    dry = run_cli("cleanup", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "workflow_artifacts  1       0     0     3.0 KiB" in dry.stdout.splitlines()
+    assert dry.stdout.splitlines()[-1] == (
+        "dry run: would delete 1 item(s) (3.0 KiB), keep 0, skip 0; nothing was changed"
+    )
+    data = json.loads(run_cli("cleanup", "--dry-run", "--json", cwd=tmp_path).stdout)
+    assert [(i["reason"], i["size_bytes"]) for i in data["items"]] == [
+        ("unfinished deletion of an earlier run", 3072)
+    ]
+    assert data["summary"]["bytes_to_free"] == 3072
+    done = run_cli("cleanup", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "removed 1 item(s) (3.0 KiB), kept 0, skipped 0, vanished 0, failed 0"
+    )
 
 
 def test_only_and_json(tmp_path: Path) -> None:

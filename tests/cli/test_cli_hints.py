@@ -5,15 +5,16 @@ operator meets, run ``status``, and run each hint through the installed ``tapps`
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
-import socket
 import subprocess
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_tapps.core import VirtualClock
 from pytest_tapps.harness import project
 from tests.helpers import (
     dead_pid,
@@ -52,6 +53,7 @@ DEFINITION = textwrap.dedent(
 
 NEXT = re.compile(r"^  next:\s+(tapps .*)$", re.MULTILINE)
 NOTE = re.compile(r"^  note:\s+(.*)$", re.MULTILINE)
+STUCK = re.compile(r"^  stuck:\s+(.*)$", re.MULTILINE)
 
 
 def _project(root: Path) -> Path:
@@ -173,9 +175,14 @@ def test_expired_lock_of_a_running_process(tmp_path: Path) -> None:
         write_lock(root, WID, sleeper.pid, heartbeat_at=time.time() - 3600)
         status = _status(root)
         assert NOTE.findall(status.stdout) == [
-            f"pid {sleeper.pid} still runs on this host although its heartbeat expired: if it "
-            "is a hung executor, stop it before you resume"
+            f"pid {sleeper.pid} may be a hung executor (or another process that took over the "
+            "pid): if it is an executor, stop it before you resume"
         ]
+        # Each fact once: the lock line says the pid runs, the stuck line points at it.
+        assert status.stdout.count("still runs on this host") == 1
+        assert (
+            STUCK.findall(status.stdout)[0] == "status is running but its lock is stale (see lock)"
+        )
         assert [words[1] for words in walk(root)] == ["force-cleanup", "resume"]
         assert sleeper.poll() is None  # tapps stopped no process
     _completed_and_quiet(root)
@@ -190,17 +197,21 @@ def test_live_lock_gets_no_command_until_its_holder_stops(tmp_path: Path) -> Non
         out = _status(root).stdout
         assert hints(out) == []
         (note,) = NOTE.findall(out)
-        assert note.startswith(f"held by pid {holder.pid} on {socket.gethostname()} (running, ")
-        assert note.count(f"pid {holder.pid}") == 1
+        assert note == (
+            "an executor holds its lock (see lock): wait for it; if it is hung, stop that "
+            "process and run 'tapps workflow status' again"
+        )
+        assert out.count(f"pid {holder.pid}") == 1  # on the lock line only
         holder.kill()
         holder.wait()
         assert [words[1] for words in walk(root)] == ["force-cleanup", "resume"]
     _completed_and_quiet(root)
 
 
-def _real_save(root: Path, build: Callable[..., object]) -> None:
-    with project(root, layout="tapps-agents-3.7") as built:
-        build(built.workflow(WID, "failed", current=True))
+def _real_save(root: Path, build: Callable[..., object], status: str = "failed") -> None:
+    # Saved now: the command line judges a running real save by its age on the real clock.
+    with project(root, clock=VirtualClock(time.time()), layout="tapps-agents-3.7") as built:
+        build(built.workflow(WID, status, current=True))
 
 
 def test_real_tapps_agents_save_resumes_with_the_definition(tmp_path: Path) -> None:
@@ -229,7 +240,17 @@ def test_real_save_with_a_non_recoverable_failure_advises_no_dead_end(tmp_path: 
     resume = ["workflow", "resume", "--workflow-id", WID, "--runner", "steps:run_step"]
     refused = run_cli(*resume, "--definition", "workflow.yaml", cwd=root)
     assert refused.returncode == 1
-    assert "non-recoverable" in refused.stderr
+    # Its way out is that package: no retry-step here, which would refuse a real state too.
+    assert refused.stderr.rstrip().endswith(
+        "failed with a non-recoverable execution error (bad input), and this tapps-agents-3.7 "
+        "state is read-only here: fix the cause and continue it with that package"
+    )
+    retry = ["workflow", "retry-step", "--workflow-id", WID, "--step", "critical-step"]
+    edit = run_cli(*retry, cwd=root)
+    assert edit.returncode == 1
+    assert "read-only here); this command edits runbook-form state only: edit it with the " in (
+        edit.stderr
+    )
 
 
 def test_pending_placeholders_with_attempt_zero_resume(tmp_path: Path) -> None:
@@ -270,4 +291,38 @@ def test_run_on_an_existing_id_points_at_a_resume_that_works(tmp_path: Path) -> 
     (advised,) = re.findall(r"resume it with '(tapps [^']*)'", run.stderr)
     done = run_cli(*shlex.split(advised)[1:], cwd=root)
     assert done.returncode == 0, done.stderr
+    _completed_and_quiet(root)
+
+
+def test_a_running_real_save_is_judged_by_its_age_not_by_a_missing_lock(tmp_path: Path) -> None:
+    """The real package holds no lock file: a fresh running save is not stuck and gets a note
+    but no command (a resume would start a second executor beside it); once its save is older
+    than --stuck-after it is stuck, and the hints resume it."""
+    root = _project(tmp_path)
+    _real_save(
+        root,
+        lambda wf: wf.step("plan").step("critical-step", "running").save(),
+        status="running",
+    )
+    fresh = json.loads(
+        run_cli("workflow", "status", "--workflow-id", WID, "--json", cwd=root).stdout
+    )
+    assert (fresh["stuck"], fresh["next"], fresh["stuck_reasons"]) == (False, [], [])
+    (note,) = fresh["notes"]
+    assert note.startswith(
+        "the tapps-agents-3.7 package holds no lock file, so whether it still runs this "
+        "workflow is known only by its saves; it saved "
+    )
+    assert note.endswith("ago: wait, it counts as stuck after 30m 0s without one (--stuck-after)")
+    saved = root / fresh["file"]
+    silent = time.time() - 2 * 3600
+    os.utime(saved, (silent, silent))
+    status = _status(root)
+    assert STUCK.findall(status.stdout) == ["no state saved for 2h 0m (stuck threshold 30m 0s)"]
+    assert NOTE.findall(status.stdout) == [
+        "the tapps-agents-3.7 package holds no lock file: make sure none of its processes still "
+        "runs this workflow before you resume it"
+    ]
+    assert [words[-2:] for words in walk(root)] == [["--definition", "FILE"]]
+    assert _ran(root) == ["critical-step", "review"]
     _completed_and_quiet(root)

@@ -4,6 +4,7 @@ columns that stay aligned, exit 2 for what the command line names and is not the
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -157,6 +158,44 @@ def test_a_project_root_with_no_tapps_folder_says_so(tmp_path: Path, args: tuple
         "tapps: error: --project-root elsewehre: no such folder\n",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
+
+
+def test_a_project_root_that_is_a_file_says_it_is_not_a_folder(tmp_path: Path) -> None:
+    """``--project-root FILE`` (or a link to one) is not a folder, not "no such folder";
+    exit 2 and the file is left as it was."""
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "link").symlink_to("notes.txt")
+    for root in ("notes.txt", "link"):
+        done = run_cli("dlq", "list", "--project-root", root, cwd=tmp_path)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            2,
+            "",
+            f"tapps: error: --project-root {root}: not a folder\n",
+        )
+    below = run_cli("cleanup", "--project-root", "notes.txt/x", cwd=tmp_path)
+    assert (below.returncode, below.stderr) == (
+        2,
+        "tapps: error: --project-root notes.txt/x: no such folder\n",
+    )
+    assert (tmp_path / "notes.txt").read_text() == "x"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder whatever its mode")
+def test_a_project_root_that_cannot_be_read_says_so(tmp_path: Path) -> None:
+    """A ``--project-root`` that cannot be searched (mode 000) is one line naming it and the
+    system's reason, exit 2, not a traceback nor "not a tapps project"."""
+    locked = tmp_path / "locked"
+    (locked / ".tapps-agents").mkdir(parents=True)
+    locked.chmod(0)
+    try:
+        done = run_cli("workflow", "status", "--project-root", "locked", cwd=tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        "tapps: error: --project-root locked: cannot be read (Permission denied)\n",
+    )
 
 
 def test_a_new_project_can_still_start_and_be_warmed(tmp_path: Path) -> None:

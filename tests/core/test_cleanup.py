@@ -595,6 +595,28 @@ def test_a_tombstone_another_live_cleanup_made_is_left_to_it(tmp_path: Path, cle
         holder.wait()
 
 
+def test_a_tombstone_is_counted_at_the_size_of_what_it_holds(tmp_path: Path, clean: Clean) -> None:
+    """An unfinished deletion (in a category folder or the worktrees folder) is planned,
+    removed and counted at the size of the files it still holds, not 0 B."""
+    t = tmp_path / ".tapps-agents"
+    dead = _dead_pid()
+    run = t / "artifacts/workflows" / _tomb("run", dead)
+    aged_file(run / "half/a.txt", age=0, now=NOW, content=b"x" * 3000)
+    aged_file(run / "b.txt", age=0, now=NOW, content=b"x" * 7)
+    worktree = t / "worktrees" / _tomb("wt", dead)
+    aged_file(worktree / "c.txt", age=0, now=NOW, content=b"x" * 1024)
+    plan = plan_cleanup(Layout(tmp_path), clock=clock())
+    assert sorted((i.path, i.size_bytes) for i in plan.items) == [(run, 3007), (worktree, 1024)]
+    report = clean(Layout(tmp_path))
+    assert sorted((i.path, i.size_bytes) for i in report.removed) == [
+        (run, 3007),
+        (worktree, 1024),
+    ]
+    assert report.bytes_removed == 4031
+    assert not run.exists()
+    assert not worktree.exists()
+
+
 def test_a_long_name_still_gets_a_tombstone(tmp_path: Path) -> None:
     """A folder whose name has 255 bytes is renamed to a tombstone that fits (the name cut),
     and removed."""

@@ -145,8 +145,11 @@ def test_heartbeat_older_than_ttl_is_stale_even_if_holder_lives(tmp_path: Path) 
     assert inspection.expired_but_running
     assert inspection.reason == (
         f"heartbeat of pid {os.getpid()} on {socket.gethostname()} is 5m 1s old, "
-        f"older than its TTL of 5m 0s; pid {os.getpid()} is still running on this host (a hung "
-        "executor, or another process that took over the pid)"
+        f"older than its TTL of 5m 0s; pid {os.getpid()} still runs on this host"
+    )
+    assert inspection.hung_holder_advice == (
+        f"pid {os.getpid()} may be a hung executor (or another process that took over the "
+        "pid): if it is an executor, stop it before you resume"
     )
 
 

@@ -15,6 +15,7 @@ from pytest_tapps.core._cleanup import apply_plan, plan_cleanup
 from pytest_tapps.core._git import list_worktrees
 from pytest_tapps.core._retention import DAY
 from pytest_tapps.core._worktrees import WorktreeRefused, inventory, remove
+from pytest_tapps.harness import layout_profile, project
 from tests.helpers import execution, live_lock, state, write_json
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -253,3 +254,86 @@ def test_an_inventory_that_walks_nothing_reads_no_locks(tmp_path: Path) -> None:
 
     (info,) = inventory(Layout(tmp_path), measure=False, locks=never)
     assert (info.name, info.newest_mtime, info.exists, info.is_symlink) == ("wt", None, True, False)
+
+
+def _labels(layout: Layout, clock: VirtualClock) -> dict[str, str]:
+    """Each worktree's plan label, by folder name."""
+    plan = plan_cleanup(layout, clock=clock, only=list(WORKTREE_CATEGORIES))
+    return {i.path.name: i.label.split(" (")[0] for i in plan.items}
+
+
+WORKTREE_CATEGORIES = (
+    "active_worktrees",
+    "stuck_worktrees",
+    "completed_worktrees",
+    "failed_worktrees",
+    "orphan_worktrees",
+)
+
+
+@pytest.mark.parametrize("read_as", ["runbook", "tapps-agents-3.7"])
+def test_the_real_package_s_worktree_is_kept_by_its_name_while_its_workflow_runs(
+    tmp_path: Path, read_as: str
+) -> None:
+    """The real package records no worktree in its states; it names a step's worktree by rule.
+    A folder so named for a running workflow is that workflow's (kept, whichever layout the
+    tree is read through: the command line reads the runbook's); one named for a completed
+    workflow is not removed at once on its name alone, it is an orphan."""
+    clock = VirtualClock(time.time())
+    with project(tmp_path, clock=clock, layout="tapps-agents-3.7") as built:
+        built.workflow("wf-run").step("plan").step("build", "running").save()
+        built.workflow("wf-done", "completed").step("build").save()
+        running = built.worktree(workflow="wf-run", step="build", age="30d", files=1)
+        done = built.worktree(workflow="wf-done", step="build", age="1d", files=1)
+    layout = Layout(tmp_path, layout_profile(read_as))
+    info = {i.name: i for i in inventory(layout, clock=clock)}
+    assert (info[running.name].workflow_id, info[running.name].step_id) == ("wf-run", "build")
+    assert info[running.name].status == "active"
+    assert (info[done.name].status, info[done.name].workflow_id) == ("orphan", None)
+    assert _labels(layout, clock) == {
+        running.name: "skip: active workflow",
+        done.name: "keep: too new",
+    }
+
+
+@pytest.mark.parametrize("read_as", ["runbook", "tapps-agents-3.7"])
+def test_an_unreadable_older_save_of_a_real_workflow_owns_nothing(
+    tmp_path: Path, read_as: str
+) -> None:
+    """A damaged older save (``<id>-YYYYmmdd-HHMMSS.json``, in the state folder or history) of
+    a workflow whose newest save reads would not count if it could be read: through either
+    layout the worktrees are decided as usual. A damaged save of a workflow no readable state
+    holds, or a runbook state's file so named, may own any worktree: they are all kept."""
+    clock = VirtualClock(time.time())
+    with project(tmp_path, clock=clock, layout="tapps-agents-3.7") as built:
+        built.workflow("wf-1", "completed").step("build").save()
+        orphan = built.worktree("wt-orphan", age="8d", files=1)
+    layout = Layout(tmp_path, layout_profile(read_as))
+    damaged = [
+        layout.state_dir / "wf-1-20200101-120000.json",
+        layout.history_dir / "wf-1-20200101-120000.json",
+    ]
+    for path in damaged:
+        path.write_text('{"workflow_id": "wf-1", "sta')
+        os.utime(path, (time.time() - 9 * DAY,) * 2)  # older than the readable save
+    assert _labels(layout, clock) == {orphan.name: "delete: older than 7d"}
+    unknown = layout.history_dir / "wf-9-20200101-120000.json"
+    unknown.write_text("{")
+    assert _labels(layout, clock) == {orphan.name: f"skip: owner state unreadable: {unknown}"}
+
+
+def test_a_runbook_state_file_named_like_a_real_save_is_never_taken_for_one(
+    tmp_path: Path,
+) -> None:
+    """``history/wf-1-20200101-120000.json`` beside a readable runbook-form wf-1 may hold the
+    workflow ``wf-1-20200101-120000`` (a runbook writer names history files by id): damaged,
+    it keeps every worktree."""
+    clock = VirtualClock(time.time())
+    with project(tmp_path, clock=clock) as built:
+        built.workflow("wf-1", "completed").step("build").save()
+        orphan = built.worktree("wt-orphan", age="8d", files=1)
+    copy = Layout(tmp_path).history_dir / "wf-1-20200101-120000.json"
+    copy.write_text("{")
+    assert _labels(Layout(tmp_path), clock) == {
+        orphan.name: f"skip: owner state unreadable: {copy}"
+    }
