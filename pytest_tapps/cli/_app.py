@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pytest_tapps import __version__
 from pytest_tapps.cli._output import Printed, emit, escaping_output
@@ -17,7 +17,7 @@ from pytest_tapps.core._clock import SYSTEM_CLOCK, VirtualClock
 from pytest_tapps.core._durations import parse_duration
 from pytest_tapps.core._errors import TappsError
 from pytest_tapps.core._layout import Layout
-from pytest_tapps.core._shown import quoted
+from pytest_tapps.core._shown import message_text, quoted
 from pytest_tapps.core._timeutil import from_epoch, to_iso
 
 Handler = Callable[[argparse.Namespace], int]
@@ -74,13 +74,13 @@ def project_refusal(args: argparse.Namespace) -> str | None:
 
 
 def error_line(message: str) -> str:
-    """A ``tapps: error:`` line."""
-    return f"tapps: error: {message}\n"
+    """A ``tapps: error:`` line (a name's undecodable byte written ``\\xff``)."""
+    return f"tapps: error: {message_text(message)}\n"
 
 
 def warning_line(message: str) -> str:
-    """A ``tapps: warning:`` line."""
-    return f"tapps: warning: {message}\n"
+    """A ``tapps: warning:`` line (a name's undecodable byte written ``\\xff``)."""
+    return f"tapps: warning: {message_text(message)}\n"
 
 
 def error(message: str) -> None:
@@ -103,16 +103,33 @@ def failure(exc: TappsError | OSError) -> Printed:
     return Printed(EXIT_PROBLEMS, err=error_line(f"{where}{exc.strerror or exc}"))
 
 
-def add_stuck_after(parser: argparse.ArgumentParser) -> None:
-    """``--stuck-after SECONDS``: when a running workflow counts as stuck."""
-    from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS
+def positive_seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--stuck-after``); else a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        message = f"{quoted(text)}: write a positive number of seconds, e.g. 1800"
+        raise argparse.ArgumentTypeError(message)
+    return value
 
+
+def add_stuck_after(parser: argparse.ArgumentParser, *, by_format: bool = False) -> None:
+    """``--stuck-after SECONDS``: when a running workflow counts as stuck. ``by_format``: its
+    default (None) lets the diagnosis choose by the state's format (longer for a state of the
+    real package, which holds no lock file)."""
+    from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS, UNLOCKED_STUCK_SECONDS
+
+    default = None if by_format else DEFAULT_STUCK_SECONDS
+    real = f", or {UNLOCKED_STUCK_SECONDS:g} for a tapps-agents state" if by_format else ""
     parser.add_argument(
         "--stuck-after",
-        type=float,
-        default=DEFAULT_STUCK_SECONDS,
+        type=positive_seconds,
+        default=default,
         metavar="SECONDS",
-        help="a running workflow silent this many seconds is stuck (default %(default)s)",
+        help=f"a running workflow silent this many seconds is stuck (default "
+        f"{DEFAULT_STUCK_SECONDS:g}{real})",
     )
 
 
@@ -207,6 +224,11 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """argparse's usage error, a name's undecodable byte written ``\\xff`` (its own
+        messages quote values with ``repr``: ``invalid float value: '1\\udcff'``)."""
+        super().error(message_text(message))
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         """argparse's check of a choice, its ``invalid choice: 'x'`` quoting the value as

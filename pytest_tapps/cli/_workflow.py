@@ -49,7 +49,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     _id_option(status, required=False)
-    add_stuck_after(status)
+    add_stuck_after(status, by_format=True)
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=cmd_status, changes=False)
 
@@ -84,6 +84,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="the workflow's definition YAML (default: the one its state recorded)",
     )
     resume.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
+    resume.add_argument(
+        "--take-over",
+        action="store_true",
+        help="continue a running state of the tapps-agents package although it saved recently "
+        "(that package holds no lock file: say so only when none of its processes runs it)",
+    )
     resume.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
     resume.add_argument("--json", action="store_true", help="print the final state as JSON")
     resume.set_defaults(handler=cmd_resume, changes=True)
@@ -246,13 +252,6 @@ def advice(diagnosis: Diagnosis) -> Advice:
         commands.append(_command("force-cleanup", "--workflow-id", wid))
     blocker = resume_blocker(state)
     if blocker is not None:
-        if source_format(state) is not None:
-            notes.append(
-                f"step {blocker.step_id!r} failed with a non-recoverable error, and this "
-                f"{source_format(state)} state is read-only here (retry-step and skip-step "
-                "edit runbook-form states only): continue it with that package"
-            )
-            return Advice(tuple(notes))
         notes.append(
             f"step {blocker.step_id!r} failed with a non-recoverable error: fix the cause "
             "first (or skip it: tapps workflow skip-step)"
@@ -274,7 +273,8 @@ def _unlocked_note(diagnosis: Diagnosis, writer: str) -> str:
     return (
         f"the {writer} package holds no lock file, so whether it still runs this workflow is "
         f"known only by its saves{saved}: wait, it counts as stuck after "
-        f"{human_duration(diagnosis.threshold_seconds)} without one (--stuck-after)"
+        f"{human_duration(diagnosis.threshold_seconds)} without one; if none of its processes "
+        "runs it, 'tapps workflow resume --take-over' continues it now"
     )
 
 
@@ -404,7 +404,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.definition is not None:
         definition = WorkflowDefinition.from_yaml_file(args.definition)
     try:
-        return _report_run(args, executor.resume(args.workflow_id, definition), executor)
+        state = executor.resume(args.workflow_id, definition, take_over=args.take_over)
+        return _report_run(args, state, executor)
     except NoDefinitionError as exc:  # point at the resume that takes this very runner
         raise NoDefinitionError(exc.workflow_id, exc.path, runner=args.runner) from None
 
@@ -493,7 +494,8 @@ def force_cleanup_printed(report: ForceCleanup, *, as_json: bool) -> Printed:
             "dry_run": report.dry_run,
             "state_problem": report.state_problem,
             "removed_locks": [
-                {"file": str(i.path), "reason": i.reason} for i in report.removed_locks
+                {"file": str(i.path), "reason": i.reason, "advice": i.hung_holder_advice}
+                for i in report.removed_locks
             ],
             "live_lock": (
                 {

@@ -106,7 +106,14 @@ def list_printed(infos: list[WorktreeInfo], now: float, *, as_json: bool) -> Pri
         for i in infos
     ]
     headers = ("name", "workflow", "step", "status", "age", "size", "git")
-    return Printed(EXIT_OK, text([format_table(headers, rows)]))
+    lines = [format_table(headers, rows)]
+    unknown = [i.owner_unreadable for i in infos if i.status == "unknown"]
+    if unknown:  # why a worktree's owner is unknown, once under the table (the same for each)
+        lines.append(
+            f"unknown: {unknown[0]} (a state that cannot be read may record these worktrees: "
+            "none is removed until it is mended)"
+        )
+    return Printed(EXIT_OK, text(lines))
 
 
 def cmd_list(args: argparse.Namespace) -> int:

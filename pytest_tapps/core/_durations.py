@@ -22,6 +22,11 @@ DEFAULT_STEP_TIMEOUT_SECONDS = 900.0
 #: and an attempt ends at its timeout, so it never stays silent this long. (Here, not in
 #: ``_policy``: the cleanup and worktree commands need it without the retry policy's module.)
 DEFAULT_STUCK_SECONDS = 2 * DEFAULT_STEP_TIMEOUT_SECONDS
+#: The real tapps-agents package's default step timeout: 3600 seconds.
+REAL_PACKAGE_STEP_TIMEOUT_SECONDS = 3600.0
+#: The same rule for a state of the real package, which holds no lock file and saves at each
+#: step: twice its default step timeout without a save.
+UNLOCKED_STUCK_SECONDS = 2 * REAL_PACKAGE_STEP_TIMEOUT_SECONDS
 
 
 def parse_duration(value: object, *, field: str = "duration", allow_zero: bool = True) -> float:

@@ -45,9 +45,12 @@ class LockHeldError(TappsError):
     def __init__(self, path: Path, holder: str) -> None:
         self.path = path
         self.holder = holder
+        import shlex
+
+        command = shlex.join(["tapps", "workflow", "force-cleanup", "--workflow-id", path.stem])
         message = (
             f"{path}: workflow is locked by {holder}; wait for it to finish, or if that process is "
-            "gone, run 'tapps workflow force-cleanup' to remove a stale lock"
+            f"gone, run '{command}' to remove a stale lock"
         )
         super().__init__(message)
 

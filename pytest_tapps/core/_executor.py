@@ -29,7 +29,11 @@ from typing import Any
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, SystemClock, utcnow
 from pytest_tapps.core._definition import StepDefinition, WorkflowDefinition
-from pytest_tapps.core._durations import DEFAULT_STEP_TIMEOUT_SECONDS
+from pytest_tapps.core._durations import (
+    DEFAULT_STEP_TIMEOUT_SECONDS,
+    UNLOCKED_STUCK_SECONDS,
+    human_duration,
+)
 from pytest_tapps.core._envelope import DEFAULT_CODES, Category, ErrorEnvelope, classify
 from pytest_tapps.core._errors import StateFileError, TappsError
 from pytest_tapps.core._fsutil import write_atomic
@@ -281,15 +285,25 @@ class WorkflowExecutor:
         return asyncio.run(self.run_async(definition))
 
     def resume(
-        self, workflow_id: str, definition: WorkflowDefinition | None = None
+        self,
+        workflow_id: str,
+        definition: WorkflowDefinition | None = None,
+        *,
+        take_over: bool = False,
     ) -> WorkflowState:
         """Continue ``workflow_id`` from its first incomplete step.
 
         The steps come from ``definition`` when one is given (a state written by another
         implementation, by hand or by the real package holds none), else from the definition
         the state recorded when this executor started it. The definition used is recorded in
-        the state, so a later resume needs none."""
-        return asyncio.run(self.resume_async(workflow_id, definition))
+        the state, so a later resume needs none.
+
+        A state of the real package is continued in this tool's runbook-form file (its own
+        files are left as they were). That package holds no lock file: a running state of it
+        saved within the last :data:`UNLOCKED_STUCK_SECONDS` may still be executing there, and
+        is refused (:class:`ResumeRefused`) unless ``take_over`` says that none of its
+        processes runs it."""
+        return asyncio.run(self.resume_async(workflow_id, definition, take_over=take_over))
 
     async def run_async(self, definition: WorkflowDefinition) -> WorkflowState:
         """The async form of :meth:`run`."""
@@ -313,11 +327,17 @@ class WorkflowExecutor:
             return await self._drive(_Run(state, definition, path, lock))
 
     async def resume_async(
-        self, workflow_id: str, definition: WorkflowDefinition | None = None
+        self,
+        workflow_id: str,
+        definition: WorkflowDefinition | None = None,
+        *,
+        take_over: bool = False,
     ) -> WorkflowState:
         """The async form of :meth:`resume`."""
         path = self.store.locate(workflow_id)
         state = self.store.read(path)
+        if not take_over:
+            self._refuse_live_unlocked(state, path)
         if definition is None:
             if state.definition is None:
                 raise NoDefinitionError(workflow_id, path)
@@ -332,6 +352,7 @@ class WorkflowExecutor:
                 return state
             self._check_resumable(state, definition, path)
             self.store.backup(path)
+            path = self.store.own_path(state, path)  # never another writer's file
             for execution in state.step_executions:
                 if execution.status is StepStatus.RUNNING:
                     execution.status = StepStatus.CANCELLED
@@ -343,6 +364,27 @@ class WorkflowExecutor:
             return await self._drive(_Run(state, definition, path, lock))
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _refuse_live_unlocked(self, state: WorkflowState, path: Path) -> None:
+        """Refuse a running state of a writer that holds no lock file (the real package) while
+        its last save is recent: that writer may still be executing it."""
+        source = source_format(state)
+        if source is None or state.status is not WorkflowStatus.RUNNING:
+            return
+        try:
+            age = self.clock.time() - path.stat().st_mtime
+        except OSError:
+            return
+        if age > UNLOCKED_STUCK_SECONDS:
+            return
+        message = (
+            f"{path}: workflow {quoted(state.workflow_id)} is running in a {source} state saved "
+            f"{human_duration(round(max(age, 0.0)))} ago, and that package holds no lock file, "
+            "so it may still be executing it: wait until 'tapps workflow status' says it is "
+            f"stuck (after {human_duration(UNLOCKED_STUCK_SECONDS)} without a save), or pass "
+            "--take-over if none of its processes runs it"
+        )
+        raise ResumeRefused(message)
 
     def _lock(self, definition: WorkflowDefinition) -> WorkflowLock:
         longest = max(
@@ -408,13 +450,6 @@ class WorkflowExecutor:
                 f"{path}: step {quoted(newest.step_id)} failed with a non-recoverable "
                 f"{error.category.value} error ({error.message})"
             )
-            source = source_format(state)
-            if source is not None:  # retry-step and skip-step would refuse it
-                message = (
-                    f"{failed}, and this {source} state is read-only here: fix the cause and "
-                    "continue it with that package"
-                )
-                raise ResumeRefused(message)
             retry = shlex.join(
                 [
                     *("tapps", "workflow", "retry-step", "--workflow-id", state.workflow_id),

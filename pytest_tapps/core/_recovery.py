@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
-from pytest_tapps.core._durations import DEFAULT_STUCK_SECONDS, human_duration
+from pytest_tapps.core._durations import (
+    DEFAULT_STUCK_SECONDS,
+    UNLOCKED_STUCK_SECONDS,
+    human_duration,
+)
 from pytest_tapps.core._envelope import Category
 from pytest_tapps.core._errors import (
     LockHeldError,
@@ -135,18 +139,6 @@ def resume_blocker(state: WorkflowState) -> StepExecution | None:
     return None
 
 
-def _refuse_real_format(state: WorkflowState, path: Path) -> None:
-    source = source_format(state)
-    if source:
-        message = (
-            f"{path}: is a {source} state file (read-only here); this command edits "
-            f"runbook-form state only: edit it with the {source} package, or continue it here "
-            "with 'tapps workflow resume --definition FILE' (a failed step that is recoverable "
-            "is run again), which saves it in runbook form"
-        )
-        raise TappsError(message)
-
-
 @contextlib.contextmanager
 def _held(
     layout: Layout, workflow_id: str, clock: Clock, dry_run: bool
@@ -181,11 +173,11 @@ def edit_state(
     path = store.locate(workflow_id)
     with _held(layout, workflow_id, clock, dry_run) as broken:
         state = store.read(path)
-        _refuse_real_format(state, path)
         changes = tuple(change(state))
         if dry_run or not changes:
             return Edit(workflow_id, path, changes, dry_run=dry_run, broken_lock=broken)
         backup = store.backup(path)
+        path = store.own_path(state, path)  # a real package's state: this tool's copy of it
         state.updated_at = utcnow(clock)
         store.save(state, path)
     log = _logger(workflow_id, clock)
@@ -289,9 +281,13 @@ def diagnose(
     workflow_id: str | None = None,
     *,
     clock: Clock = SYSTEM_CLOCK,
-    threshold_seconds: float = DEFAULT_STUCK_SECONDS,
+    threshold_seconds: float | None = None,
 ) -> Diagnosis:
-    """The runbook's "Workflow Stuck" diagnosis: status, running step, lock, heartbeat age."""
+    """The runbook's "Workflow Stuck" diagnosis: status, running step, lock, heartbeat age.
+
+    ``threshold_seconds`` (default: 1800 s, twice the runbook's default step timeout; 7200 s for
+    a state of the real package, twice its default step timeout, judged by its save's age since
+    it holds no lock file) is the silence after which a running workflow is stuck."""
     store = StateStore(layout, clock=clock)
     path = store.locate(workflow_id)
     state = store.read(path)
@@ -304,6 +300,8 @@ def diagnose(
     if lock is not None and lock.record is not None:
         marks.append(lock.record.heartbeat_at.timestamp())
     unlocked = source_format(state)
+    if threshold_seconds is None:
+        threshold_seconds = DEFAULT_STUCK_SECONDS if unlocked is None else UNLOCKED_STUCK_SECONDS
     if unlocked is not None:  # its writer saves at every step and holds no lock: the save's time
         with contextlib.suppress(OSError):
             marks.append(path.stat().st_mtime)

@@ -48,3 +48,19 @@ def quoted(text: str) -> str:
         lambda found: found[0] if found[1] is None else escaped(chr(int(found[1], 16))),
         shown,
     )
+
+
+def message_text(text: str) -> str:
+    """A message as it is printed: a name's byte quoted by Python's ``repr`` somewhere inside
+    it (an exception's own text, argparse's ``invalid float value: '1\\udcff'``) is written
+    ``\\xff`` as :func:`quoted` writes it, and a lone surrogate as :func:`visible` does."""
+    if text.isascii() and "\\udc" not in text:
+        return text
+    import re  # loaded by argparse already
+
+    rewritten = re.sub(
+        r"\\\\|\\u(dc[89a-f][0-9a-f])",
+        lambda found: found[0] if found[1] is None else escaped(chr(int(found[1], 16))),
+        text,
+    )
+    return visible(rewritten)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
         raise StateFileError(path, str(exc)) from None
     except json.JSONDecodeError as exc:
         hint = "" if text.rstrip().endswith(("}", "]")) else " (truncated?)"
-        reason = f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
+        at = "" if exc.msg.endswith(" at") else " at"  # json's "starting at" ends in "at"
+        reason = f"not valid JSON: {exc.msg}{at} line {exc.lineno} column {exc.colno}{hint}"
         raise StateFileError(path, reason) from None
     if not isinstance(data, dict):
         reason = f"top-level JSON value is {type(data).__name__}, expected an object"
@@ -112,19 +114,25 @@ class StateStore:
         return parse_state(path, data)
 
     def _candidates(self) -> Iterator[Path]:
-        """Every file that may hold a workflow state, current first."""
+        """Every file that may hold a workflow state, in the order they count: the current
+        state; this tool's history files (``history/<id>.json``: also its runbook-form copy of
+        a workflow it took over from the real package, which must win over that package's
+        saves); the real package's saves, newest first; their history copies, newest first."""
         current = self.layout.current_state_file
         if current is not None and current.is_file():
             yield current
         from pytest_tapps.core import _real_state
 
-        yield from _real_state.state_files(self.layout)
+        history: list[Path] = []
         if self.layout.history_dir.is_dir():
-            # Newest first where names carry a save time (the real package's history copies).
-            yield from sorted(
+            history = sorted(
                 (p for p in self.layout.history_dir.glob("*.json") if not is_temp_name(p.name)),
                 reverse=True,
             )
+        saves = [p for p in history if save_id(p) is not None]
+        yield from (p for p in history if save_id(p) is None)
+        yield from _real_state.state_files(self.layout)
+        yield from saves
 
     def iter_states(self) -> Iterator[tuple[Path, WorkflowState | StateFileError]]:
         """Every state file with its state, or the error that kept it from loading.
@@ -163,6 +171,7 @@ class StateStore:
             if isinstance(state, StateFileError):
                 unreadable.append(state)
             elif state.workflow_id == workflow_id:
+                _refuse_older_save(workflow_id, path, unreadable)
                 return path
         if unreadable:
             # The workflow may be in a file that cannot be read: say so, not "no such workflow".
@@ -183,6 +192,15 @@ class StateStore:
         return self.read(self.locate(workflow_id))
 
     # -- writing -------------------------------------------------------------------------------
+
+    def own_path(self, state: WorkflowState, path: Path) -> Path:
+        """Where an edited ``state`` read from ``path`` is saved: that file, or for a state read
+        in another writer's format (the real package's), this tool's runbook-form file for it
+        (:meth:`default_path`), which is read first from then on. Another writer's files are
+        never overwritten; the state loses its ``source_format`` mark (it is this tool's now)."""
+        if not (state.model_extra or {}).pop("source_format", None):
+            return path
+        return self.default_path(state.workflow_id)
 
     def default_path(self, workflow_id: str) -> Path:
         """Where a runbook-form state for ``workflow_id`` is written when no path is given.
@@ -227,3 +245,36 @@ class StateStore:
                 return target
         message = f"could not find a free backup name for {path} in {self.layout.backups_dir}"
         raise FileExistsError(message)
+
+
+#: A save time in a state file's name, as the real package writes it (``-YYYYmmdd-HHMMSS``).
+_SAVE_STAMP = re.compile(r"-[0-9]{8}-[0-9]{6}$")
+
+
+def save_id(path: Path) -> str | None:
+    """The workflow id of a save the real package names ``<id>-YYYYmmdd-HHMMSS.json`` (or its
+    history copy); ``None`` for any other name."""
+    stem = path.name.removesuffix(".gz").removesuffix(".json")
+    saved = _SAVE_STAMP.sub("", stem)
+    return saved if saved != stem else None
+
+
+def _stamp(path: Path) -> str:
+    return path.name.removesuffix(".gz").removesuffix(".json")[-15:]
+
+
+def _refuse_older_save(workflow_id: str, path: Path, unreadable: list[StateFileError]) -> None:
+    """Raise when the real package's save ``path`` of ``workflow_id`` has a newer save (by the
+    time in its name) that cannot be read: the state at ``path`` would be out of date. A
+    history copy of that very save (the same name) is the save itself, and may stand in for it;
+    this tool's own file (no time in its name) is never out of date."""
+    if save_id(path) != workflow_id:
+        return
+    for error in unreadable:
+        if save_id(error.path) == workflow_id and _stamp(error.path) > _stamp(path):
+            reason = (
+                f"{error.reason}; it is the newest save of workflow {workflow_id!r}, and the "
+                f"readable older one ({path}) may be out of date: restore this file (from "
+                "workflow-state/history/ or backups/), or remove it to go on from the older save"
+            )
+            raise StateFileError(error.path, reason)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -65,8 +64,6 @@ if TYPE_CHECKING:
 
 #: The start of the reason a worktree that an unreadable state may own is skipped for.
 OWNER_UNREADABLE = "owner state unreadable"
-#: A save time in a state file's name, as the real package writes it (``-YYYYmmdd-HHMMSS``).
-_SAVE_STAMP = re.compile(r"-[0-9]{8}-[0-9]{6}$")
 
 
 class WorktreeRefused(TappsError):
@@ -167,15 +164,16 @@ def _named_ids(layout: Layout, path: Path, seen: dict[str, WorkflowState]) -> se
     layout, a file is ``<id>.json``, or a save of the real package's: ``<id>-YYYYmmdd-HHMMSS``
     of a workflow ``seen`` read in that package's format."""
     from pytest_tapps.core._state import source_format
+    from pytest_tapps.core._store import save_id
 
     if path == layout.current_state_file:
         return set()
     stem = path.name.removesuffix(".gz").removesuffix(".json")
-    saved = _SAVE_STAMP.sub("", stem)
+    saved = save_id(path)
     if layout.profile.state_format != "tapps-agents-3.7":
-        real_save = saved != stem and saved in seen and source_format(seen[saved]) is not None
-        return {saved} if real_save else {stem}
-    if saved != stem:
+        real_save = saved is not None and saved in seen and source_format(seen[saved]) is not None
+        return {saved} if real_save and saved is not None else {stem}
+    if saved is not None:
         return {saved}
     return {stem, stem.removeprefix("workflow-")}
 
@@ -411,7 +409,7 @@ def inventory(
             unreadable=found.unreadable,
             evidence=evidence,
         )
-        if unreadable:  # its owner is not known: never guessed
+        if unreadable and status not in ("active", "stuck"):  # its owner is not known
             info.status, info.owner_unreadable = "unknown", owner_unreadable_reason(unreadable)
             info.evidence = [f"{OWNER_UNREADABLE}: {error}" for error in unreadable] + evidence
         entry = git.get(name)

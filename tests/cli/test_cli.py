@@ -185,8 +185,8 @@ def test_dlq_never_calls_the_queue_empty_when_a_state_is_unreadable(tmp_path: Pa
     bad = write_json(Layout(tmp_path).history_file("broken"), {})
     bad.write_text('{"workflow_id": "broken", "sta')
     warning = (
-        "tapps: warning: .tapps-agents/workflow-state/history/broken.json: not valid JSON at "
-        "line 1 column 27: Unterminated string starting at (truncated?) (skipped; the file "
+        "tapps: warning: .tapps-agents/workflow-state/history/broken.json: not valid JSON: "
+        "Unterminated string starting at line 1 column 27 (truncated?) (skipped; the file "
         "was left untouched)"
     )
     among = " among the readable states; a state file could not be read (see the warning above)"

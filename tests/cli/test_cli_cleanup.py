@@ -296,8 +296,13 @@ def test_an_unreadable_owner_state_is_never_guessed_by_any_worktree_command(
     (listed,) = json.loads(run_cli("worktree", "list", "--json", cwd=tmp_path).stdout)
     assert (listed["status"], listed["evidence"][0]) == (
         "unknown",
-        f"owner state unreadable: {rel}: not valid JSON at line 1 column 25: "
-        "Unterminated string starting at (truncated?)",
+        f"owner state unreadable: {rel}: not valid JSON: Unterminated string starting at "
+        "line 1 column 25 (truncated?)",
+    )
+    table = run_cli("worktree", "list", cwd=tmp_path).stdout.splitlines()
+    assert table[-1] == (
+        f"unknown: owner state unreadable: {rel} (a state that cannot be read may record these "
+        "worktrees: none is removed until it is mended)"
     )
     refused = run_cli("worktree", "remove", "wt-1", cwd=tmp_path)
     assert refused.returncode == 1

@@ -226,31 +226,22 @@ def test_real_tapps_agents_save_resumes_with_the_definition(tmp_path: Path) -> N
     _completed_and_quiet(root)
 
 
-def test_real_save_with_a_non_recoverable_failure_advises_no_dead_end(tmp_path: Path) -> None:
-    """Resume refuses it and edits of real states are refused: no command is advised, a note
-    says why, and resume indeed refuses."""
+def test_real_save_with_a_non_recoverable_failure_is_retried_then_resumed(tmp_path: Path) -> None:
+    """Past a non-recoverable failure of a real save the hints are retry-step, then resume, as
+    for any state; both work, saving this tool's runbook-form file and leaving every file of
+    the real package as it was."""
     root = _project(tmp_path)
     failure = {"category": "execution", "message": "bad input"}
     _real_save(
         root, lambda wf: wf.step("plan").step("critical-step", "failed", error=failure).save()
     )
-    status = _status(root)
-    assert hints(status.stdout) == []
-    assert "state is read-only here" in NOTE.findall(status.stdout)[0]
-    resume = ["workflow", "resume", "--workflow-id", WID, "--runner", "steps:run_step"]
-    refused = run_cli(*resume, "--definition", "workflow.yaml", cwd=root)
-    assert refused.returncode == 1
-    # Its way out is that package: no retry-step here, which would refuse a real state too.
-    assert refused.stderr.rstrip().endswith(
-        "failed with a non-recoverable execution error (bad input), and this tapps-agents-3.7 "
-        "state is read-only here: fix the cause and continue it with that package"
-    )
-    retry = ["workflow", "retry-step", "--workflow-id", WID, "--step", "critical-step"]
-    edit = run_cli(*retry, cwd=root)
-    assert edit.returncode == 1
-    assert "read-only here); this command edits runbook-form state only: edit it with the " in (
-        edit.stderr
-    )
+    state_dir = root / ".tapps-agents/workflow-state"
+    theirs = {p: p.read_bytes() for p in state_dir.rglob("*.json")}
+    assert [words[1] for words in walk(root)] == ["retry-step", "resume"]
+    assert _ran(root) == ["critical-step", "review"]
+    _completed_and_quiet(root)
+    assert {p: p.read_bytes() for p in theirs} == theirs
+    assert (state_dir / "current_state.json").is_file()
 
 
 def test_pending_placeholders_with_attempt_zero_resume(tmp_path: Path) -> None:
@@ -295,9 +286,10 @@ def test_run_on_an_existing_id_points_at_a_resume_that_works(tmp_path: Path) -> 
 
 
 def test_a_running_real_save_is_judged_by_its_age_not_by_a_missing_lock(tmp_path: Path) -> None:
-    """The real package holds no lock file: a fresh running save is not stuck and gets a note
-    but no command (a resume would start a second executor beside it); once its save is older
-    than --stuck-after it is stuck, and the hints resume it."""
+    """The real package holds no lock file: a fresh running save is not stuck, gets a note but
+    no command, and resume refuses it (a second executor beside it); once its save is older
+    than twice that package's default step timeout (3600 s) it is stuck, and the hints resume
+    it."""
     root = _project(tmp_path)
     _real_save(
         root,
@@ -313,16 +305,44 @@ def test_a_running_real_save_is_judged_by_its_age_not_by_a_missing_lock(tmp_path
         "the tapps-agents-3.7 package holds no lock file, so whether it still runs this "
         "workflow is known only by its saves; it saved "
     )
-    assert note.endswith("ago: wait, it counts as stuck after 30m 0s without one (--stuck-after)")
+    assert note.endswith(
+        "ago: wait, it counts as stuck after 2h 0m without one; if none of its processes runs "
+        "it, 'tapps workflow resume --take-over' continues it now"
+    )
+    resume = ["workflow", "resume", "--workflow-id", WID, "--runner", "steps:run_step"]
+    refused = run_cli(*resume, "--definition", "workflow.yaml", cwd=root)
+    assert refused.returncode == 1
+    assert "so it may still be executing it: wait until 'tapps workflow status' says it is " in (
+        refused.stderr
+    )
+    assert not (root / "ran.log").exists()
     saved = root / fresh["file"]
-    silent = time.time() - 2 * 3600
+    silent = time.time() - 3 * 3600
     os.utime(saved, (silent, silent))
     status = _status(root)
-    assert STUCK.findall(status.stdout) == ["no state saved for 2h 0m (stuck threshold 30m 0s)"]
+    assert STUCK.findall(status.stdout) == ["no state saved for 3h 0m (stuck threshold 2h 0m)"]
     assert NOTE.findall(status.stdout) == [
         "the tapps-agents-3.7 package holds no lock file: make sure none of its processes still "
         "runs this workflow before you resume it"
     ]
     assert [words[-2:] for words in walk(root)] == [["--definition", "FILE"]]
     assert _ran(root) == ["critical-step", "review"]
+    _completed_and_quiet(root)
+
+
+def test_take_over_resumes_a_fresh_real_save(tmp_path: Path) -> None:
+    """An operator who knows no process of the real package runs it takes the workflow over
+    at once with --take-over; the real package's save is left as it was."""
+    root = _project(tmp_path)
+    _real_save(
+        root,
+        lambda wf: wf.step("plan").step("critical-step", "running").save(),
+        status="running",
+    )
+    theirs = {p: p.read_bytes() for p in (root / ".tapps-agents").rglob("*.json")}
+    resume = ["workflow", "resume", "--workflow-id", WID, "--runner", "steps:run_step"]
+    done = run_cli(*resume, "--definition", "workflow.yaml", "--take-over", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert _ran(root) == ["critical-step", "review"]
+    assert {p: p.read_bytes() for p in theirs} == theirs
     _completed_and_quiet(root)

@@ -242,3 +242,65 @@ def test_a_warning_the_command_printed_is_not_logged_again_without_v(
     assert [line.partition(" workflow_id=")[0] for line in warnings] == [
         "WARNING tapps_agents.workflow.recovery Removed stale lock",
     ]
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "0", "soon", "1\udcff"])
+@pytest.mark.parametrize("command", [["workflow", "status"], ["cleanup", "--dry-run"]])
+def test_stuck_after_is_a_positive_number_of_seconds(
+    tmp_path: Path, command: list[str], value: str
+) -> None:
+    """--stuck-after that is no positive finite number is a usage error naming the option and
+    the form, exit 2 (inf gave a traceback, -5 called every workflow stuck); a name's byte is
+    written \\xff."""
+    write_current(tmp_path, state("wf-1", "running", execution("plan", "running")))
+    done = run_cli(*command, "--stuck-after", value, cwd=tmp_path)
+    assert done.returncode == 2
+    shown = value.replace("\udcff", "\\xff")
+    assert done.stderr.splitlines()[-1].endswith(
+        f"error: argument --stuck-after: '{shown}': write a positive number of seconds, e.g. 1800"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_a_live_lock_refusal_names_the_force_cleanup_that_works(tmp_path: Path) -> None:
+    """An edit refused by a live lock names 'tapps workflow force-cleanup --workflow-id ID' (run
+    as written it works once the holder is gone)."""
+    from tests.helpers import live_lock
+
+    write_current(tmp_path, state("wf-1", "failed", execution("plan", "failed")))
+    with live_lock(tmp_path, "wf-1"):
+        done = run_cli(
+            "workflow", "retry-step", "--workflow-id", "wf-1", "--step", "plan", cwd=tmp_path
+        )
+    assert done.returncode == 1
+    assert done.stderr.rstrip().endswith(
+        "run 'tapps workflow force-cleanup --workflow-id wf-1' to remove a stale lock"
+    )
+
+
+def test_force_cleanup_json_carries_the_hung_holder_advice(tmp_path: Path) -> None:
+    """--json says what the text says about a holder still running past its TTL."""
+    import json
+
+    from tests.helpers import running_process
+
+    write_current(tmp_path, state("wf-1", "running", execution("plan", "running")))
+    with running_process() as holder:
+        write_lock(tmp_path, "wf-1", holder.pid, heartbeat_at=time.time() - 3600)
+        done = run_cli("workflow", "force-cleanup", "--workflow-id", "wf-1", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (removed,) = json.loads(done.stdout)["removed_locks"]
+    assert removed["advice"] == (
+        f"pid {holder.pid} may be a hung executor (or another process that took over the "
+        "pid): if it is an executor, stop it before you resume"
+    )
+
+
+def test_an_import_error_of_a_runner_writes_the_name_s_byte_as_x(tmp_path: Path) -> None:
+    """An exception's own text that quotes a name (ImportError: No module named 'mod\\udcff')
+    is printed with the byte as \\xff."""
+    (tmp_path / "wf.yaml").write_text("id: wf\nsteps:\n  - id: a\n")
+    done = run_cli("workflow", "run", "wf.yaml", "--runner", "mod\udcff:run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "\\udc" not in done.stderr
+    assert "(No module named 'mod\\xff')" in done.stderr

@@ -363,7 +363,7 @@ CURRENT = ".tapps-agents/workflow-state/current_state.json"
 BROKEN_STATES: dict[str, tuple[Callable[[Path], object], str | None]] = {
     "truncated": (
         lambda root: _current(root, b'{"workflow_id": "workflow-123", "status": "runn'),
-        f"{CURRENT}: not valid JSON at line 1 column 43: Unterminated string starting at "
+        f"{CURRENT}: not valid JSON: Unterminated string starting at line 1 column 43 "
         "(truncated?); no readable state holds workflow id 'workflow-123', so it may be in "
         "this file; no worktrees listed",
     ),
@@ -379,8 +379,8 @@ BROKEN_STATES: dict[str, tuple[Callable[[Path], object], str | None]] = {
     ),
     "invalid-json": (
         lambda root: _current(root, b'{"workflow_id": "workflow-123",, }'),
-        f"{CURRENT}: not valid JSON at line 1 column 32: Expecting property name enclosed in "
-        "double quotes; no readable state holds workflow id 'workflow-123', so it may be in "
+        f"{CURRENT}: not valid JSON: Expecting property name enclosed in double quotes at "
+        "line 1 column 32; no readable state holds workflow id 'workflow-123', so it may be in "
         "this file; no worktrees listed",
     ),
     "invalid-model": (

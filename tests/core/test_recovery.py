@@ -20,7 +20,6 @@ from pytest_tapps.core import (
     StepNotFoundError,
     StepRunner,
     StepStatus,
-    TappsError,
     VirtualClock,
     WorkflowDefinition,
     WorkflowExecutor,
@@ -197,13 +196,19 @@ def test_unknown_steps_and_workflows_are_named(tmp_path: Path) -> None:
 
 
 def test_real_package_state_files_are_not_edited(tmp_path: Path) -> None:
-    """A tapps-agents 3.x state is read-only here: an edit is refused, the file untouched."""
+    """An edit of a tapps-agents 3.x state is saved in this tool's runbook-form file, read
+    first from then on; that package's files are left byte for byte (and backed up)."""
     layout = Layout(tmp_path)
     path = write_default_writer_files(layout.state_dir, default_writer_state())
-    before = path.read_bytes()
-    with pytest.raises(TappsError, match=r"is a tapps-agents-3\.7 state file"):
-        skip_step(layout, "full-sdlc-20260115-103000", "implement")
-    assert path.read_bytes() == before
+    before = {p: p.read_bytes() for p in layout.state_dir.rglob("*") if p.is_file()}
+    edit = skip_step(layout, "full-sdlc-20260115-103000", "implement")
+    assert edit.path == layout.current_state_file
+    assert edit.backup is not None
+    assert edit.backup.read_bytes() == before[path]
+    assert {p: p.read_bytes() for p in before} == before
+    state = StateStore(layout).load("full-sdlc-20260115-103000")
+    assert state.latest()["implement"].status is StepStatus.SKIPPED
+    assert "source_format" not in (state.model_extra or {})  # this tool's state now
 
 
 def test_a_healthy_running_workflow_is_not_stuck(tmp_path: Path) -> None:

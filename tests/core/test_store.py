@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -35,11 +36,11 @@ def _snapshot(path: Path) -> tuple[bytes, int]:
         (b"   \n", "file is empty (a write was interrupted?)"),
         (
             b'{"workflow_id": "wf", "sta',
-            "not valid JSON at line 1 column 23: Unterminated string starting at (truncated?)",
+            "not valid JSON: Unterminated string starting at line 1 column 23 (truncated?)",
         ),
         (
             b'{"workflow_id": "wf",',
-            "not valid JSON at line 1 column 22: Expecting property name enclosed in double quotes (truncated?)",
+            "not valid JSON: Expecting property name enclosed in double quotes at line 1 column 22 (truncated?)",
         ),
         (b"[1, 2]", "top-level JSON value is list, expected an object"),
         (b"\xff\xfe{}", "not UTF-8 text (bad byte at offset 0)"),
@@ -264,3 +265,32 @@ def test_pending_placeholder_numbered_zero_is_read(tmp_path: Path) -> None:
     loaded = StateStore(Layout(tmp_path)).load("wf")
     assert [(ex.step_id, ex.attempt) for ex in loaded.step_executions] == [("a", 1), ("b", 0)]
     assert (loaded.attempts("b"), loaded.next_attempt("b")) == (0, 1)
+
+
+def test_a_damaged_newest_real_save_is_not_passed_over_for_an_older_one(tmp_path: Path) -> None:
+    """The real package's newest save of a workflow cannot be read, an older one can: the
+    older would be out of date, so loading names the newest and how to mend it. Its history
+    copy (the same save) stands in for it; this tool's own file is never out of date."""
+    from pytest_tapps.core._errors import StateFileError
+    from pytest_tapps.core._layout import TAPPS_AGENTS_3_7
+
+    layout = Layout(tmp_path, TAPPS_AGENTS_3_7)
+    older = layout.state_dir / "wf-20260101-100000.json"
+    newest = layout.state_dir / "wf-20260102-100000.json"
+    older.parent.mkdir(parents=True)
+    older.write_text(
+        json.dumps({"workflow_id": "wf", "status": "completed", "step_executions": []})
+    )
+    newest.write_text('{"workflow_id": "wf", "status": "runn')
+    os.utime(older, (time.time() - 60,) * 2)
+    with pytest.raises(StateFileError) as refused:
+        StateStore(layout).load("wf")
+    assert refused.value.path == newest
+    assert f"the readable older one ({older}) may be out of date: restore this file" in str(
+        refused.value
+    )
+    older.unlink()
+    copy = layout.history_dir / newest.name
+    copy.parent.mkdir()
+    copy.write_text(json.dumps({"workflow_id": "wf", "status": "running", "step_executions": []}))
+    assert StateStore(layout).locate("wf") == copy

@@ -337,3 +337,26 @@ def test_a_runbook_state_file_named_like_a_real_save_is_never_taken_for_one(
     assert _labels(Layout(tmp_path), clock) == {
         orphan.name: f"skip: owner state unreadable: {copy}"
     }
+
+
+def test_a_running_workflow_s_worktree_stays_its_own_beside_an_unreadable_state(
+    tmp_path: Path,
+) -> None:
+    """An unreadable state may own any worktree, but one a readable running workflow records is
+    kept as that workflow's (active), not as unknown; the others are unknown and skipped."""
+    clock = VirtualClock(time.time())
+    with project(tmp_path, clock=clock) as built:
+        built.workflow("wf-run").step("build", "running", worktree="wt-run").save()
+        built.worktree("wt-run", age="30d", files=1)
+        built.worktree("wt-other", age="30d", files=1)
+    live = live_lock(tmp_path, "wf-run")
+    with live:
+        damaged = Layout(tmp_path).history_dir / "wf-x.json"
+        damaged.write_text("{")
+        info = {i.name: i for i in inventory(Layout(tmp_path), clock=clock)}
+        assert (info["wt-run"].status, info["wt-run"].owner_unreadable) == ("active", None)
+        assert info["wt-other"].status == "unknown"
+        assert _labels(Layout(tmp_path), clock) == {
+            "wt-run": "skip: active workflow",
+            "wt-other": f"skip: owner state unreadable: {damaged}",
+        }
