@@ -43,6 +43,8 @@ _EXPORT_KEY = pytest.StashKey[str | None]()
 _EXPORT_ENV = "TAPPS_EXPORT_FAILURES"
 #: The layouts tapps_project can write (pytest_tapps.core.PROFILES, not imported at load).
 LAYOUTS = ("runbook", "tapps-agents-3.7")
+#: What a bare --tapps-strength measures with: the shipped catalogue of bugs.
+CATALOGUE_SPEC = "pytest_tapps.strength:CATALOGUE"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,6 +105,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "scenarios passing (implies --tapps-coverage)",
     )
     group.addoption(
+        "--tapps-strength",
+        nargs="?",
+        const=CATALOGUE_SPEC,
+        default=None,
+        metavar="MODULE:ATTR",
+        help="after the run, measure the scenario files that ran against a catalogue of runbook "
+        "bugs (default: the shipped one; or a Bug subclass, instance or iterable of them) and "
+        "print which bugs they catch; write --tapps-strength=MODULE:ATTR, after the paths",
+    )
+    group.addoption(
+        "--tapps-strength-fail-under",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="fail the run when the scenarios catch fewer than PCT%% of the bugs "
+        "(implies --tapps-strength)",
+    )
+    group.addoption(
         "--tapps-export-failures",
         default=None,
         metavar="DIR",
@@ -135,6 +155,18 @@ def pytest_configure(config: pytest.Config) -> None:
     threshold = config.getoption("--tapps-coverage-fail-under")
     if config.getoption("--tapps-coverage") or threshold is not None:
         config.pluginmanager.register(_CoverageRecorder(config), "tapps-coverage")
+    strength = config.getoption("--tapps-strength")
+    strength_under = config.getoption("--tapps-strength-fail-under")
+    if (strength or strength_under is not None) and not hasattr(config, "workerinput"):
+        from pytest_tapps.strength._session import StrengthRecorder
+
+        try:
+            recorder = StrengthRecorder(
+                config, strength or CATALOGUE_SPEC, strength_under, seed=config.stash[SEED_KEY]
+            )
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.pluginmanager.register(recorder, "tapps-strength")
     if config.getoption("--tapps-target") or config.getini("tapps_target"):
         from pytest_tapps.scenario._collect import resolve_target
 
@@ -374,6 +406,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"--tapps-coverage-fail-under {threshold:g}%",
                 red=True,
             )
+    strength = config.pluginmanager.get_plugin("tapps-strength")
+    if strength is not None:
+        strength.summary(terminalreporter)
     reports = terminalreporter.stats.get("unsupported", [])
     if not reports:
         return

@@ -19,11 +19,24 @@ RUNNER_HELP = (
 def load_runner(spec: str, *, option: str = "--runner", takes: tuple[str, ...] = ()) -> Any:
     """Import ``module:attr`` and check that it is callable (with the arguments named in
     ``takes``, when given); errors say how to fix the name."""
+    target = load_attribute(spec, option=option, example="my_steps:run_step")
+    if not callable(target):
+        attr = spec.partition(":")[2]
+        message = (
+            f"{option} {quoted(spec)}: {quoted(attr)} is a {type(target).__name__}, not a callable"
+        )
+        raise ConfigurationError(message)
+    if takes:
+        _check_signature(target, spec, option, takes)
+    return target
+
+
+def load_attribute(spec: str, *, option: str, example: str) -> Any:
+    """Import ``module:attr`` (``attr`` may be dotted) from the current directory too, as
+    ``python -m`` does; errors name the option and say how to fix the name."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        message = (
-            f"{option} {quoted(spec)}: write it as module:attr, e.g. {option} my_steps:run_step"
-        )
+        message = f"{option} {quoted(spec)}: write it as module:attr, e.g. {option} {example}"
         raise ConfigurationError(message)
     cwd = str(Path.cwd())
     if cwd not in sys.path:
@@ -48,13 +61,6 @@ def load_runner(spec: str, *, option: str = "--runner", takes: tuple[str, ...] =
             )
             raise ConfigurationError(message)
         target = getattr(target, part)
-    if not callable(target):
-        message = (
-            f"{option} {quoted(spec)}: {quoted(attr)} is a {type(target).__name__}, not a callable"
-        )
-        raise ConfigurationError(message)
-    if takes:
-        _check_signature(target, spec, option, takes)
     return target
 
 

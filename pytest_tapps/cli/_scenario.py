@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error
+from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, error, warn
 from pytest_tapps.cli._output import print_json
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     scenario = commands.add_parser(
-        "scenario", help="scenario files: schema, validate, coverage, conformance"
+        "scenario", help="scenario files: schema, validate, coverage, conformance, strength"
     )
     actions = scenario.add_subparsers(dest="action", metavar="ACTION", required=True)
     schema = actions.add_parser(
@@ -105,6 +105,46 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="Markdown put in the report after its introduction (how the system was run)",
     )
     conform.set_defaults(handler=cmd_conformance, changes=False)
+    strength = actions.add_parser(
+        "strength",
+        help="run scenarios against a catalogue of runbook bugs: which bugs they catch",
+        description=(
+            "Run the scenarios (default: the bundled suite) on the reference core, then against "
+            "each bug of a catalogue of faulty implementations (default: the one shipped with "
+            "pytest-tapps), and print per bug whether a scenario caught it, and which. Only "
+            "scenarios that pass on the reference core count. Exits 1 when the caught share is "
+            "below --fail-under or no scenario passed on the core, 2 on bad input."
+        ),
+    )
+    strength.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="scenario files or folders (default: the bundled suite, tapps scenario path)",
+    )
+    strength.add_argument(
+        "--bugs",
+        metavar="MODULE:ATTR",
+        help="the bugs: a pytest_tapps.strength.Bug subclass or instance, or an iterable of "
+        "them (default: the shipped catalogue); the current directory is importable",
+    )
+    strength.add_argument(
+        "-n",
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="run scenarios in N forked processes (auto: one per CPU; default 1)",
+    )
+    strength.add_argument(
+        "--fail-under",
+        type=_percent,
+        metavar="PERCENT",
+        help="exit 1 when fewer than PERCENT%% of the bugs are caught (0 to 100)",
+    )
+    strength.add_argument("--json", action="store_true", help="print JSON")
+    strength.set_defaults(handler=cmd_strength, changes=False, logs=False)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -311,4 +351,70 @@ def _compare_with_recorded(path: Path, found: dict[str, Any]) -> int:
         )
         return EXIT_PROBLEMS
     print(f"{len(found)} scenario(s): as recorded in {path}")
+    return EXIT_OK
+
+
+def _processes(text: str) -> int:
+    """``-n``: a count of 1 or more, or ``auto``."""
+    if text == "auto":
+        from pytest_tapps.strength._engine import default_processes
+
+        return default_processes()
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        message = f"{text!r}: give a number of processes (1 or more) or auto"
+        raise argparse.ArgumentTypeError(message)
+    return count
+
+
+def _percent(text: str) -> float:
+    """``--fail-under``: a percent from 0 to 100."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:  # also refuses nan
+        message = f"{text!r}: give a percent from 0 to 100"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def cmd_strength(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._errors import ConfigurationError
+    from pytest_tapps.scenario._load import bundled_path
+    from pytest_tapps.strength._engine import SuiteError, load_bugs, measure
+    from pytest_tapps.strength._report import as_json, render, warnings
+
+    try:
+        bugs = load_bugs(args.bugs, option="--bugs")
+    except ConfigurationError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    paths = args.paths or [bundled_path()]
+    try:
+        strength = measure(paths, bugs, processes=args.processes)
+    except SuiteError as exc:
+        for problem in exc.problems:
+            print(problem)
+        error("fix the scenario files above first (`tapps scenario validate`)")
+        return EXIT_USAGE
+    if args.json:
+        print_json(as_json(strength))
+    else:
+        for line in render(strength):
+            print(line)
+    for line in warnings(strength):
+        warn(line)
+    if not strength.scenarios:
+        error("no scenario passed on the reference core: there is nothing to measure with")
+        return EXIT_PROBLEMS
+    if args.fail_under is not None and strength.percent < args.fail_under:
+        error(
+            f"{strength.percent:.1f}% of the bugs caught is below --fail-under "
+            f"{args.fail_under:g}%; the MISSED bugs need a scenario that catches them"
+        )
+        return EXIT_PROBLEMS
     return EXIT_OK

@@ -360,11 +360,17 @@ class Faults:
         raise FaultError(message)
 
     def _lock_file(
-        self, workflow_id: str, pid: int, beat: float, *, ttl_seconds: float = 300
+        self,
+        workflow_id: str,
+        pid: int,
+        beat: float,
+        *,
+        ttl_seconds: float = 300,
+        created_at: str | None = None,
     ) -> Path:
         """A lock file as :class:`~pytest_tapps.core.WorkflowLock` writes it, held by ``pid``
-        with its last heartbeat at ``beat`` (on the project's clock) and a TTL of
-        ``ttl_seconds``."""
+        with its last heartbeat at ``beat`` (on the project's clock), a TTL of
+        ``ttl_seconds``, taken at ``created_at`` (ISO time; default: at ``beat``)."""
         import socket
 
         from pytest_tapps.core import to_iso
@@ -374,7 +380,7 @@ class Faults:
         record = {
             "pid": pid,
             "host": socket.gethostname(),
-            "created_at": to_iso(from_epoch(beat)),
+            "created_at": created_at or to_iso(from_epoch(beat)),
             "heartbeat_at": to_iso(from_epoch(beat)),
             "ttl_seconds": ttl_seconds,
             "workflow_id": workflow_id,
@@ -403,8 +409,34 @@ class Faults:
 
     def beat(self, workflow_id: str, holder: subprocess.Popen[str]) -> None:
         """The live ``holder`` refreshes its heartbeat to the clock's now, as a healthy
-        executor does while it works (a holder that never beats is a hung one)."""
-        self._lock_file(workflow_id, holder.pid, self.project.clock.time())
+        executor does while it works (a holder that never beats is a hung one). The lock keeps
+        the time it was taken, as :meth:`~pytest_tapps.core.WorkflowLock.heartbeat` does."""
+        path = self.project.layout.lock_file(workflow_id)
+        try:
+            created_at = json.loads(path.read_text()).get("created_at")
+        except (OSError, ValueError, AttributeError):
+            created_at = None  # gone or damaged: taken anew
+        self._lock_file(
+            workflow_id,
+            holder.pid,
+            self.project.clock.time(),
+            created_at=created_at if isinstance(created_at, str) else None,
+        )
+
+    def _stop_at_close(self, child: subprocess.Popen[str]) -> None:
+        """Stop a helper process at :meth:`close`: its stdin closed (it ends by itself), else
+        killed; its pipes closed."""
+
+        def stop() -> None:
+            if child.stdin is not None:
+                child.stdin.close()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            if child.stdout is not None:
+                child.stdout.close()
+
+        self._undo.append(stop)
 
     def live_lock(self, workflow_id: str) -> subprocess.Popen[str]:
         """A real, live child process holds the workflow's lock until the test ends; its
@@ -426,14 +458,7 @@ class Faults:
             text=True,
         )
 
-        def stop() -> None:
-            if child.stdin is not None:
-                child.stdin.close()
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-
-        self._undo.append(stop)
+        self._stop_at_close(child)
         self._lock_file(workflow_id, child.pid, self.project.clock.time())
         return child
 
@@ -453,6 +478,31 @@ class Faults:
             )
         except HarnessError as exc:
             raise FaultError(str(exc)) from None
+
+    def locked_file(self, relative: str) -> Path:
+        """A file (under .tapps-agents/, made if missing) on which a live child process holds an
+        exclusive ``flock`` until the test ends, as a running program holds its log or
+        database: a cleanup must leave it (needs the real filesystem: the lock is in the
+        kernel's table, which a process on the fake filesystem cannot take)."""
+        if self.project.fake_fs:
+            message = "locked_file needs the real filesystem (a child process holds the lock)"
+            raise FaultError(message)
+        path = self.project.layout.tapps_dir / relative
+        if not path.exists():
+            self.project.file(relative)
+        child = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_FLOCK, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+        self._stop_at_close(child)
+        assert child.stdout is not None  # noqa: S101 -- created with a pipe
+        if child.stdout.readline().strip() != "locked":
+            message = f"locked_file: could not lock {path}"
+            raise FaultError(message)
+        return path
 
     def clock_skew(self, relative: str, *, ahead: Age = "1h") -> Path:
         """Give a file (under .tapps-agents/) an mtime in the future."""
@@ -496,6 +546,16 @@ class Faults:
         """Undo what must be undone and stop helper processes (the fixture calls this)."""
         while self._undo:
             self._undo.pop()()
+
+
+#: A child that takes an exclusive flock on argv[1], says so, and holds it until stdin closes.
+_HOLD_FLOCK = (
+    "import fcntl, sys\n"
+    "f = open(sys.argv[1], 'rb')\n"
+    "fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
 
 
 def _restore_mode(path: Path, mode: int) -> None:

@@ -135,6 +135,11 @@ def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
 
 _LIVE = "a real process holds the lock, and a process cannot see the fake filesystem"
 _GIT = "git cannot run on the fake filesystem"
+#: Tree faults only the real filesystem can hold, and why.
+_REAL_FAULTS = {
+    "stuck_worktree": _GIT,
+    "locked_file": "a real process holds the file's lock, and it cannot see the fake filesystem",
+}
 
 
 def _real_only(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
@@ -146,14 +151,16 @@ def _real_only(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
         if lock.holder == "live":
             yield ("given", "locks", index, "holder"), f"a live lock needs fs: real ({_LIVE})"
     for index, fault in enumerate(scenario.faults):
-        if action_name(fault) == "stuck_worktree":
-            yield ("faults", index, "stuck_worktree"), f"stuck_worktree needs fs: real ({_GIT})"
+        if action_name(fault) in _REAL_FAULTS:
+            name = action_name(fault)
+            yield ("faults", index, name), f"{name} needs fs: real ({_REAL_FAULTS[name]})"
     for index, action in enumerate(scenario.when):
         name = action_name(action)
         if name == "hold_lock":
             yield ("when", index, name), f"hold_lock needs fs: real ({_LIVE})"
-        if name == "inject" and action_name(action_value(action)) == "stuck_worktree":
-            yield ("when", index, name), f"stuck_worktree needs fs: real ({_GIT})"
+        injected = action_name(action_value(action)) if name == "inject" else None
+        if injected in _REAL_FAULTS:
+            yield ("when", index, name), f"{injected} needs fs: real ({_REAL_FAULTS[injected]})"
 
 
 def _then(scenario: Scenario) -> Iterator[tuple[Loc, str]]:

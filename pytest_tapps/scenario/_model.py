@@ -454,6 +454,14 @@ class StuckWorktreeFault(Strict):
     kind: Literal["locked", "dirty", "prunable", "gone"] = "locked"
 
 
+class LockedFileFault(Strict):
+    """A file another process holds a lock on (an exclusive ``flock``) for the rest of the
+    scenario, as a running program holds its log: a cleanup leaves it however old. Made if
+    missing; needs ``fs: real``."""
+
+    path: Path_
+
+
 class ClockSkewFault(Strict):
     """A file whose mtime lies in the future."""
 
@@ -500,6 +508,7 @@ FAULTS: dict[str, Any] = {
     "crash_during_write": CrashDuringWriteFault,
     "corrupt_cache_entry": CorruptCacheFault,
     "stuck_worktree": StuckWorktreeFault,
+    "locked_file": LockedFileFault,
     "clock_skew": ClockSkewFault,
     "permission_denied": PermissionDeniedFault,
     "disk_full": DiskFullFault,

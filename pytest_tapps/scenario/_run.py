@@ -177,6 +177,8 @@ def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
         faults.corrupt_cache_entry(spec.library, spec.kind)
     elif name == "stuck_worktree":
         faults.stuck_worktree(spec.name, spec.kind)
+    elif name == "locked_file":
+        faults.locked_file(os.path.relpath(proj.root / spec.path, tapps))
     elif name == "clock_skew":
         faults.clock_skew(os.path.relpath(proj.root / spec.path, tapps), ahead=spec.ahead)
     elif name == "permission_denied":

@@ -22,6 +22,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -257,6 +258,8 @@ def base_tree(root: Path) -> Layout:
     (root / "deep.yaml").write_text(_deep_yaml())
     (root / "deep.tapps.yaml").write_text("name: x\nrunbook: y\ngiven:\n  " + _deep_yaml())
     (root / "deep.json").write_text(DEEP_JSON)
+    (root / "suite").mkdir()
+    (root / "suite" / "one.tapps.yaml").write_text(SMALL_SUITE)
     (root / "deep.log").write_text("[" * 100_000 + "\n")
     (root / "binary.bin").write_bytes(bytes(range(256)))
     (root / "empty.txt").write_text("")
@@ -381,13 +384,32 @@ def _strict_stream() -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
 
 
+#: The suite ``tapps scenario strength`` measures when no path is given (the bundled one in a
+#: real run): one small scenario in the swept tree, so a sweep does not measure the whole
+#: bundled suite against the catalogue at every draw.
+SMALL_SUITE = """\
+name: a debug log past its age is deleted
+runbook: Data Retention Policies > Logs > Debug logs
+given:
+  files:
+    - {path: .tapps-agents/logs/debug/old.log, age: 8d}
+when:
+  - cleanup: {}
+then:
+  absent: [.tapps-agents/logs/debug/old.log]
+"""
+
+
 def run_in_process(argv: list[str]) -> Run:
     """``tapps ARGV`` in this process; an exception escaping ``run`` is reported as the
     traceback a subprocess would print on stderr (exit 1), as Python does."""
     out, err = _strict_stream(), _strict_stream()
     path, handlers = list(sys.path), list(logging.getLogger("tapps_agents").handlers)
+    small = mock.patch(
+        "pytest_tapps.scenario._load.bundled_path", return_value=Path.cwd().absolute() / "suite"
+    )
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with small, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = run(argv)
             except SystemExit as exc:

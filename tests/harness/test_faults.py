@@ -142,6 +142,23 @@ def test_stale_and_live_locks(tmp_path: Path) -> None:
         assert child.poll() is not None
 
 
+def test_a_beating_holder_keeps_the_time_it_took_its_lock(tmp_path: Path) -> None:
+    """beat() refreshes a live holder's heartbeat to the clock's now and keeps created_at, as
+    WorkflowLock.heartbeat() does: the lock's age and its heartbeat's age differ."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        child = faults.live_lock("wf")
+        taken = built.clock.time()
+        built.clock.sleep(7200)
+        faults.beat("wf", child)
+        lock = inspect_lock(built.layout.lock_file("wf"), clock=built.clock)
+        assert lock.record is not None
+        assert lock.record.created_at.timestamp() == taken
+        assert lock.record.heartbeat_at.timestamp() == taken + 7200
+        assert not lock.stale
+        faults.close()
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_stuck_worktrees_are_real(tmp_path: Path) -> None:
     """locked and prunable worktrees show up as such in the inventory."""

@@ -304,3 +304,18 @@ def test_locks_are_released_only_after_they_are_held() -> None:
         (("when", 0, "release_lock"), "no hold_lock of 'wf-1' before this release_lock"),
         (("when", 2, "hold_lock"), "'wf-1' is already held since an earlier hold_lock"),
     ]
+
+
+def test_a_locked_file_needs_the_real_filesystem() -> None:
+    """locked_file (a process holds the file's lock) on fs: fake is a problem at its item, as
+    a fault or injected, naming why; on fs: real it is fine."""
+    why = "a real process holds the file's lock, and it cannot see the fake filesystem"
+    keys: dict[str, Any] = {
+        "faults": [{"locked_file": {"path": ".tapps-agents/logs/application/a.log"}}],
+        "when": [{"inject": {"locked_file": {"path": ".tapps-agents/logs/debug/b.log"}}}],
+    }
+    assert problems(fs="fake", **keys) == [
+        (("faults", 0, "locked_file"), f"locked_file needs fs: real ({why})"),
+        (("when", 0, "inject"), f"locked_file needs fs: real ({why})"),
+    ]
+    assert problems(fs="real", **keys) == []
