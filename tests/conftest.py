@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import concurrent.futures.process  # noqa: F401 -- see below
+import importlib
 import os
+import pkgutil
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+import pytest_tapps
+
+# pytester's in-process runs drop from sys.modules what they imported first: a module of this
+# package (or the process pool's) first imported inside one would come back later as a second
+# copy, whose functions a bug's patches and the pool's pickling do not recognise. Import them all
+# now, so no in-process run is first to.
+for _module in pkgutil.walk_packages(pytest_tapps.__path__, "pytest_tapps."):
+    if not _module.name.endswith(".__main__"):  # that one runs the command line
+        importlib.import_module(_module.name)
 
 # CI is deterministic and bounded for a 2-core machine; developers explore more.
 settings.register_profile(
