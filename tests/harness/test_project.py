@@ -246,6 +246,10 @@ def test_a_core_name_bound_to_a_dropped_module_still_sees_the_fake_filesystem(
     from pytest_tapps import core
 
     stale = core.plan_cleanup  # cached in the core's namespace, bound to this module object
+    # After the test the old module comes back everywhere: the package's attribute and cached
+    # name too, or the rest of the session would run on two copies of it.
+    monkeypatch.setattr(core, "_plan", sys.modules["pytest_tapps.core._plan"])
+    monkeypatch.setattr(core, "plan_cleanup", stale)
     monkeypatch.delitem(sys.modules, "pytest_tapps.core._plan")
     with project(fs="fake") as built:
         built.file("logs/debug/old.log", age="8d")
