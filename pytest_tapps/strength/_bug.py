@@ -58,11 +58,12 @@ def everywhere(original: Any, replacement: Any) -> list[Patch]:
     import sys
 
     importlib.import_module(original.__module__)
-    # The core's public names are bound on first use: bind this one now, or a first use while
-    # the defect is in place would keep the faulty function there after it.
+    # The core's public names are bound on first use: bind them all now (a name may be an
+    # alias, `remove_worktree` for `_worktrees.remove`), or a first use while the defect is in
+    # place would keep the faulty function there for good.
     core = importlib.import_module("pytest_tapps.core")
-    if getattr(original, "__name__", None) in getattr(core, "__all__", ()):
-        getattr(core, original.__name__)
+    for name in getattr(core, "__all__", ()):
+        getattr(core, name)
     found = [
         Patch(module, attribute, replacement)
         for module_name, module in list(sys.modules.items())

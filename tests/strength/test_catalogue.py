@@ -83,3 +83,20 @@ def test_the_docs_list_the_catalogue_as_it_is() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "strength.md").read_text()
     assert catalogue_markdown(CATALOGUE) in docs
     assert f"The shipped catalogue, {len(CATALOGUE)} bugs" in docs
+
+
+def test_no_defect_outlives_its_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core binds its public names on first use (an alias too: remove_worktree is
+    _worktrees.remove): one first used while a defect is in place is still the core's own
+    after the block, for every bug of the catalogue."""
+    from pytest_tapps import core
+
+    own = {name: getattr(core, name) for name in core.__all__}
+    for bug in CATALOGUE:
+        for name in core.__all__:
+            monkeypatch.delitem(vars(core), name, raising=False)  # not used yet
+        with bug().applied():
+            for name in core.__all__:
+                getattr(core, name)
+        leaked = [name for name in core.__all__ if getattr(core, name) is not own[name]]
+        assert leaked == [], bug.name
