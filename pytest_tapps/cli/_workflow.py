@@ -423,16 +423,15 @@ def edit_printed(edit: Edit, *, as_json: bool) -> Printed:
             "removed_stale_lock": edit.broken_lock.reason if edit.broken_lock else None,
         }
         return Printed(EXIT_OK, json_text(data))
-    if not edit.changes:
-        return Printed(EXIT_OK, text([f"workflow {edit.workflow_id}: nothing to change"]))
     verb = "would change" if edit.dry_run else "changed"
-    lines = [f"workflow {edit.workflow_id} ({edit.path}): {verb}"]
+    done = f" ({edit.path}): {verb}" if edit.changes else ": nothing to change"
+    lines = [f"workflow {edit.workflow_id}{done}"]
     lines += [f"  - {change}" for change in edit.changes]
-    if edit.broken_lock is not None:
+    if edit.broken_lock is not None:  # said even when there was nothing to change
         lines.append(f"  removed a stale lock: {edit.broken_lock.reason}")
     if edit.backup is not None:
         lines.append(f"  backup: {edit.backup}")
-    if edit.dry_run:
+    if edit.dry_run and edit.changes:
         lines.append("dry run: nothing was written")
     return Printed(EXIT_OK, text(lines))
 

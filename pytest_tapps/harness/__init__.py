@@ -13,6 +13,7 @@ from pytest_tapps.harness._assertions import (
 )
 from pytest_tapps.harness._faults import (
     ExecutorKilled,
+    FailedResult,
     FaultError,
     Faults,
     Flaky,
@@ -39,6 +40,7 @@ from pytest_tapps.harness._time import DEFAULT_NOW, TappsClock, virtual_time
 __all__ = [
     "DEFAULT_NOW",
     "ExecutorKilled",
+    "FailedResult",
     "FaultError",
     "Faults",
     "Flaky",

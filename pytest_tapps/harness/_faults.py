@@ -80,6 +80,24 @@ class StepFailure:
 
 
 @dataclass(frozen=True)
+class FailedResult:
+    """The step's agent returns ``{"success": False, "error": error}`` on the given attempts,
+    without raising (``error`` ``None``: the result has no ``error`` key)."""
+
+    step: str
+    attempts: Attempts = "all"
+    error: Mapping[str, Any] | str | None = None
+
+    def fire(self, step: StepDefinition, context: StepContext) -> dict[str, Any] | None:
+        if step.id != self.step or not _hits(self.attempts, context.attempt):
+            return None
+        if self.error is None:
+            return {"success": False}
+        error = self.error if isinstance(self.error, str) else dict(self.error)
+        return {"success": False, "error": error}
+
+
+@dataclass(frozen=True)
 class Flaky:
     """The step fails ``failures`` times (recoverably), then succeeds."""
 
@@ -132,11 +150,12 @@ class KillExecutor:
             raise ExecutorKilled(message)
 
 
-StepFault = StepTimeout | StepFailure | Flaky | Hang | KillExecutor
+StepFault = StepTimeout | StepFailure | FailedResult | Flaky | Hang | KillExecutor
 #: The step faults by the key a scenario writes them with.
 STEP_FAULTS: dict[str, type[StepFault]] = {
     "step_timeout": StepTimeout,
     "step_failure": StepFailure,
+    "failed_result": FailedResult,
     "flaky": Flaky,
     "hang": Hang,
     "kill_executor": KillExecutor,
@@ -156,6 +175,16 @@ def step_faults_from_data(plain: Iterable[Mapping[str, Any]]) -> list[StepFault]
             spec["attempts"] = tuple(spec["attempts"])
         faults.append(STEP_FAULTS[name](**spec))
     return faults
+
+
+def fire_all(faults: Iterable[StepFault], step: StepDefinition, context: Any) -> Any:
+    """Fire each fault on this attempt of ``step``; the failed result the first one that
+    returns one gave (:class:`FailedResult`), else ``None``: the step goes on to succeed."""
+    for fault in faults:
+        result = fault.fire(step, context)
+        if result is not None:
+            return result
+    return None
 
 
 def work_in_worktree(step: StepDefinition, context: StepContext) -> None:
@@ -228,11 +257,12 @@ class Faults:
         def run(step: StepDefinition, context: StepContext) -> Any:
             work_in_worktree(step, context)
             try:
-                for fault in self.step_faults:
-                    fault.fire(step, context)
+                result = fire_all(self.step_faults, step, context)
             except ExecutorKilled:
                 self._abandon_lock(context.workflow_id)
                 raise
+            if result is not None:
+                return result
             return None if base is None else base(step, context)
 
         return run
@@ -350,13 +380,16 @@ class Faults:
         (entry / "meta.json").write_text(json.dumps(meta))
 
     def stale_lock(self, workflow_id: str, *, kind: str = "dead-pid") -> Path:
-        """A lock whose holder is gone (``dead-pid``) or whose heartbeat expired (``expired``)."""
+        """A lock whose holder is gone (``dead-pid``), was killed but not yet reaped by its
+        parent (``zombie``: ``<defunct>`` in ``ps``), or whose heartbeat expired (``expired``)."""
         now = self.project.clock.time()
         if kind == "dead-pid":
             return self._lock_file(workflow_id, self._dead_pid(), now)
+        if kind == "zombie":
+            return self._lock_file(workflow_id, self._zombie_pid(), now)
         if kind == "expired":
             return self._lock_file(workflow_id, os.getpid(), now - 3600)
-        message = f"stale_lock(kind={kind!r}): use 'dead-pid' or 'expired'"
+        message = f"stale_lock(kind={kind!r}): use 'dead-pid', 'zombie' or 'expired'"
         raise FaultError(message)
 
     def _lock_file(
@@ -405,6 +438,20 @@ class Faults:
             return DEAD_PID
         child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"])
         child.wait()
+        return child.pid
+
+    def _zombie_pid(self) -> int:
+        """The pid of a child that has exited but is not reaped until :meth:`close`: the pid
+        still exists (``kill(pid, 0)`` succeeds), yet the process runs nothing."""
+        if self.project.fake_fs:
+            message = (
+                "a zombie lock holder needs the real filesystem (its state is read from /proc): "
+                "use fs='real'"
+            )
+            raise FaultError(message)
+        child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"], text=True)
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left unreaped
+        self._stop_at_close(child)
         return child.pid
 
     def beat(self, workflow_id: str, holder: subprocess.Popen[str]) -> None:

@@ -22,7 +22,7 @@ RESULT_KEYS = {
     "diagnosis": ("status",),
     "worktrees": ("worktree_list",),
 }
-_STEP_FAULTS = ("step_timeout", "step_failure", "flaky", "hang", "kill_executor")
+_STEP_FAULTS = ("step_timeout", "step_failure", "failed_result", "flaky", "hang", "kill_executor")
 
 
 def subject_workflow(scenario: Scenario) -> str | None:
@@ -134,6 +134,7 @@ def _faults(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
 
 
 _LIVE = "a real process holds the lock, and a process cannot see the fake filesystem"
+_ZOMBIE = "a process's state is read from /proc, which the fake filesystem hides"
 _GIT = "git cannot run on the fake filesystem"
 #: Tree faults only the real filesystem can hold, and why.
 _REAL_FAULTS = {
@@ -150,6 +151,8 @@ def _real_only(scenario: Scenario) -> Iterator[tuple[Loc, str]]:
     for index, lock in enumerate(scenario.given.locks):
         if lock.holder == "live":
             yield ("given", "locks", index, "holder"), f"a live lock needs fs: real ({_LIVE})"
+        if lock.holder == "zombie":
+            yield ("given", "locks", index, "holder"), f"a zombie holder needs fs: real ({_ZOMBIE})"
     for index, fault in enumerate(scenario.faults):
         if action_name(fault) in _REAL_FAULTS:
             name = action_name(fault)

@@ -53,20 +53,21 @@ FAULT_RUNNER = "pytest_tapps.scenario:fault_runner"
 def fault_runner(step: Any, context: Any) -> Any:
     """A step runner for subprocesses: works in the step's worktree (if its metadata names
     one), fires the step faults listed in ``TAPPS_SCENARIO_FAULTS`` (written by the command
-    target), then succeeds."""
+    target), then succeeds (or returns the failed result a ``failed_result`` fault gave)."""
     from pytest_tapps.harness._faults import (
         ExecutorKilled,
+        fire_all,
         step_faults_from_data,
         work_in_worktree,
     )
 
     work_in_worktree(step, context)
     try:
-        for fault in step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]"))):
-            fault.fire(step, context)
+        faults = step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]")))
+        failed = fire_all(faults, step, context)
     except ExecutorKilled:  # kill_executor: this process dies for real, mid-step
         os.kill(os.getpid(), signal.SIGKILL)
-    return {"success": True}
+    return {"success": True} if failed is None else failed
 
 
 def _fill(template: list[str], values: Mapping[str, Any]) -> list[str]:

@@ -100,6 +100,13 @@ def _step(
         yield from _error((*loc, "error"), latest.error, want.error)
 
 
+#: The parts of an error envelope a ``then`` may compare (only those written are).
+_ENVELOPE_PARTS = (
+    *("category", "recoverable", "code", "message", "details"),
+    *("workflow_id", "step_id", "agent", "trace_id"),
+)
+
+
 def _error(loc: Loc, actual: Any, want: Any) -> Iterator[Mismatch]:
     if actual is None:
         yield Mismatch(loc, str(want if isinstance(want, str) else want.category), "no error")
@@ -108,8 +115,8 @@ def _error(loc: Loc, actual: Any, want: Any) -> Iterator[Mismatch]:
         if actual.category.value != want:
             yield Mismatch(loc, want, actual.category.value, "timeline")
         return
-    for name in ("category", "recoverable", "code", "message"):
-        wanted = getattr(want, name)
+    for name in _ENVELOPE_PARTS:
+        wanted = getattr(want, name, None)
         if wanted is None:
             continue
         got = getattr(actual, name)

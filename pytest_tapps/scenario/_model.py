@@ -332,10 +332,11 @@ class StateSpec(Strict):
 
 
 class LockSpec(Strict):
-    """A workflow's lock file: held by a live process, or stale (dead holder, expired)."""
+    """A workflow's lock file: held by a live process, or stale (dead holder, a killed holder
+    not yet reaped by its parent (a zombie), expired)."""
 
     workflow: WorkflowName
-    holder: Literal["live", "dead-pid", "expired"] = "dead-pid"
+    holder: Literal["live", "dead-pid", "zombie", "expired"] = "dead-pid"
 
 
 #: A category of the runbook's retention table (checked with a suggestion by the models).
@@ -404,6 +405,29 @@ class StepFailureFault(Strict):
     recoverable: bool = False
     attempts: Attempts = "all"
     message: str = "injected failure"
+
+
+class ResultErrorSpec(Strict):
+    """The ``error`` an agent puts in a failed result, key by key: a key left out is not in
+    the result (the executor's defaults apply: category ``execution``, the category's code,
+    not recoverable, an empty message)."""
+
+    code: str | None = Field(default=None, min_length=1)
+    category: Category | None = None
+    recoverable: bool | None = None
+    message: str | None = None
+    details: dict[str, str | int | float | bool] | None = None
+    trace_id: str | None = None
+
+
+class FailedResultFault(Strict):
+    """The step's agent returns ``{success: false, error: ...}`` in its result, without
+    raising: ``error`` is the envelope it returns (only the keys written), a plain message,
+    or nothing (no ``error`` key at all)."""
+
+    step: str = Field(min_length=1)
+    attempts: Attempts = "all"
+    error: ResultErrorSpec | str | None = None
 
 
 class FlakyFault(Strict):
@@ -502,6 +526,7 @@ def _single(name: str, spec: Any) -> Any:
 FAULTS: dict[str, Any] = {
     "step_timeout": _shorthand(StepTimeoutFault, "step"),
     "step_failure": _shorthand(StepFailureFault, "step"),
+    "failed_result": _shorthand(FailedResultFault, "step"),
     "flaky": _shorthand(FlakyFault, "step"),
     "hang": _shorthand(HangFault, "step"),
     "kill_executor": _shorthand(KillExecutorFault, "step"),
@@ -722,13 +747,24 @@ Expected = Annotated[
 ]
 
 
+class ErrorExpectation(StepErrorSpec):
+    """Parts of a recorded error envelope, with its details and correlation IDs (the
+    runbook's "review error envelopes: ... correlation IDs"); ``details`` is compared whole."""
+
+    details: dict[str, str | int | float | bool] | None = None
+    workflow_id: str | None = None
+    step_id: str | None = None
+    agent: str | None = None
+    trace_id: str | None = None
+
+
 class StepExpectation(Strict):
     """What a step's record must show."""
 
     status: StepStatus | None = None
     attempts: int | None = Field(default=None, ge=0)
     delays: list[Expected] | None = None
-    error: Category | StepErrorSpec | None = None
+    error: Category | ErrorExpectation | None = None
 
 
 class WorkflowExpectation(Strict):
@@ -736,7 +772,7 @@ class WorkflowExpectation(Strict):
 
     status: WorkflowStatus | None = None
     steps: dict[str, StepExpectation] = Field(default_factory=dict)
-    error: Category | StepErrorSpec | None = Field(
+    error: Category | ErrorExpectation | None = Field(
         default=None,
         description="the workflow's own error envelope (a workflow timeout, for one)",
     )
@@ -798,7 +834,7 @@ class Then(Strict):
         default=None, description="status of the scenario's workflow"
     )
     steps: dict[str, StepExpectation] = Field(default_factory=dict)
-    error: Category | StepErrorSpec | None = Field(
+    error: Category | ErrorExpectation | None = Field(
         default=None,
         description="the error envelope of the scenario's workflow itself (a workflow timeout)",
     )

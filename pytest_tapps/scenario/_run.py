@@ -18,6 +18,7 @@ from pytest_tapps.core import LayoutProfile, VirtualClock
 from pytest_tapps.core._fsutil import fsync_off
 from pytest_tapps.harness import (
     ExecutorKilled,
+    FailedResult,
     Faults,
     HarnessError,
     NotInLayout,
@@ -193,6 +194,7 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
         name = action_name(fault)
         spec = action_value(fault)
         attempts: Any = getattr(spec, "attempts", "all")
+        data = spec.model_dump(mode="json", exclude_none=True)  # a result's error: keys written
         if name == "step_timeout":
             faults.step_timeout(spec.step, attempts)
         elif name == "step_failure":
@@ -203,6 +205,8 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
                 attempts=attempts,
                 message=spec.message,
             )
+        elif name == "failed_result":
+            faults.add(FailedResult(spec.step, attempts, data.get("error")))
         elif name == "flaky":
             faults.flaky(spec.step, spec.failures, spec.category.value)
         elif name == "hang":
@@ -211,7 +215,7 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
             faults.kill_executor(spec.step, attempts)
         else:
             continue
-        plain.append({name: spec.model_dump(mode="json")})
+        plain.append({name: data})
     return plain
 
 

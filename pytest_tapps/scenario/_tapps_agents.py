@@ -183,7 +183,7 @@ class TappsAgentsTarget(Target):
         step faults (its seam: ``_execute_step_for_parallel``)."""
         module = self._module(f"{PACKAGE}.workflow.executor")
         executor = module.WorkflowExecutor(project_root=session.root, auto_detect=False, **options)
-        from pytest_tapps.harness._faults import step_faults_from_data
+        from pytest_tapps.harness._faults import fire_all, step_faults_from_data
 
         # Each fault reads only attempt, remaining() and sleep() of its context: _StepCall.
         faults: list[Any] = step_faults_from_data(session.step_faults)
@@ -196,9 +196,8 @@ class TappsAgentsTarget(Target):
                 attempt=attempts[key],
                 timeout=float(executor.parallel_executor.default_timeout_seconds),
             )
-            for fault in faults:
-                fault.fire(step, context)
-            return {}
+            failed = fire_all(faults, step, context)
+            return {} if failed is None else failed
 
         executor._execute_step_for_parallel = step_seam
         return executor

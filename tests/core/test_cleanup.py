@@ -1021,13 +1021,24 @@ _FORKED = _COUNT_FORKS + textwrap.dedent(
     plan = cleanup.plan_cleanup(layout, clock=clock)
     forks = count_forks()
     onepass.FORK_THRESHOLD = 10
+
+    def row(i):
+        return [i.location, i.category, i.decision.value, i.reason, i.kind, i.timestamp,
+                i.age_seconds, i.max_age_seconds, i.size_bytes]
+
     report = cleanup.run_cleanup(layout, clock=clock, processes=3)
     print(json.dumps({
         "forks": len(forks),
         "planned": sorted(i.location for i in plan.by_decision(cleanup.Decision.DELETE)),
         "removed": sorted(i.location for i in report.removed),
+        "planned_rows": sorted(row(i) for i in plan.by_decision(cleanup.Decision.DELETE)),
+        "removed_rows": sorted(row(i) for i in report.removed),
         "skipped": sorted(i.location for i, _ in report.skipped),
         "planned_skips": sorted(i.location for i in plan.by_decision(cleanup.Decision.SKIP)),
+        "skip_rows": sorted(row(i) + [why] for i, why in report.skipped),
+        "planned_skip_rows": sorted(
+            row(i) + [i.reason] for i in plan.by_decision(cleanup.Decision.SKIP)
+        ),
         "kept": sum(report.kept.values()),
         "planned_kept": len(plan.by_decision(cleanup.Decision.KEEP)),
         "failed": report.failed,
@@ -1046,8 +1057,10 @@ def test_a_large_folder_split_over_processes_does_what_the_plan_says(tmp_path: P
     result = json.loads(done.stdout)
     assert result["forks"] == 2
     assert result["removed"] == result["planned"]
+    assert result["removed_rows"] == result["planned_rows"]  # every field, as planned
     assert len(result["removed"]) > 100
     assert result["skipped"] == result["planned_skips"]
+    assert result["skip_rows"] == result["planned_skip_rows"]
     assert result["kept"] == result["planned_kept"]
     assert result["failed"] == []
     assert "out.jsonl" in result["left"]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from pytest_tapps.core import (
     Layout,
     LockHeldError,
+    LockInspection,
     LockLostError,
     VirtualClock,
     WorkflowLock,
@@ -30,7 +32,7 @@ from pytest_tapps.core import (
     pid_alive,
 )
 from pytest_tapps.harness import spawn_lock_holder
-from tests.helpers import live_lock
+from tests.helpers import dead_pid, live_lock
 
 
 @pytest.fixture
@@ -50,6 +52,18 @@ def test_acquire_writes_the_runbook_lock_record(tmp_path: Path) -> None:
         assert data["host"] == socket.gethostname()
         assert data["created_at"] == data["heartbeat_at"] == "2026-01-15T10:30:00Z"
         assert data["ttl_seconds"] == 120
+        assert data["workflow_id"] == lock.workflow_id == "wf"
+        assert isinstance(data["token"], str)
+        assert data["token"]  # tells this holder's lock from a successor's
+        assert sorted(data) == [
+            "created_at",
+            "heartbeat_at",
+            "host",
+            "pid",
+            "token",
+            "ttl_seconds",
+            "workflow_id",
+        ]
     assert not lock.path.exists()
 
 
@@ -186,8 +200,11 @@ def test_a_broken_holder_cannot_heartbeat_or_remove_its_successor(tmp_path: Path
     old = WorkflowLock(layout, "wf", ttl_seconds=10, clock=clock).acquire()
     clock.advance(11)
     new = WorkflowLock(layout, "wf", clock=clock, break_stale=True).acquire()
-    with pytest.raises(LockLostError):
+    with pytest.raises(LockLostError) as info:
         old.heartbeat()
+    assert str(info.value) == (
+        f"{old.path}: lock is no longer held by this process (broken as stale?)"
+    )
     old.release()
     assert new.path.exists()
     assert json.loads(new.path.read_text())["ttl_seconds"] == 300
@@ -373,3 +390,103 @@ def test_a_dead_holder_is_stale_wherever_its_heartbeat_lies(ttl: float, offset: 
         broken = break_stale_lock(path, clock=clock)
         assert broken is not None
         assert not path.exists()
+
+
+def _claimed_by(path: Path, *, host: str, pid: int) -> Path:
+    """Rewrite the lock at ``path`` as held by ``pid`` on ``host``, its times unchanged."""
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "host": host, "pid": pid}))
+    return path
+
+
+def test_break_stale_lock_judges_the_given_host_again_under_the_guard(tmp_path: Path) -> None:
+    """Told it runs on vm-2, break_stale_lock removes a dead vm-2 pid's fresh lock, and says so."""
+    clock = VirtualClock()
+    pid = dead_pid()
+    path = _claimed_by(_lock_at(tmp_path, heartbeat=clock.time(), ttl=300), host="vm-2", pid=pid)
+    assert break_stale_lock(path, clock=clock) is None  # from here vm-2's pid cannot be checked
+    assert path.exists()
+    broken = break_stale_lock(path, clock=clock, host="vm-2")
+    assert broken is not None
+    assert broken.reason == f"holder pid {pid} on vm-2 is not running (heartbeat 0s ago)"
+    assert not path.exists()
+
+
+def test_list_locks_judges_each_lock_on_the_given_host_and_clock(tmp_path: Path) -> None:
+    """list_locks checks pids only on the host it is told, and ages heartbeats by its clock."""
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    ours = WorkflowLock(layout, "wf-a", ttl_seconds=60, clock=clock).acquire()
+    pid = dead_pid()
+    theirs = WorkflowLock(layout, "wf-b", ttl_seconds=60, clock=clock).acquire()
+    _claimed_by(theirs.path, host="vm-2", pid=pid)
+    on_vm2 = list_locks(layout, clock=clock, host="vm-2")
+    assert [(i.path, i.stale, i.holder_alive) for i in on_vm2] == [
+        (ours.path, False, None),
+        (theirs.path, True, False),
+    ]
+    assert on_vm2[1].reason == f"holder pid {pid} on vm-2 is not running (heartbeat 0s ago)"
+    here = list_locks(layout, clock=clock)
+    assert [(i.stale, i.holder_alive) for i in here] == [(False, True), (False, None)]
+    clock.advance(61)
+    assert [i.stale for i in list_locks(layout, clock=clock)] == [True, True]
+
+
+def test_a_holder_releasing_while_we_look_lets_us_take_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the live holder releases between our failed create and our look, we try again and win."""
+    import pytest_tapps.core._locks as locks_module
+
+    real_inspect = locks_module.inspect_lock
+    looks: list[Path] = []
+    with live_lock(tmp_path, "wf") as holder:
+
+        def holder_releases_first(path: Path, **kwargs: Any) -> LockInspection:
+            if not looks:  # the holder finishes at this very moment, for real
+                assert holder.stdin is not None
+                holder.stdin.close()
+                holder.wait(timeout=30)
+            looks.append(path)
+            return real_inspect(path, **kwargs)
+
+        monkeypatch.setattr(locks_module, "inspect_lock", holder_releases_first)
+        lock = WorkflowLock(Layout(tmp_path), "wf").acquire()
+        assert lock.held
+        assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+        assert looks == [lock.path]
+        lock.release()
+
+
+def test_a_lock_path_that_keeps_vanishing_is_refused_after_a_few_tries(tmp_path: Path) -> None:
+    """A lock path that cannot be created yet reads as gone (a dangling link) ends in one clear
+    refusal, not an endless loop."""
+    path = Layout(tmp_path).lock_file("wf")
+    path.parent.mkdir(parents=True)
+    path.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(LockHeldError) as info:
+        WorkflowLock(Layout(tmp_path), "wf", break_stale=True).acquire()
+    assert str(info.value).startswith(
+        f"{path}: workflow is locked by holders that kept changing while we tried; "
+    )
+    assert path.is_symlink()
+
+
+def test_heartbeat_of_a_lock_never_taken_is_refused(tmp_path: Path) -> None:
+    """A WorkflowLock that was never acquired cannot heartbeat: the error says it is not held."""
+    lock = WorkflowLock(Layout(tmp_path), "wf")
+    with pytest.raises(LockLostError) as info:
+        lock.heartbeat()
+    assert str(info.value) == (
+        f"{lock.path}: lock is no longer held by this process (broken as stale?)"
+    )
+    assert not lock.path.exists()
+
+
+@pytest.mark.parametrize("pid", [_NO_SUCH_PID, 10**20])
+def test_a_pid_no_process_can_have_holds_nothing(tmp_path: Path, pid: int) -> None:
+    """A lock naming a pid past pid_max (even one too large for the kernel) is stale."""
+    assert pid_alive(pid) is False
+    clock = VirtualClock()
+    inspection = inspect_lock(_lock_at(tmp_path, heartbeat=clock.time(), ttl=300, pid=pid))
+    assert (inspection.stale, inspection.holder_alive) == (True, False)

@@ -112,6 +112,12 @@ def test_retry_problems_names_every_bad_field_at_once() -> None:
         RetryPolicy.from_mapping(block)
 
 
+def test_an_unknown_retry_field_does_not_hide_the_fields_after_it() -> None:
+    """Checking goes on past an unknown key: a bad field written after it is still named."""
+    block = {"delay": 60, "max_attempts": 0, "jitter": "ful"}
+    assert [name for name, _ in retry_problems(block)] == ["delay", "max_attempts", "jitter"]
+
+
 def test_retry_problems_checks_the_cap_only_when_both_delays_are_valid() -> None:
     """max_delay below initial_delay is one problem at max_delay; a broken delay is reported
     as itself, without a second complaint about the order."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,7 @@ from pytest_tapps.core import (
     WorkflowExecutor,
     WorkflowLock,
     WorkflowStatus,
+    _recovery,
     configure_logging,
     diagnose,
     dlq_retry,
@@ -32,9 +35,14 @@ from pytest_tapps.core import (
     reset,
     retry_step,
     skip_step,
+    to_iso,
+    utcnow,
 )
+from pytest_tapps.core._durations import human_duration
+from pytest_tapps.core._recovery import RECOVERY_LOGGER, Edit, resume_blocker
+from pytest_tapps.core._state import WorkflowState, source_format
 from tests.core.test_real_state import default_writer_state, write_default_writer_files
-from tests.helpers import execution, live_lock, state, write_current
+from tests.helpers import envelope, execution, live_lock, state, write_current
 
 STEPS = [{"id": "a"}, {"id": "b", "agent": "implementer"}, {"id": "c"}]
 
@@ -171,14 +179,8 @@ def test_edits_break_a_stale_lock_and_say_so(tmp_path: Path) -> None:
     clock = VirtualClock()
     WorkflowLock(layout, "workflow-123", clock=clock, ttl_seconds=10).acquire()  # never released
     clock.advance(11)
-    stream = io.StringIO()
-    configure_logging(structured=True, stream=stream, logger_name="tapps_agents.workflow.recovery")
-    try:
-        edit = retry_step(layout, "workflow-123", "b", clock=clock)
-    finally:
-        logging.getLogger("tapps_agents.workflow.recovery").handlers.clear()
+    edit, records = recovery_records(lambda: retry_step(layout, "workflow-123", "b", clock=clock))
     assert edit.broken_lock is not None
-    records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert records[0]["message"] == "Removed stale lock"
     assert "older than its TTL of 10s" in records[0]["reason"]
     assert records[1]["message"] == "retry-step: step 'b': failed -> pending"
@@ -359,3 +361,159 @@ def test_skip_step_keeps_a_placeholder_unnumbered(tmp_path: Path) -> None:
     assert edit.changes[0] == "step 'b': pending -> skipped"
     loaded = StateStore(Layout(tmp_path)).load("workflow-123")
     assert (loaded.latest()["b"].attempt, loaded.attempts("b")) == (0, 0)
+
+
+def recovery_records(edit: Callable[[], Edit]) -> tuple[Edit, list[dict[str, Any]]]:
+    """Run ``edit`` with the recovery logger writing JSON lines; its result and records."""
+    stream = io.StringIO()
+    configure_logging(structured=True, stream=stream, logger_name=RECOVERY_LOGGER)
+    try:
+        done = edit()
+    finally:
+        logging.getLogger(RECOVERY_LOGGER).handlers.clear()
+    return done, [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("procedure", ["retry-step", "skip-step", "reset"])
+def test_each_edit_is_logged_under_its_procedure_at_the_clock_time(
+    tmp_path: Path, procedure: str
+) -> None:
+    """Each change is logged as '<procedure>: <change>' with the backup; the backup's name and
+    the saved updated_at are the edit's clock time, not the machine's."""
+    run_failing(tmp_path)
+    layout = Layout(tmp_path)
+    clock = VirtualClock(start=1767225600.0)  # 2026-01-01T00:00:00Z
+    edits: dict[str, Callable[[], Edit]] = {
+        "retry-step": lambda: retry_step(layout, "workflow-123", "b", clock=clock),
+        "skip-step": lambda: skip_step(layout, "workflow-123", "b", clock=clock),
+        "reset": lambda: reset(layout, "workflow-123", "b", clock=clock),
+    }
+    edit, records = recovery_records(edits[procedure])
+    assert edit.backup is not None
+    assert edit.backup.name == "current_state.20260101T000000.000000Z.json"
+    assert [(r["message"], r["workflow_id"], r["backup_file"]) for r in records] == [
+        (f"{procedure}: {change}", "workflow-123", str(edit.backup)) for change in edit.changes
+    ]
+    assert StateStore(layout).load("workflow-123").updated_at == utcnow(clock)
+
+
+def test_new_entries_keep_the_steps_agent_and_action(tmp_path: Path) -> None:
+    """retry-step and reset add an entry with the previous attempt's agent and action and the
+    next attempt number (its change names the status before); skip-step then reuses it."""
+    failed = execution("b", "failed", agent="reviewer", action="review", error=envelope())
+    write_current(tmp_path, state("workflow-123", "failed", execution("a"), failed))
+    layout = Layout(tmp_path)
+    assert retry_step(layout, "workflow-123", "b").changes[0] == "step 'b': failed -> pending"
+    reset(layout, "workflow-123")
+    skip_step(layout, "workflow-123", "a")
+    entries = StateStore(layout).load("workflow-123").step_executions
+    assert [(e.step_id, e.agent, e.action, e.status, e.attempt) for e in entries[1:]] == [
+        ("b", "reviewer", "review", StepStatus.FAILED, 1),
+        ("b", "reviewer", "review", StepStatus.PENDING, 2),
+        ("a", "implementer", "generate-code", StepStatus.SKIPPED, 2),
+    ]
+
+
+def test_a_step_with_no_entry_is_reported_not_run(tmp_path: Path) -> None:
+    """A step of the definition with no execution yet gets a pending entry 'not run -> ...'."""
+    definition = {"id": "workflow-123", "steps": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}
+    failed = execution("b", "failed", error=envelope())
+    write_current(
+        tmp_path, state("workflow-123", "failed", execution("a"), failed, definition=definition)
+    )
+    edit = retry_step(Layout(tmp_path), "workflow-123", "c", dry_run=True)
+    assert edit.changes == ("step 'c': not run -> pending", "workflow: failed -> paused")
+    edit = skip_step(Layout(tmp_path), "workflow-123", "c")
+    assert edit.changes == ("step 'c': not run -> skipped", "workflow: failed -> paused")
+    newest = StateStore(Layout(tmp_path)).load("workflow-123").latest()["c"]
+    assert (newest.agent, newest.action, newest.attempt) == (None, None, 1)
+
+
+def test_an_edit_with_nothing_to_change_still_reports_the_stale_lock_it_broke(
+    tmp_path: Path,
+) -> None:
+    """A no-op reset over a dead holder's lock removes it and says so; no backup is written."""
+    write_current(tmp_path, state("workflow-123", "paused", execution("a", "pending", attempt=0)))
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    WorkflowLock(layout, "workflow-123", clock=clock, ttl_seconds=10).acquire()  # never released
+    clock.advance(11)
+    edit = reset(layout, "workflow-123", clock=clock)
+    assert edit.changes == ()
+    assert edit.broken_lock is not None
+    assert "older than its TTL of 10s" in edit.broken_lock.reason
+    assert (edit.backup, layout.lock_file("workflow-123").exists()) == (None, False)
+    assert not layout.backups_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("silence", "stuck"), [(0, False), (1799, False), (1800, False), (1801, True), (7200, True)]
+)
+def test_stuck_means_silent_for_longer_than_the_threshold(
+    tmp_path: Path, silence: int, stuck: bool
+) -> None:
+    """With a live lock, a running workflow is stuck only once its silence exceeds the
+    threshold; exactly the threshold is not stuck. The age and running step are reported."""
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    running = state("wf", "running", execution("a"), execution("b", "running"))
+    write_current(tmp_path, {**running, "updated_at": to_iso(utcnow(clock))})
+    WorkflowLock(layout, "wf", clock=clock, ttl_seconds=10000).acquire()  # this live process
+    clock.advance(silence)
+    diagnosis = diagnose(layout, "wf", clock=clock, threshold_seconds=1800)
+    assert (diagnosis.stuck, diagnosis.running_step) == (stuck, "b")
+    assert diagnosis.last_progress_age_seconds == silence
+    assert diagnosis.threshold_seconds == 1800
+    silent = f"no heartbeat or progress for {human_duration(silence)} (stuck threshold 30m 0s)"
+    assert diagnosis.reasons == ((silent,) if stuck else ())
+
+
+def test_a_real_package_save_replaced_while_diagnosed_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real package's save read, then gone before its age is taken (its writer moved on):
+    the diagnosis is still made, from what was read."""
+    layout = Layout(tmp_path)
+    path = write_default_writer_files(layout.state_dir, default_writer_state(status="running"))
+    writer_of = source_format
+
+    def gone_once_read(state: WorkflowState) -> str | None:
+        path.unlink(missing_ok=True)
+        return writer_of(state)
+
+    monkeypatch.setattr(_recovery, "source_format", gone_once_read)
+    diagnosis = diagnose(layout, "full-sdlc-20260115-103000", clock=VirtualClock())
+    assert diagnosis.state.status is WorkflowStatus.RUNNING
+    assert diagnosis.threshold_seconds == 7200
+    assert not diagnosis.stuck
+
+
+def blocker_state(*executions: dict[str, Any]) -> WorkflowState:
+    """A failed three-step workflow (a, b, c) with these executions."""
+    definition = {"id": "wf", "steps": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}
+    return WorkflowState.model_validate(state("wf", "failed", *executions, definition=definition))
+
+
+FATAL = envelope("validation", recoverable=False)
+
+
+@pytest.mark.parametrize(
+    ("executions", "blocked_at"),
+    [
+        ((execution("a"), execution("b", "failed", error=FATAL)), "b"),
+        ((execution("a", "skipped"), execution("b", "failed", error=FATAL)), "b"),
+        ((execution("a", "failed", error=FATAL),), "a"),
+        ((execution("a"), execution("b", "failed", error=envelope())), None),
+        ((execution("a"), execution("b", "failed")), None),
+        ((execution("a", "pending"), execution("b", "failed", error=FATAL)), None),
+        ((execution("a"), execution("b", "failed", error=FATAL), execution("b", attempt=2)), None),
+        ((execution("a"), execution("b"), execution("c")), None),
+    ],
+)
+def test_resume_is_blocked_only_by_a_non_recoverable_first_unfinished_step(
+    executions: tuple[dict[str, Any], ...], blocked_at: str | None
+) -> None:
+    """Done (completed or skipped) steps are passed over; the first unfinished one blocks
+    resume only when its newest attempt failed with a non-recoverable envelope."""
+    blocker = resume_blocker(blocker_state(*executions))
+    assert (blocker.step_id if blocker else None) == blocked_at

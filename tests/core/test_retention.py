@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tapps.core import Layout
-from pytest_tapps.core._retention import BY_NAME, DAY, RetentionPolicy, load_retention
+from pytest_tapps.core._retention import BY_NAME, CATEGORIES, DAY, RetentionPolicy, load_retention
 from pytest_tapps.core._yamlutil import YamlFileError
 
 #: The runbook's "Data Retention Policies" table, row by row (None: never / manual).
@@ -155,3 +155,36 @@ def test_a_key_that_is_no_name_is_an_unknown_category(tmp_path: Path) -> None:
     assert str(info.value).splitlines()[0] == (
         f"{layout.config_file}:2: retention.1: unknown retention category"
     )
+
+
+@pytest.mark.parametrize("section", ["retention: 30d\n", "retention:\n  - debug_logs\n"])
+def test_a_section_that_is_no_mapping_is_refused_at_its_line(tmp_path: Path, section: str) -> None:
+    """One age for everything, or a list of names, is refused at the retention: line with an
+    example of a category: age mapping."""
+    layout = _config(tmp_path, "agents: {}\n" + section)
+    with pytest.raises(YamlFileError) as info:
+        load_retention(layout)
+    assert str(info.value).splitlines()[0] == (
+        f"{layout.config_file}:2: retention: expected a mapping of category: age, "
+        "e.g. 'debug_logs: 3d'"
+    )
+
+
+def test_each_runbook_row_is_the_category_filed_under_its_heading() -> None:
+    """Every procedure of the runbook's "Data Retention Policies" (heading > row) is one
+    category's section and label; every category's section is one of those headings, and
+    the worktree rows (and only they) are worktree categories living in the worktrees folder."""
+    from pytest_tapps.scenario._runbook import SEPARATOR, runbook
+
+    top = "Data Retention Policies"
+    rows = [p.split(SEPARATOR)[1:] for p in runbook().procedures if p.startswith(top + SEPARATOR)]
+    filed = {(category.section, category.label): category for category in CATEGORIES}
+    assert rows
+    for section, label in rows:
+        assert (section, label) in filed, f"no category for {section} > {label}"
+    headings = set(runbook().headings)
+    for category in CATEGORIES:
+        assert f"{top}{SEPARATOR}{category.section}" in headings, category.name
+        assert category.worktrees == (category.section == "Worktrees"), category.name
+        if category.worktrees:
+            assert category.layout_attr == "worktrees_dir", category.name

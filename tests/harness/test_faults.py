@@ -242,3 +242,30 @@ def test_permission_denied_is_undone_even_when_the_path_went_away() -> None:
         run.rename(run.with_name(".tapps-deleting-0000-run-1"))
         faults.close()
         assert kept.read_text() == "x"
+
+
+def test_a_zombie_lock_holder_exists_but_its_lock_is_stale(tmp_path: Path) -> None:
+    """A zombie holder's pid still exists (kill 0 succeeds) until close() reaps it, yet its lock
+    is stale: the holder is not running."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        inspection = inspect_lock(faults.stale_lock("wf-z", kind="zombie"), clock=built.clock)
+        assert inspection.record is not None
+        pid = inspection.record.pid
+        os.kill(pid, 0)  # the pid is still taken
+        assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        assert (inspection.stale, inspection.holder_alive) == (True, False)
+        assert inspection.reason.startswith(f"holder pid {pid} on ")
+        assert inspection.reason.endswith(" is not running (heartbeat 0s ago)")
+        faults.close()
+        assert not Path(f"/proc/{pid}").exists()  # reaped
+
+
+def test_a_zombie_lock_holder_needs_the_real_filesystem() -> None:
+    """On the fake filesystem a zombie holder is refused with how to fix it."""
+    with project(fs="fake") as built, pytest.raises(FaultError) as info:
+        Faults(built).stale_lock("wf-z", kind="zombie")
+    assert str(info.value) == (
+        "a zombie lock holder needs the real filesystem (its state is read from /proc): "
+        "use fs='real'"
+    )

@@ -148,6 +148,21 @@ def test_live_lock_holders_and_stuck_worktrees_need_the_real_filesystem() -> Non
     assert problems(fs="real", **keys) == []
 
 
+def test_a_zombie_lock_holder_needs_the_real_filesystem() -> None:
+    """An unreaped holder is judged by its /proc state, which fs: fake hides: refused there."""
+    keys: dict[str, Any] = {
+        "given": {"workflows": [WORKFLOW], "locks": [{"workflow": "a", "holder": "zombie"}]},
+    }
+    assert problems(fs="fake", **keys) == [
+        (
+            ("given", "locks", 0, "holder"),
+            "a zombie holder needs fs: real (a process's state is read from /proc, which the "
+            "fake filesystem hides)",
+        ),
+    ]
+    assert problems(fs="real", **keys) == []
+
+
 @pytest.mark.parametrize(
     ("key", "value", "producers"),
     [

@@ -510,3 +510,37 @@ def test_two_paths_that_become_one_in_the_layout_are_unsupported(tmp_path: Path)
     run_text(tmp_path / "runbook", text % "runbook")
     with pytest.raises(Unsupported, match=r"are one place, \.tapps-agents/logs/a\.log"):
         run_text(tmp_path / "real", text % "tapps-agents-3.7")
+
+
+FAILED_RESULT = """\
+name: the agent returns success false
+runbook: "Agent Failures and Recovery > Symptoms > Agent result success: false"
+given:
+  workflows:
+    - id: workflow-123
+      steps: [{id: implement, agent: implementer}]
+faults:
+  - failed_result: {step: implement, error: {category: validation, details: {line: 3}}}
+when:
+  - run: workflow-123
+then:
+  steps:
+    implement:
+      error: {category: validation, code: validation_error, recoverable: false, message: "",
+              details: {line: 3},
+              workflow_id: workflow-123, step_id: implement, agent: %s}
+"""
+
+
+def test_a_failed_result_fault_is_returned_as_written_and_its_envelope_checked(
+    tmp_path: Path,
+) -> None:
+    """failed_result returns only the error keys written (the executor's defaults fill the
+    rest), and a step's error compares details and correlation IDs, naming a wrong one."""
+    run_text(tmp_path, FAILED_RESULT % "implementer")
+    with pytest.raises(ScenarioFailure) as caught:
+        run_text(tmp_path / "again", FAILED_RESULT % "reviewer")
+    message = str(caught.value)
+    assert "then.steps.implement.error.agent" in message
+    assert "expected: reviewer" in message
+    assert "actual:   implementer" in message
