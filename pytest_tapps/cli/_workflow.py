@@ -195,6 +195,7 @@ def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
         "host": record.host if record else None,
         "holder_alive": lock.holder_alive,
         "heartbeat_at": to_iso(record.heartbeat_at) if record else None,
+        "heartbeat_age_seconds": lock.heartbeat_age_seconds,
         "stale": lock.stale,
         "reason": lock.reason,
     }

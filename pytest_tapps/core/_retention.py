@@ -165,7 +165,7 @@ def _age(value: Any, info: Any) -> float | None:
     category = BY_NAME[info.field_name]
     if not category.overridable:
         message = (
-            f"{category.label} never expires automatically (the runbook: manual cleanup); "
+            f"{category.label}: never removed automatically (the runbook: manual cleanup); "
             "remove this line"
         )
         raise ValueError(message)

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -162,6 +163,8 @@ STEP_FAULTS: dict[str, type[StepFault]] = {
 }
 #: A pid above Linux's largest (``pid_max`` is at most 2**22): no process has it.
 DEAD_PID = 2**22 + 12345
+#: A pid no process can have (more than the kernel's pid type holds): a hand-edited lock's.
+IMPOSSIBLE_PID = 99999999999999999999
 
 
 def step_faults_from_data(plain: Iterable[Mapping[str, Any]]) -> list[StepFault]:
@@ -381,7 +384,9 @@ class Faults:
 
     def stale_lock(self, workflow_id: str, *, kind: str = "dead-pid") -> Path:
         """A lock whose holder is gone (``dead-pid``), was killed but not yet reaped by its
-        parent (``zombie``: ``<defunct>`` in ``ps``), or whose heartbeat expired (``expired``)."""
+        parent (``zombie``: ``<defunct>`` in ``ps``), whose heartbeat expired (``expired``), or
+        whose pid was hand-edited to one no process can have (``impossible-pid``:
+        :data:`IMPOSSIBLE_PID`, with a fresh heartbeat)."""
         now = self.project.clock.time()
         if kind == "dead-pid":
             return self._lock_file(workflow_id, self._dead_pid(), now)
@@ -389,7 +394,11 @@ class Faults:
             return self._lock_file(workflow_id, self._zombie_pid(), now)
         if kind == "expired":
             return self._lock_file(workflow_id, os.getpid(), now - 3600)
-        message = f"stale_lock(kind={kind!r}): use 'dead-pid', 'zombie' or 'expired'"
+        if kind == "impossible-pid":
+            return self._lock_file(workflow_id, IMPOSSIBLE_PID, now)
+        message = (
+            f"stale_lock(kind={kind!r}): use 'dead-pid', 'zombie', 'expired' or 'impossible-pid'"
+        )
         raise FaultError(message)
 
     def _lock_file(
@@ -559,8 +568,9 @@ class Faults:
         self.project.age(path, -age_seconds(ahead))
         return path
 
-    def permission_denied(self, relative: str) -> Path:
-        """Make a file or folder unreadable and unwritable (needs a non-root user or fs='fake')."""
+    def permission_denied(self, relative: str, *, listable: bool = False) -> Path:
+        """Make a file or folder unreadable and unwritable (needs a non-root user or fs='fake');
+        ``listable``: a folder whose names can still be listed (read, not search, permission)."""
         path = self.project.layout.tapps_dir / relative
         if not self.project.fake_fs and os.geteuid() == 0:
             message = (
@@ -569,7 +579,7 @@ class Faults:
             )
             raise FaultError(message)
         mode = path.stat().st_mode
-        path.chmod(0)
+        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH if listable else 0)
         self._undo.append(lambda: _restore_mode(path, mode))
         return path
 

@@ -333,10 +333,10 @@ class StateSpec(Strict):
 
 class LockSpec(Strict):
     """A workflow's lock file: held by a live process, or stale (dead holder, a killed holder
-    not yet reaped by its parent (a zombie), expired)."""
+    not yet reaped by its parent (a zombie), expired, or a hand-edited pid no process can have)."""
 
     workflow: WorkflowName
-    holder: Literal["live", "dead-pid", "zombie", "expired"] = "dead-pid"
+    holder: Literal["live", "dead-pid", "zombie", "expired", "impossible-pid"] = "dead-pid"
 
 
 #: A category of the runbook's retention table (checked with a suggestion by the models).
@@ -497,6 +497,13 @@ class PermissionDeniedFault(Strict):
     """A file or folder that cannot be changed (read-only folder)."""
 
     path: Path_
+    listable: bool = Field(
+        default=False,
+        description=(
+            "true: a folder whose names can still be listed, but nothing in it opened or "
+            "looked at (read, not search, permission)"
+        ),
+    )
 
 
 class DiskFullFault(Strict):

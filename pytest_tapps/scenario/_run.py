@@ -183,7 +183,9 @@ def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
     elif name == "clock_skew":
         faults.clock_skew(os.path.relpath(proj.root / spec.path, tapps), ahead=spec.ahead)
     elif name == "permission_denied":
-        faults.permission_denied(os.path.relpath(proj.root / spec.path, tapps))
+        faults.permission_denied(
+            os.path.relpath(proj.root / spec.path, tapps), listable=spec.listable
+        )
     elif name == "disk_full":
         faults.disk_full(spec.free_bytes)
 

@@ -118,7 +118,7 @@ def test_every_problem_is_reported_at_once_with_file_line_and_hint(tmp_path: Pat
         "    quality_reports: 90",
         f"{path}:7: retention.structured_logs: '1:30' is not a duration; write a number of seconds or a string with a unit such as '5s', '15m', '12h', '30d'",
         "    structured_logs: 1:30",
-        f"{path}:8: retention.context7_cache: Context7 cache never expires automatically (the runbook: manual cleanup); remove this line",
+        f"{path}:8: retention.context7_cache: Context7 cache: never removed automatically (the runbook: manual cleanup); remove this line",
         "    context7_cache: 30d",
     ]
 

@@ -120,7 +120,7 @@ def test_corrupt_cache_entries_are_caught_by_verify(
 
 
 def test_stale_and_live_locks(tmp_path: Path) -> None:
-    """dead-pid and expired locks are stale; a live lock has a running holder until close()."""
+    """dead-pid, expired and impossible-pid locks are stale; a live lock runs until close()."""
     with project(tmp_path) as built:
         faults = Faults(built)
         dead = inspect_lock(faults.stale_lock("wf-dead"))
@@ -129,6 +129,12 @@ def test_stale_and_live_locks(tmp_path: Path) -> None:
         expired = inspect_lock(faults.stale_lock("wf-old", kind="expired"), clock=built.clock)
         assert expired.stale
         assert "older than its TTL" in expired.reason
+        impossible = inspect_lock(
+            faults.stale_lock("wf-edit", kind="impossible-pid"), clock=built.clock
+        )
+        assert impossible.stale
+        assert impossible.reason.startswith("holder pid 99999999999999999999 on ")
+        assert impossible.reason.endswith(" is not running (heartbeat 0s ago)")
         child = faults.live_lock("wf-live")
         assert pid_alive(child.pid)
         live = inspect_lock(built.layout.lock_file("wf-live"), clock=built.clock)
@@ -209,6 +215,22 @@ def test_disk_full_and_permission_denied_on_the_fake_fs() -> None:
         Faults(built).permission_denied("logs/debug/secret.log")
         with pytest.raises(PermissionError):
             (built.layout.tapps_dir / "logs/debug/secret.log").read_text()
+
+
+def test_a_listable_permission_denied_folder_lists_names_but_stats_nothing() -> None:
+    """permission_denied(listable=True) leaves a folder readable but not searchable: its names
+    are listed, looking at an entry fails with EACCES; close() gives its mode back."""
+    with project(fs="fake") as built:
+        built.file("logs/debug/a.log")
+        faults = Faults(built)
+        folder = faults.permission_denied("logs/debug", listable=True)
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+        assert [entry.name for entry in entries] == ["a.log"]
+        with pytest.raises(PermissionError):
+            entries[0].stat(follow_symlinks=False)
+        faults.close()
+        assert (folder / "a.log").read_text() == "x"
 
 
 def test_a_full_disk_keeps_what_is_on_it_and_frees_what_is_deleted() -> None:

@@ -544,3 +544,33 @@ def test_a_failed_result_fault_is_returned_as_written_and_its_envelope_checked(
     assert "then.steps.implement.error.agent" in message
     assert "expected: reviewer" in message
     assert "actual:   implementer" in message
+
+
+@pytest.mark.parametrize(
+    ("listable", "planned"),
+    [
+        ("true", ".tapps-agents/logs/debug/old.log"),
+        ("false", ".tapps-agents/logs/debug"),
+    ],
+)
+def test_a_listable_permission_denied_folder_shows_its_entries(
+    tmp_path: Path, listable: str, planned: str
+) -> None:
+    """permission_denied with listable: true leaves the folder's names readable (each entry is
+    planned unreadable); without it the folder itself cannot be read."""
+    text = f"""\
+        name: a folder listed but not searched
+        runbook: Cleanup Tools > Usage > Dry run
+        fs: fake
+        given:
+          files:
+            - {{path: .tapps-agents/logs/debug/old.log, age: 8d}}
+        faults:
+          - permission_denied: {{path: .tapps-agents/logs/debug, listable: {listable}}}
+        when:
+          - cleanup: {{dry_run: true}}
+        then:
+          plan: {{{planned}: "skip: unreadable (Permission denied)"}}
+        """
+    result = run_text(tmp_path, text)
+    assert result.before == result.after
