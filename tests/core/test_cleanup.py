@@ -584,9 +584,9 @@ def test_a_tombstone_another_live_cleanup_made_is_left_to_it(tmp_path: Path, cle
             tmp_path / ".tapps-agents/worktrees" / _tomb("wt", holder.pid) / "a", age=0, now=NOW
         ).parent
         report = clean(Layout(tmp_path))
-        assert sorted((i.path, why) for i, why in report.skipped) == [
-            (busy, f"being deleted by another cleanup (pid {holder.pid})"),
-            (worktree, f"being deleted by another cleanup (pid {holder.pid})"),
+        assert sorted((i.path, why, i.kind) for i, why in report.skipped) == [
+            (busy, f"being deleted by another cleanup (pid {holder.pid})", "folder"),
+            (worktree, f"being deleted by another cleanup (pid {holder.pid})", "folder"),
         ]
         assert [i.path for i in report.removed] == [stale]
         assert report.ok
@@ -795,6 +795,22 @@ def test_an_unreadable_category_folder_fails_and_the_run_goes_on() -> None:
         assert not report.ok
         faults.close()
         assert (debug / "old.log").exists()
+
+
+def test_the_entries_of_a_folder_that_is_listed_but_not_searched_are_planned_unreadable() -> None:
+    """A category folder whose names can be listed but whose entries cannot be looked at: the
+    plan lists each entry as skip: unreadable with the system's reason, nothing else."""
+    with project(fs="fake", clock=clock()) as built:
+        old = built.file("logs/debug/old.log", age="8d")
+        new = built.file("logs/debug/new.log", age="1d")
+        faults = Faults(built)
+        faults.permission_denied("logs/debug", listable=True)
+        plan = plan_cleanup(built.layout, clock=clock())
+        assert sorted((i.path, i.label, i.kind) for i in plan.items) == [
+            (new, "skip: unreadable (Permission denied)", "file"),
+            (old, "skip: unreadable (Permission denied)", "file"),
+        ]
+        faults.close()
 
 
 def test_a_run_folder_with_an_unreadable_part_is_skipped_as_unreadable() -> None:

@@ -33,6 +33,7 @@ from pytest_tapps.core import (
     WorkflowStatus,
     configure_logging,
 )
+from pytest_tapps.core._logging import record_fields
 
 
 def definition(*steps: dict[str, Any], timeout: object = None) -> WorkflowDefinition:
@@ -272,6 +273,54 @@ def test_workflow_timeout_stops_a_retry_that_would_be_cut_off(tmp_path: Path) ->
         "workflow timeout of 600 s would cut off attempt 2 of step 'critical-step' "
         "(wait 5 s + step timeout 300 s > 300 s left)"
     )
+    envelope = state.error.model_dump(mode="json", exclude={"code", "category", "message"})
+    assert envelope == {
+        "recoverable": True,
+        "details": {"timeout_seconds": 600.0, "scope": "workflow"},
+        "workflow_id": "workflow-123",
+        "step_id": "critical-step",
+        "agent": "implementer",
+        "trace_id": None,
+    }
+
+
+def test_a_failed_or_timed_out_workflow_logs_why_at_error_level(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failed attempt is logged with its error's code and category, then the workflow's
+    end at ERROR: ``Workflow timed out`` with the limit, and ``Workflow failed`` naming the
+    step; every record carries the runbook's correlation fields."""
+    caplog.set_level(logging.INFO)
+
+    def fails(step: StepDefinition, context: StepContext) -> None:
+        raise StepError(
+            "no such file", code="config_error", category="configuration", recoverable=False
+        )
+
+    WorkflowExecutor(tmp_path / "failed", fails, clock=VirtualClock()).run(
+        definition({"id": "plan", "agent": "planner"})
+    )
+    WorkflowExecutor(tmp_path / "timed-out", always_hangs, clock=VirtualClock()).run(
+        definition(CRITICAL, timeout=600)
+    )
+    dropped = {"timestamp", "logger", "attempt", "duration_seconds", "recoverable"}
+    shown = [
+        {k: v for k, v in record_fields(r).items() if k not in dropped}
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+    ]
+    plan = {"workflow_id": "workflow-123", "step_id": "plan", "agent": "planner"}
+    critical = {"workflow_id": "workflow-123", "step_id": "critical-step", "agent": "implementer"}
+    assert shown == [
+        {"level": "WARNING", "message": "Step failed", **plan,
+         "error_code": "config_error", "error_category": "configuration"},
+        {"level": "ERROR", "message": "Workflow failed", **plan, "failed_step": "plan"},
+        {"level": "WARNING", "message": "Step failed", **critical,
+         "error_code": "timeout_error", "error_category": "timeout"},
+        {"level": "ERROR", "message": "Workflow timed out", **critical, "timeout_seconds": 600.0},
+        {"level": "ERROR", "message": "Workflow failed", **critical,
+         "failed_step": "critical-step"},
+    ]  # fmt: skip
 
 
 def test_workflow_timeout_cuts_an_attempt_at_the_deadline(tmp_path: Path) -> None:

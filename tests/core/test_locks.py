@@ -31,6 +31,8 @@ from pytest_tapps.core import (
     list_locks,
     pid_alive,
 )
+from pytest_tapps.core._clock import utcnow
+from pytest_tapps.core._timeutil import to_iso
 from pytest_tapps.harness import spawn_lock_holder
 from tests.helpers import dead_pid, live_lock
 
@@ -280,6 +282,54 @@ def test_unreadable_lock_file_is_stale_with_the_parse_error(tmp_path: Path) -> N
     assert inspection.stale
     assert inspection.reason.startswith("unreadable lock file: not valid JSON")
     assert inspection.holder == "an unknown holder (unreadable lock file)"
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        pytest.param("", "not valid JSON (Expecting value: line 1 column 1 (char 0))", id="empty"),
+        pytest.param(
+            '{"pid": "x", "host": "vm"}',
+            "pid: Input should be a valid integer, unable to parse string as an integer; "
+            "created_at: Field required; heartbeat_at: Field required; "
+            "ttl_seconds: Field required",
+            id="wrong-fields",
+        ),
+        pytest.param(
+            "[" * 3000 + "]" * 3000,
+            "nested too deep (more than 100 levels of arrays and objects)",
+            id="too-deep",
+        ),
+    ],
+)
+def test_an_unreadable_lock_file_is_inspected_as_stale_with_why(
+    tmp_path: Path, content: str, why: str
+) -> None:
+    """Whatever makes a lock file unreadable, its inspection names that file, knows no holder
+    nor heartbeat, is stale, and quotes why (each wrong field, the nesting, the JSON error)."""
+    path = Layout(tmp_path).lock_file("wf")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    inspection = inspect_lock(path)
+    assert inspection == LockInspection(
+        path, None, True, None, None, f"unreadable lock file: {why}"
+    )
+
+
+def test_a_dead_holder_s_inspection_keeps_its_heartbeat_age(tmp_path: Path) -> None:
+    """A lock whose holder is dead is stale at once, and its inspection still reports how old
+    its heartbeat is on the given clock."""
+    layout = Layout(tmp_path)
+    clock = VirtualClock()
+    path = layout.lock_file("wf")
+    path.parent.mkdir(parents=True)
+    stamp = to_iso(utcnow(clock))
+    record = {"pid": dead_pid(), "host": socket.gethostname(), "created_at": stamp}
+    path.write_text(json.dumps({**record, "heartbeat_at": stamp, "ttl_seconds": 300}))
+    clock.advance(42)
+    inspection = inspect_lock(path, clock=clock)
+    assert (inspection.stale, inspection.holder_alive) == (True, False)
+    assert inspection.heartbeat_age_seconds == 42
 
 
 def test_racing_processes_get_the_lock_exactly_once(tmp_path: Path) -> None:

@@ -453,14 +453,16 @@ def test_stuck_means_silent_for_longer_than_the_threshold(
     tmp_path: Path, silence: int, stuck: bool
 ) -> None:
     """With a live lock, a running workflow is stuck only once its silence exceeds the
-    threshold; exactly the threshold is not stuck. The age and running step are reported."""
+    threshold (by default 1800 s for a runbook-form state); exactly the threshold is not
+    stuck. The age is reported, and the running step is the one whose execution runs (not a
+    ``current_step`` the writer left behind)."""
     layout = Layout(tmp_path)
     clock = VirtualClock()
     running = state("wf", "running", execution("a"), execution("b", "running"))
-    write_current(tmp_path, {**running, "updated_at": to_iso(utcnow(clock))})
+    write_current(tmp_path, {**running, "updated_at": to_iso(utcnow(clock)), "current_step": "a"})
     WorkflowLock(layout, "wf", clock=clock, ttl_seconds=10000).acquire()  # this live process
     clock.advance(silence)
-    diagnosis = diagnose(layout, "wf", clock=clock, threshold_seconds=1800)
+    diagnosis = diagnose(layout, "wf", clock=clock)
     assert (diagnosis.stuck, diagnosis.running_step) == (stuck, "b")
     assert diagnosis.last_progress_age_seconds == silence
     assert diagnosis.threshold_seconds == 1800

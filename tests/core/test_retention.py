@@ -123,6 +123,39 @@ def test_every_problem_is_reported_at_once_with_file_line_and_hint(tmp_path: Pat
     ]
 
 
+def test_worktree_ages_are_overridable_except_for_stuck_and_active_ones(tmp_path: Path) -> None:
+    """Failed and orphan worktrees take the config's ages; stuck and active worktrees are
+    never removed automatically, so a line for them is refused. Each problem points at its
+    own key, also after a number used as a key."""
+    layout = _config(tmp_path, "retention:\n  failed_worktrees: 3d\n  orphan_worktrees: 2d\n")
+    ages = load_retention(layout).ages
+    assert (ages["failed_worktrees"], ages["orphan_worktrees"]) == (3 * DAY, 2 * DAY)
+    layout = _config(
+        tmp_path,
+        """
+        retention:
+          7: 3d
+          failed_worktrees: 0d
+          stuck_worktrees: 3d
+          active_worktrees: 3d
+        """,
+    )
+    with pytest.raises(YamlFileError) as info:
+        load_retention(layout)
+    path = layout.config_file
+    manual = "never removed automatically (the runbook: manual cleanup); remove this line"
+    assert str(info.value).splitlines() == [
+        f"{path}:3: retention.7: unknown retention category",
+        "    7: 3d",
+        f"{path}:4: retention.failed_worktrees: must be > 0 seconds, got '0d'",
+        "    failed_worktrees: 0d",
+        f"{path}:5: retention.stuck_worktrees: Stuck worktrees: {manual}",
+        "    stuck_worktrees: 3d",
+        f"{path}:6: retention.active_worktrees: Active worktrees (workflow running): {manual}",
+        "    active_worktrees: 3d",
+    ]
+
+
 def test_duplicate_keys_are_an_error_with_the_line(tmp_path: Path) -> None:
     """A category written twice is refused instead of silently keeping the last."""
     layout = _config(tmp_path, "retention:\n  debug_logs: 3d\n  debug_logs: 4d\n")
