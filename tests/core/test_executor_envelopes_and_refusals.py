@@ -27,6 +27,7 @@ from pytest_tapps.core._executor import (
     WorkflowExistsError,
     result_envelope,
 )
+from pytest_tapps.core._logging import record_fields
 from pytest_tapps.harness import project
 
 STEP = StepDefinition.model_validate({"id": "implement", "agent": "implementer"})
@@ -302,3 +303,22 @@ def test_each_step_logs_its_start_and_completion(
         "Step completed",
         "Workflow completed",
     ]
+
+
+def test_a_step_runner_s_own_records_carry_its_step(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a step runner logs through ``context.logger`` carries the workflow, the step and
+    its agent, as the runbook's log conventions ask of every agent record."""
+    caplog.set_level(logging.INFO)
+
+    def logs(step: StepDefinition, context: StepContext) -> None:
+        context.logger.info("Agent working", files=3)
+
+    WorkflowExecutor(tmp_path, logs, clock=VirtualClock()).run(definition("implement"))
+    (record,) = [r for r in caplog.records if r.getMessage() == "Agent working"]
+    fields = record_fields(record)
+    assert {k: fields[k] for k in ("workflow_id", "step_id", "agent", "files")} == {
+        **IDS,
+        "files": 3,
+    }

@@ -540,3 +540,16 @@ def test_a_pid_no_process_can_have_holds_nothing(tmp_path: Path, pid: int) -> No
     clock = VirtualClock()
     inspection = inspect_lock(_lock_at(tmp_path, heartbeat=clock.time(), ttl=300, pid=pid))
     assert (inspection.stale, inspection.holder_alive) == (True, False)
+
+
+def test_a_lock_object_says_whether_it_is_held_and_is_taken_once(tmp_path: Path) -> None:
+    """Its repr names the file and whether it is held; a second acquire of the same object is
+    a programming error that names the file, and leaves the lock held."""
+    lock = WorkflowLock(Layout(tmp_path), "wf")
+    assert repr(lock) == f"WorkflowLock({str(lock.path)!r}, not held)"
+    with lock:
+        assert repr(lock) == f"WorkflowLock({str(lock.path)!r}, held)"
+        with pytest.raises(RuntimeError, match=r"this WorkflowLock is already held$") as info:
+            lock.acquire()
+        assert str(info.value) == f"{lock.path}: this WorkflowLock is already held"
+        assert lock.path.exists()

@@ -224,3 +224,11 @@ def test_base_delay_is_capped_for_any_attempt_number(
     """No attempt number, however large, makes a delay exceed max_delay or overflow."""
     policy = RetryPolicy(2, strategy, initial, max(initial, 60.0))
     assert 0 <= policy.base_delay(retry) <= policy.max_delay
+
+
+def test_a_retry_number_below_one_is_refused_by_name() -> None:
+    """Retry 1 is the second attempt; asking for the wait before retry 0 is a caller's error
+    that says what it got."""
+    policy = RetryPolicy()
+    with pytest.raises(ValueError, match=r"^retry number must be >= 1, got 0$"):
+        policy.base_delay(0)

@@ -221,3 +221,9 @@ def test_each_runbook_row_is_the_category_filed_under_its_heading() -> None:
         assert category.worktrees == (category.section == "Worktrees"), category.name
         if category.worktrees:
             assert category.layout_attr == "worktrees_dir", category.name
+
+
+def test_a_category_s_default_is_shown_as_an_age_or_never() -> None:
+    """The default age shown for a category: its runbook age with a unit, or ``never``."""
+    assert BY_NAME["debug_logs"].describe_default() == "7d"
+    assert BY_NAME["context7_cache"].describe_default() == "never"
