@@ -33,6 +33,7 @@ from pytest_tapps.core import (
     WorkflowStatus,
     configure_logging,
 )
+from pytest_tapps.core._executor import EXECUTOR_LOGGER
 from pytest_tapps.core._logging import record_fields
 
 
@@ -290,7 +291,7 @@ def test_a_failed_or_timed_out_workflow_logs_why_at_error_level(
     """Each failed attempt is logged with its error's code and category, then the workflow's
     end at ERROR: ``Workflow timed out`` with the limit, and ``Workflow failed`` naming the
     step; every record carries the runbook's correlation fields."""
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger=EXECUTOR_LOGGER)
 
     def fails(step: StepDefinition, context: StepContext) -> None:
         raise StepError(

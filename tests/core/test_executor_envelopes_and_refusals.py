@@ -310,7 +310,7 @@ def test_a_step_runner_s_own_records_carry_its_step(
 ) -> None:
     """What a step runner logs through ``context.logger`` carries the workflow, the step and
     its agent, as the runbook's log conventions ask of every agent record."""
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger=EXECUTOR_LOGGER)
 
     def logs(step: StepDefinition, context: StepContext) -> None:
         context.logger.info("Agent working", files=3)
