@@ -1356,29 +1356,36 @@ def test_forked_workers_keep_the_worktrees_an_unreadable_state_may_own(tmp_path:
     assert not report.ok
 
 
+def empty_when_opened(monkeypatch: pytest.MonkeyPatch, folder: Path, tomb: Path) -> None:
+    """Another cleanup takes ``folder`` the moment this run opens it: renamed to ``tomb``,
+    emptied and removed."""
+    from pytest_tapps.core import _safedelete
+
+    real_open = _safedelete.open_folder
+
+    def racing_open(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> int:
+        fd = real_open(path, dir_fd=dir_fd)
+        if os.fspath(path) == folder.name and folder.exists():  # the other run takes it now
+            folder.rename(tomb)
+            for child in tomb.iterdir():
+                child.unlink()
+            tomb.rmdir()
+        return fd
+
+    monkeypatch.setattr(_safedelete, "open_folder", racing_open)
+
+
 def test_a_folder_another_cleanup_empties_meanwhile_is_vanished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another run renames a folder to its tombstone and empties it while this one walks it:
     the folder's time is then after this run's now, and it is reported vanished, not as a
     future timestamp."""
-    from pytest_tapps.core import _safedelete
 
     now = time.time() - 3600
     run = aged_file(
         tmp_path / ".tapps-agents/artifacts/workflows/run-1/a.txt", age=40 * DAY, now=now
     ).parent
-    real_open = _safedelete.open_folder
-
-    def racing_open(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> int:
-        fd = real_open(path, dir_fd=dir_fd)
-        if os.fspath(path) == "run-1" and run.exists():  # the other run takes it now
-            tomb = run.parent / _tomb("run-1", os.getpid() + 1)
-            run.rename(tomb)
-            (tomb / "a.txt").unlink()
-            tomb.rmdir()
-        return fd
-
-    monkeypatch.setattr(_safedelete, "open_folder", racing_open)
+    empty_when_opened(monkeypatch, run, run.parent / _tomb("run-1", os.getpid() + 1))
     report = run_cleanup(Layout(tmp_path), clock=VirtualClock(now))
     assert ([i.path for i in report.vanished], report.skipped) == ([run], [])

@@ -201,18 +201,8 @@ def test_a_worktree_another_cleanup_empties_meanwhile_is_vanished(
 
     now = time.time() - 3600
     tree = aged_file(tmp_path / ".tapps-agents/worktrees/wt-1/a.txt", age=40 * DAY, now=now).parent
-    real_open = _safedelete.open_folder
-
-    def racing_open(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> int:
-        fd = real_open(path, dir_fd=dir_fd)
-        if os.fspath(path) == "wt-1" and tree.exists():  # the other run takes it now
-            tomb = tree.parent / f"{_safedelete.TOMBSTONE_PREFIX}wt-1-gone"
-            tree.rename(tomb)
-            (tomb / "a.txt").unlink()
-            tomb.rmdir()
-        return fd
-
-    monkeypatch.setattr(_safedelete, "open_folder", racing_open)
+    tomb = tree.parent / f"{_safedelete.TOMBSTONE_PREFIX}wt-1-gone"
+    test_cleanup.empty_when_opened(monkeypatch, tree, tomb)
     report = run_cleanup(Layout(tmp_path), clock=VirtualClock(now))
     assert ([i.path for i in report.vanished], report.removed, report.skipped) == ([tree], [], [])
 
