@@ -190,6 +190,14 @@ def fire_all(faults: Iterable[StepFault], step: StepDefinition, context: Any) ->
     return None
 
 
+def _exited_child() -> subprocess.Popen[str]:
+    """A child process that has run nothing and exited, not yet reaped (a zombie until its
+    parent waits for it)."""
+    child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"], text=True)
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+    return child
+
+
 def work_in_worktree(step: StepDefinition, context: StepContext) -> None:
     """What a step of the harness does besides its faults: a step whose definition has
     ``metadata: {worktree: NAME}`` works in ``.tapps-agents/worktrees/NAME`` (made if missing,
@@ -445,7 +453,7 @@ class Faults:
         """The pid of a process that has exited (and been reaped)."""
         if self.project.fake_fs:
             return DEAD_PID
-        child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"])
+        child = _exited_child()
         child.wait()
         return child.pid
 
@@ -458,8 +466,7 @@ class Faults:
                 "use fs='real'"
             )
             raise FaultError(message)
-        child = subprocess.Popen([shutil.which("true") or sys.executable, "-c", "pass"], text=True)
-        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left unreaped
+        child = _exited_child()
         self._stop_at_close(child)
         return child.pid
 
