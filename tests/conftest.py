@@ -41,3 +41,16 @@ def tapps_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -
     tests do; an in-process run still sees what this session imported)."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     return pytester
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Captured output and log records with a lone surrogate (the CLI tests log names with the
+    byte 0xff as Python decodes them) are kept with the surrogate written as ``\\udcff``: an
+    xdist worker sends each report as UTF-8 and dies on a raw one."""
+    report.sections = [(title, escape_surrogates(text)) for title, text in report.sections]
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\udcff``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
