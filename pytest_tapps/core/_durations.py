@@ -36,7 +36,11 @@ def parse_duration(value: object, *, field: str = "duration", allow_zero: bool =
         message = f"{field}: expected {_EXAMPLES}, got {value!r}"
         raise ValueError(message)
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int past the largest float: ``timeout: 1000...0``
+            message = f"{field}: must be a finite duration, got a number too large for seconds"
+            raise ValueError(message) from None
     elif isinstance(value, str):
         match = _PATTERN.match(value)
         if match is None:

@@ -61,6 +61,7 @@ def test_numbers_are_seconds_and_strings_carry_units(value: object, seconds: flo
         (-1, "timeout: must be >= 0 seconds, got -1"),
         (float("inf"), "timeout: must be a finite duration, got inf"),
         (float("nan"), "timeout: must be a finite duration, got nan"),
+        (10**400, "timeout: must be a finite duration, got a number too large for seconds"),
     ],
 )
 def test_bad_durations_say_what_to_write(value: object, message: str) -> None:
