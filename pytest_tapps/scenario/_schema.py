@@ -50,6 +50,15 @@ def schema_json() -> dict[str, Any]:
     from pytest_tapps.scenario._outline import accept_placeholders
 
     accept_placeholders(definitions, ref=_REF)  # an outline's template: `age: <age>`
+    definitions["PlaceholderItem"] = {
+        "type": "object",
+        "title": "PlaceholderItem",
+        "description": "an action or fault named by a column of examples: (`- <action>: {}`), "
+        "checked once each row fills it",
+        "propertyNames": {"$ref": _REF + "Placeholder"},
+        "minProperties": 1,
+        "maxProperties": 1,
+    }
     schema = {
         "$schema": _DRAFT,
         "$id": "https://pytest-tapps.invalid/scenario.schema.json",
@@ -99,9 +108,10 @@ def _finished(node: Any, definitions: dict[str, Any]) -> Any:
         else:
             done[key] = members
     names = _item_names(done.get("oneOf"), definitions)
-    if names:
+    if names:  # an item of when: or faults:: one of its names, or an outline's <column>
         done.update(type="object", minProperties=1, maxProperties=1)
-        done["propertyNames"] = {"enum": names}
+        done["propertyNames"] = {"anyOf": [{"enum": names}, {"$ref": _REF + "Placeholder"}]}
+        done["oneOf"] = [*done["oneOf"], {"$ref": _REF + "PlaceholderItem"}]
     return done
 
 

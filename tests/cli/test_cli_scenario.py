@@ -211,6 +211,27 @@ def test_coverage_counts_each_row_for_its_own_procedure(tmp_path: Path) -> None:
     ]
 
 
+def test_the_schema_takes_an_action_named_by_a_column(tmp_path: Path) -> None:
+    """An outline may name its action by a column (`- <action>: {}`), as the loader takes it;
+    an item key that is neither an action nor a <column> is still refused."""
+    from pytest_tapps.scenario._load import load_file
+
+    schema = json.loads(SCHEMA.read_text())
+    doc = {
+        "name": "<action> with nothing to do",
+        "runbook": "Cleanup Tools > Usage > Dry run",
+        "when": [{"<action>": {}}],
+        "examples": [{"action": "cleanup"}, {"action": "worktree_prune"}],
+    }
+    jsonschema.validate(doc, schema)
+    path = tmp_path / "outline.tapps.yaml"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert [list(s.data["when"][0]) for s in load_file(path)] == [["cleanup"], ["worktree_prune"]]
+    for bad in ("<action", "clenaup", "<act ion>"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**doc, "when": [{bad: {}}]}, schema)
+
+
 def test_the_schema_takes_an_outline_as_written() -> None:
     """Editors check an outline before it is filled: the schema has examples: and accepts a
     <column> wherever a value goes, and still refuses what is no placeholder."""
