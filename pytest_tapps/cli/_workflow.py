@@ -112,6 +112,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _edit_options(reset_parser)
     reset_parser.set_defaults(handler=cmd_reset, changes=True)
 
+    locks = actions.add_parser(
+        "locks",
+        parents=[common],
+        help="every workflow lock file: holder, heartbeat, stale or held",
+        description=(
+            "List every workflow lock file of the project (the runbook's 'Check for locks'), "
+            "each with its holder, its heartbeat's age and whether it is stale (holder not "
+            "running, heartbeat older than its TTL, or unreadable) or held; a stale lock gets "
+            "the force-cleanup that removes it. Exit 1 when any lock is stale."
+        ),
+    )
+    locks.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    locks.set_defaults(handler=cmd_locks, changes=False)
+
     cleanup = actions.add_parser(
         "force-cleanup",
         parents=[common],
@@ -184,18 +198,19 @@ def steps_lines(state: WorkflowState) -> list[str]:
     return [format_table(headers, table)]
 
 
-def _lock_json(diagnosis: Diagnosis) -> dict[str, Any] | None:
-    lock = diagnosis.lock
+def _lock_json(lock: LockInspection | None) -> dict[str, Any] | None:
     if lock is None:
         return None
     record = lock.record
     return {
         "file": str(lock.path),
+        "workflow_id": record.workflow_id if record else None,
         "pid": record.pid if record else None,
         "host": record.host if record else None,
         "holder_alive": lock.holder_alive,
         "heartbeat_at": to_iso(record.heartbeat_at) if record else None,
         "heartbeat_age_seconds": lock.heartbeat_age_seconds,
+        "ttl_seconds": record.ttl_seconds if record else None,
         "stale": lock.stale,
         "reason": lock.reason,
     }
@@ -317,7 +332,7 @@ def status_printed(diagnosis: Diagnosis, *, as_json: bool) -> Printed:
                     "stuck_reasons": list(diagnosis.reasons),
                     "running_step": diagnosis.running_step,
                     "last_progress_age_seconds": diagnosis.last_progress_age_seconds,
-                    "lock": _lock_json(diagnosis),
+                    "lock": _lock_json(diagnosis.lock),
                     "error": state.error.model_dump(mode="json") if state.error else None,
                     "steps": step_rows(state),
                     "notes": list(advised.notes),
@@ -470,6 +485,38 @@ def cmd_reset(args: argparse.Namespace) -> int:
     )
     print_edit(edit, as_json=args.json)
     return EXIT_OK
+
+
+def cmd_locks(args: argparse.Namespace) -> int:
+    from pytest_tapps.core._locks import list_locks
+
+    return emit(locks_printed(list_locks(layout_of(args), clock=args.clock), as_json=args.json))
+
+
+def locks_printed(locks: list[LockInspection], *, as_json: bool) -> Printed:
+    """What ``tapps workflow locks`` prints: a line per lock file, stale or held, and the
+    force-cleanup of each stale one (exit 1 when there is one)."""
+    code = EXIT_PROBLEMS if any(lock.stale for lock in locks) else EXIT_OK
+    if as_json:
+        rows = [{**(_lock_json(lock) or {}), "next": _force_cleanup_of(lock)} for lock in locks]
+        return Printed(code, json_text(rows))
+    if not locks:
+        return Printed(code, text(["no workflow lock files"]))
+    lines: list[str] = []
+    for lock in locks:
+        verdict = "STALE: " if lock.stale else ""
+        lines.append(f"{lock.path}: {verdict}{lock.reason}")
+        if lock.stale:
+            lines.append(f"  next: {_force_cleanup_of(lock)}")
+    return Printed(code, text(lines))
+
+
+def _force_cleanup_of(lock: LockInspection) -> str | None:
+    """The command that removes ``lock`` if it is stale (the lock file is named after its
+    workflow: ``<workflow_id>.lock``)."""
+    if not lock.stale:
+        return None
+    return _command("force-cleanup", "--workflow-id", lock.path.stem)
 
 
 def cmd_force_cleanup(args: argparse.Namespace) -> int:

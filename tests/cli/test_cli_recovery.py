@@ -325,6 +325,24 @@ def test_status_reports_a_crashed_workflow_as_stuck(tmp_path: Path) -> None:
     assert data["lock"] is None
 
 
+def test_status_json_shows_the_lock_ttl(tmp_path: Path) -> None:
+    """status --json gives the lock's TTL beside its heartbeat, so its expiry can be read,
+    and the workflow its holder took it for (null in a lock written without one)."""
+    _project(tmp_path)
+    run_cli("workflow", "run", "workflow.yaml", "--runner", "steps:run_step", cwd=tmp_path)
+    path = write_lock(tmp_path, "workflow-123", dead_pid(), heartbeat_at=time.time(), ttl=1234.5)
+    data = json.loads(run_cli("workflow", "status", "--json", cwd=tmp_path).stdout)
+    assert data["lock"]["ttl_seconds"] == 1234.5
+    assert data["lock"]["holder_alive"] is False
+    assert data["lock"]["workflow_id"] == "workflow-123"
+    record = json.loads(path.read_text())
+    del record["workflow_id"]
+    path.write_text(json.dumps(record))
+    data = json.loads(run_cli("workflow", "status", "--json", cwd=tmp_path).stdout)
+    assert data["lock"]["workflow_id"] is None
+    assert data["lock"]["pid"] == record["pid"]
+
+
 def test_dlq_retry_and_skip(tmp_path: Path) -> None:
     """dlq retry marks recoverable failures of a category; dlq skip refuses healthy steps."""
     _project(tmp_path, fail="timeout")
