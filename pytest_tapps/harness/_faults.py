@@ -4,7 +4,7 @@ Two kinds of fault:
 
 - **step faults** change how steps run: wrap a step runner with :meth:`Faults.runner` and the
   registered faults fire on the attempts they name (``StepTimeout``, ``StepFailure``, ``Flaky``,
-  ``Hang``);
+  ``Hang``, ``Slow``);
 - **tree faults** change the project on disk at once (``CrashDuringWrite``, ``CorruptCacheEntry``,
   ``StaleLock``, ``LiveLock``, ``StuckWorktree``, ``PermissionDenied``, ``DiskFull``,
   ``ClockSkew``).
@@ -16,6 +16,7 @@ raises :class:`FaultError`, a harness error: it is not a failure of the system u
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pytest_tapps.core import StepError
 from pytest_tapps.harness._project import Age, HarnessError, NotInLayout, TappsProject, age_seconds
@@ -124,6 +125,20 @@ class Hang:
             context.sleep(float("inf"))
 
 
+@dataclass(frozen=True)
+class Slow:
+    """The step's agent takes ``takes`` seconds, then goes on, on the given attempts: within its
+    timeout it succeeds late; past it, its timeout stops it."""
+
+    step: str
+    takes: float
+    attempts: Attempts = "all"
+
+    def fire(self, step: StepDefinition, context: StepContext) -> None:
+        if step.id == self.step and _hits(self.attempts, context.attempt):
+            context.sleep(self.takes)
+
+
 class ExecutorKilled(BaseException):
     """The executor's process died (``kill -9``) mid-step: raised by :class:`KillExecutor`.
 
@@ -151,7 +166,7 @@ class KillExecutor:
             raise ExecutorKilled(message)
 
 
-StepFault = StepTimeout | StepFailure | FailedResult | Flaky | Hang | KillExecutor
+StepFault = StepTimeout | StepFailure | FailedResult | Flaky | Hang | Slow | KillExecutor
 #: The step faults by the key a scenario writes them with.
 STEP_FAULTS: dict[str, type[StepFault]] = {
     "step_timeout": StepTimeout,
@@ -159,6 +174,7 @@ STEP_FAULTS: dict[str, type[StepFault]] = {
     "failed_result": FailedResult,
     "flaky": Flaky,
     "hang": Hang,
+    "slow": Slow,
     "kill_executor": KillExecutor,
 }
 #: A pid above Linux's largest (``pid_max`` is at most 2**22): no process has it.
@@ -185,6 +201,44 @@ def fire_all(faults: Iterable[StepFault], step: StepDefinition, context: Any) ->
     returns one gave (:class:`FailedResult`), else ``None``: the step goes on to succeed."""
     for fault in faults:
         result = fault.fire(step, context)
+        if result is not None:
+            return result
+    return None
+
+
+class _Wait(Exception):
+    """A fault's sleep, handed back to the awaited agent to await (:func:`fire_all_awaited`)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class _AwaitingContext:
+    """The step's context as an awaited agent's faults see it: the same, except that a sleep is
+    handed back to the agent's coroutine, which awaits it (``StepContext.async_sleep``)."""
+
+    def __init__(self, context: StepContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def sleep(self, seconds: float) -> None:
+        raise _Wait(seconds)
+
+
+async def fire_all_awaited(faults: Iterable[StepFault], step: StepDefinition, context: Any) -> Any:
+    """:func:`fire_all` as an async agent runs it (the runbook's ``await agent.run(...)``): a
+    fault's sleep (a timeout, a hang) is awaited with ``context.async_sleep``, so the step's
+    timeout ends the awaited sleep."""
+    awaiting = cast("StepContext", _AwaitingContext(context))  # a StepContext but for sleep
+    for fault in faults:
+        try:
+            result = fault.fire(step, awaiting)
+        except _Wait as wait:
+            await context.async_sleep(wait.seconds)
+            continue
         if result is not None:
             return result
     return None
@@ -255,11 +309,17 @@ class Faults:
     def hang(self, step: str, attempts: Attempts = "all") -> StepFault:
         return self.add(Hang(step, attempts))
 
+    def slow(self, step: str, takes: float, attempts: Attempts = "all") -> StepFault:
+        return self.add(Slow(step, takes, attempts))
+
     def kill_executor(self, step: str, attempts: Attempts = (1,)) -> StepFault:
         return self.add(KillExecutor(step, attempts))
 
-    def runner(self, base: StepRunner | None = None) -> StepRunner:
+    def runner(self, base: StepRunner | None = None, *, awaited: bool = False) -> StepRunner:
         """A step runner that fires the registered faults, then runs ``base`` (if any).
+
+        ``awaited``: the runner is an async agent's: it returns a coroutine the executor awaits,
+        in which a fault's sleep (a timeout, a hang) is awaited (:func:`fire_all_awaited`).
 
         When :class:`KillExecutor` fires, the executor runs in this process, which must live
         on: the lock file is left to a dead holder before :class:`ExecutorKilled` unwinds the
@@ -267,16 +327,32 @@ class Faults:
 
         def run(step: StepDefinition, context: StepContext) -> Any:
             work_in_worktree(step, context)
-            try:
+            if awaited:
+                return run_awaited(step, context)
+            with self._killed(context):
                 result = fire_all(self.step_faults, step, context)
-            except ExecutorKilled:
-                self._abandon_lock(context.workflow_id)
-                raise
             if result is not None:
                 return result
             return None if base is None else base(step, context)
 
+        async def run_awaited(step: StepDefinition, context: StepContext) -> Any:
+            with self._killed(context):
+                result = await fire_all_awaited(self.step_faults, step, context)
+            if result is not None or base is None:
+                return result
+            outcome = base(step, context)
+            return await outcome if inspect.isawaitable(outcome) else outcome
+
         return run
+
+    @contextlib.contextmanager
+    def _killed(self, context: StepContext) -> Iterator[None]:
+        """Leaves the workflow's lock to a dead holder when :class:`KillExecutor` fires."""
+        try:
+            yield
+        except ExecutorKilled:
+            self._abandon_lock(context.workflow_id)
+            raise
 
     def _abandon_lock(self, workflow_id: str) -> None:
         """The workflow's lock, as its holder's death leaves it: the same times, a dead pid,
@@ -501,10 +577,15 @@ class Faults:
 
         self._undo.append(stop)
 
-    def live_lock(self, workflow_id: str) -> subprocess.Popen[str]:
+    def live_lock(
+        self, workflow_id: str, *, process_name: str | None = None
+    ) -> subprocess.Popen[str]:
         """A real, live child process holds the workflow's lock until the test ends; its
         heartbeat is the project clock's now (a virtual clock's time, in a scenario), so it goes
-        stale only as that clock moves past the lock's TTL, like a hung executor's."""
+        stale only as that clock moves past the lock's TTL, like a hung executor's.
+
+        ``process_name`` is the holder's name as ``ps`` and ``/proc/PID/stat`` show it (at most
+        15 characters, no ``/``), such as ``(sd-pam)``: it runs through a link of that name."""
         if self.project.fake_fs:
             message = (
                 "live_lock needs the real filesystem (a child process holds the lock): "
@@ -512,10 +593,17 @@ class Faults:
             )
             raise FaultError(message)
         self._need_workflow_locks()
+        cat = shutil.which("cat")
+        command = [sys.executable, "-c", "import sys; sys.stdin.read()"] if cat is None else [cat]
+        if process_name is not None:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="tapps-holder-"))
+            self._undo.append(lambda: shutil.rmtree(folder, ignore_errors=True))
+            (folder / process_name).symlink_to(command[0])
+            command[0] = str(folder / process_name)
         child = subprocess.Popen(
-            [sys.executable, "-c", "import sys; sys.stdin.read()"]
-            if shutil.which("cat") is None
-            else ["cat"],  # lives until its stdin closes; starts in a millisecond
+            command,  # lives until its stdin closes; starts in a millisecond
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,

@@ -22,7 +22,15 @@ RESULT_KEYS = {
     "diagnosis": ("status",),
     "worktrees": ("worktree_list",),
 }
-_STEP_FAULTS = ("step_timeout", "step_failure", "failed_result", "flaky", "hang", "kill_executor")
+_STEP_FAULTS = (
+    "step_timeout",
+    "step_failure",
+    "failed_result",
+    "flaky",
+    "hang",
+    "slow",
+    "kill_executor",
+)
 
 
 def subject_workflow(scenario: Scenario) -> str | None:

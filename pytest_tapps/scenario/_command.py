@@ -18,12 +18,13 @@ target. docs/ci.md is the user's reference for all of this.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ Parser = Callable[[Any, Session], Any]
 
 #: Where the command's step runner reads the step faults to inject (a JSON list).
 FAULTS_ENV = "TAPPS_SCENARIO_FAULTS"
+#: ``async`` when the scenario's agents are awaited (``agents: async``): :func:`fault_runner`
+#: then returns a coroutine.
+AGENTS_ENV = "TAPPS_SCENARIO_AGENTS"
 #: The step runner ``{runner}`` names: :func:`fault_runner`, by its public name.
 FAULT_RUNNER = "pytest_tapps.scenario:fault_runner"
 
@@ -53,21 +57,36 @@ FAULT_RUNNER = "pytest_tapps.scenario:fault_runner"
 def fault_runner(step: Any, context: Any) -> Any:
     """A step runner for subprocesses: works in the step's worktree (if its metadata names
     one), fires the step faults listed in ``TAPPS_SCENARIO_FAULTS`` (written by the command
-    target), then succeeds (or returns the failed result a ``failed_result`` fault gave)."""
-    from pytest_tapps.harness._faults import (
-        ExecutorKilled,
-        fire_all,
-        step_faults_from_data,
-        work_in_worktree,
-    )
+    target), then succeeds (or returns the failed result a ``failed_result`` fault gave).
+    With ``TAPPS_SCENARIO_AGENTS=async`` it is an async agent's: it returns a coroutine."""
+    from pytest_tapps.harness._faults import fire_all, step_faults_from_data, work_in_worktree
 
     work_in_worktree(step, context)
-    try:
-        faults = step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]")))
+    faults = step_faults_from_data(json.loads(os.environ.get(FAULTS_ENV, "[]")))
+    if os.environ.get(AGENTS_ENV) == "async":
+        return _awaited_run(faults, step, context)
+    with _dies_when_killed():
         failed = fire_all(faults, step, context)
-    except ExecutorKilled:  # kill_executor: this process dies for real, mid-step
-        os.kill(os.getpid(), signal.SIGKILL)
     return {"success": True} if failed is None else failed
+
+
+async def _awaited_run(faults: list[Any], step: Any, context: Any) -> Any:
+    from pytest_tapps.harness._faults import fire_all_awaited
+
+    with _dies_when_killed():
+        failed = await fire_all_awaited(faults, step, context)
+    return {"success": True} if failed is None else failed
+
+
+@contextlib.contextmanager
+def _dies_when_killed() -> Iterator[None]:
+    """``kill_executor``: this process dies for real, mid-step."""
+    from pytest_tapps.harness._faults import ExecutorKilled
+
+    try:
+        yield
+    except ExecutorKilled:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fill(template: list[str], values: Mapping[str, Any]) -> list[str]:
@@ -274,6 +293,7 @@ class CommandTarget(Target):
             **os.environ,
             "TAPPS_AGENTS_STRUCTURED_LOGGING": "true",
             FAULTS_ENV: json.dumps(session.step_faults),
+            AGENTS_ENV: session.agents,
         }
         try:
             done = subprocess.run(

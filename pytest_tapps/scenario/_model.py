@@ -337,6 +337,21 @@ class LockSpec(Strict):
 
     workflow: WorkflowName
     holder: Literal["live", "dead-pid", "zombie", "expired", "impossible-pid"] = "dead-pid"
+    process_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=15,
+        pattern=r"^[^/\x00]+$",
+        description="a live holder's process name as ps shows it (at most 15 characters, no '/'),"
+        " e.g. '(sd-pam)'",
+    )
+
+    @model_validator(mode="after")
+    def _named_live(self) -> LockSpec:
+        if self.process_name is not None and self.holder != "live":
+            message = "process_name names a live holder's process: use it with holder: live"
+            raise ValueError(message)
+        return self
 
 
 #: A category of the runbook's retention table (checked with a suggestion by the models).
@@ -445,6 +460,15 @@ class HangFault(Strict):
     attempts: Attempts = "all"
 
 
+class SlowFault(Strict):
+    """The step's agent takes ``takes`` (a duration), then succeeds: late within its timeout,
+    stopped by it past it."""
+
+    step: str = Field(min_length=1)
+    takes: Duration
+    attempts: Attempts = "all"
+
+
 class KillExecutorFault(Strict):
     """The executor's process dies (``kill -9``) in the middle of the step, on the given
     attempts (the first, unless said): its lock file and the step's ``running`` entry are left
@@ -536,6 +560,7 @@ FAULTS: dict[str, Any] = {
     "failed_result": _shorthand(FailedResultFault, "step"),
     "flaky": _shorthand(FlakyFault, "step"),
     "hang": _shorthand(HangFault, "step"),
+    "slow": SlowFault,
     "kill_executor": _shorthand(KillExecutorFault, "step"),
     "crash_during_write": CrashDuringWriteFault,
     "corrupt_cache_entry": CorruptCacheFault,
@@ -933,6 +958,14 @@ class Scenario(Strict):
     )
     now: Moment | None = None
     fs: FS = "real"
+    agents: Literal["sync", "async"] = Field(
+        default="sync",
+        description=(
+            "how the steps' agents are called: sync (a plain call), or async (the runbook's "
+            "`result = await agent.run(...)`: the executor awaits each step, and a timeout or "
+            "a hang is an awaited sleep its timeout ends)"
+        ),
+    )
     layout: LayoutName | None = Field(
         default=None,
         description=(

@@ -213,6 +213,8 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
             faults.flaky(spec.step, spec.failures, spec.category.value)
         elif name == "hang":
             faults.hang(spec.step, attempts)
+        elif name == "slow":
+            faults.slow(spec.step, spec.takes, attempts)
         elif name == "kill_executor":
             faults.kill_executor(spec.step, attempts)
         else:
@@ -224,7 +226,7 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
 def _locks(faults: Faults, given: Given) -> None:
     for lock in given.locks:
         if lock.holder == "live":
-            faults.live_lock(lock.workflow)
+            faults.live_lock(lock.workflow, process_name=lock.process_name)
         else:
             faults.stale_lock(lock.workflow, kind=lock.holder)
 
@@ -334,11 +336,12 @@ def run_scenario(
                 layout=proj.layout,
                 clock=clock,
                 definitions={w.id: w for w in scenario.given.workflows},
-                runner=faults.runner(),
+                runner=faults.runner(awaited=scenario.agents == "async"),
                 step_faults=step_faults,
                 scratch=scratch,
                 seed=seed,
                 fake_fs=proj.fake_fs,
+                agents=scenario.agents,
             )
             result = _act(
                 loaded=loaded,

@@ -99,6 +99,9 @@ class Session:
     seed: int = 0
     #: Whether the project lives on pyfakefs' fake filesystem (subprocesses cannot see it).
     fake_fs: bool = False
+    #: ``async`` when the steps' agents are awaited (the scenario's ``agents:``): ``runner``
+    #: then returns a coroutine.
+    agents: str = "sync"
     records: list[dict[str, Any]] = field(default_factory=list)
 
     @property

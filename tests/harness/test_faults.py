@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from pytest_tapps.core import (
     Category,
     StateFileError,
     StateStore,
+    StepDefinition,
     StepStatus,
     WorkflowDefinition,
     WorkflowExecutor,
@@ -30,10 +33,13 @@ CRITICAL = {
 }
 
 
-def _run(root: Path, faults: Faults, *steps: dict[str, object]) -> tuple[WorkflowState, TappsClock]:
+def _run(
+    root: Path, faults: Faults, *steps: dict[str, object], awaited: bool = False
+) -> tuple[WorkflowState, TappsClock]:
     with virtual_time(freeze=False) as clock:
         definition = WorkflowDefinition.parse({"id": "wf", "steps": list(steps)})
-        state = WorkflowExecutor(root, faults.runner(), clock=clock).run(definition)
+        runner = faults.runner(awaited=awaited)
+        state = WorkflowExecutor(root, runner, clock=clock).run(definition)
         return state, clock
 
 
@@ -83,6 +89,62 @@ def test_flaky_failure_and_hang(tmp_path: Path) -> None:
         faults.hang("h")
         state, clock = _run(built.root, faults, {"id": "h", "timeout": 60})
         assert clock.elapsed == 60
+
+
+@pytest.mark.parametrize("awaited", [False, True], ids=["called", "awaited"])
+def test_a_slow_agent_finishes_within_its_timeout_and_is_stopped_past_it(
+    tmp_path: Path, awaited: bool
+) -> None:
+    """slow takes its time: exactly the timeout completes, a second more is stopped at it."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.slow("exact", 120)
+        faults.slow("over", 121, attempts=[1])
+        retry = {"max_attempts": 2, "backoff_strategy": "fixed", "initial_delay": 1}
+        state, clock = _run(
+            tmp_path,
+            faults,
+            {"id": "exact", "timeout": 120},
+            {"id": "over", "timeout": 120, "retry": {**retry, "max_delay": 1}},
+            awaited=awaited,
+        )
+    assert [e.status for e in state.executions_of("exact")] == [StepStatus.COMPLETED]
+    over = state.executions_of("over")
+    assert [e.status for e in over] == [StepStatus.FAILED, StepStatus.COMPLETED]
+    assert over[0].error is not None
+    assert over[0].error.details == {"timeout_seconds": 120, "scope": "step"}
+    assert clock.elapsed == 120 + 120 + 1
+
+
+def test_an_awaited_runner_returns_a_coroutine_whose_hang_its_timeout_ends(tmp_path: Path) -> None:
+    """awaited=True: the runner gives the executor a coroutine; a hang in it is an awaited
+    sleep the step's timeout ends, with the same envelope a called runner's hang gets."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.hang("h")
+        runner = faults.runner(awaited=True)
+        given: list[bool] = []
+
+        def spy(step: StepDefinition, context: Any) -> Any:
+            pending = runner(step, context)
+            given.append(inspect.iscoroutine(pending))
+            return pending
+
+        with virtual_time(freeze=False) as clock:
+            definition = WorkflowDefinition.parse({"id": "wf", "steps": [{"id": "ok"}]})
+            done = WorkflowExecutor(built.root / "spy", spy, clock=clock).run(definition)
+        assert given == [True]
+        assert done.status.value == "completed"  # no fault on this step: the awaited agent succeeds
+        called, _ = _run(built.root, faults, {"id": "h", "timeout": 60})
+        awaited, clock = _run(built.root / "a", faults, {"id": "h", "timeout": 60}, awaited=True)
+    assert clock.elapsed == 60
+    (hung,) = awaited.executions_of("h")
+    (before,) = called.executions_of("h")
+    assert hung.error is not None
+    assert before.error is not None
+    assert hung.error.model_dump(exclude={"timestamp"}) == before.error.model_dump(
+        exclude={"timestamp"}
+    )
 
 
 def test_crash_during_write_leaves_a_truncated_state_or_a_temp_file(tmp_path: Path) -> None:
@@ -146,6 +208,24 @@ def test_stale_and_live_locks(tmp_path: Path) -> None:
         assert inspect_lock(built.layout.lock_file("wf-live"), clock=built.clock).stale
         faults.close()
         assert child.poll() is not None
+
+
+def test_a_live_holder_runs_under_the_process_name_it_is_given(tmp_path: Path) -> None:
+    """live_lock(process_name=...) runs the holder under that name, as /proc/PID/stat shows it
+    (parentheses and all); the holder is alive, and close() stops it and removes its link."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        child = faults.live_lock("wf", process_name="ci) Z (job")
+        stat = Path(f"/proc/{child.pid}/stat").read_text()
+        assert stat.startswith(f"{child.pid} (ci) Z (job) ")
+        assert pid_alive(child.pid)
+        assert isinstance(child.args, list)
+        link = Path(child.args[0])
+        assert link.name == "ci) Z (job"
+        assert not link.is_relative_to(tmp_path)
+        faults.close()
+        assert child.poll() is not None
+        assert not link.parent.exists()
 
 
 def test_a_beating_holder_keeps_the_time_it_took_its_lock(tmp_path: Path) -> None:

@@ -294,6 +294,42 @@ def test_now_refuses_naive_and_non_timestamps(value: object, message: str) -> No
 # -- strict types and the item unions ------------------------------------------------------------
 
 
+def test_a_process_name_names_a_live_holder_only() -> None:
+    """given.locks' process_name is for a live holder, at most 15 characters and without '/'
+    (a name the kernel keeps); a stale holder with one is refused at its item."""
+    given = {"locks": [{"workflow": "wf", "holder": "live", "process_name": "ci) Z (job"}]}
+    assert scenario(given=given).given.locks[0].process_name == "ci) Z (job"
+    assert errors(
+        {
+            "name": "c",
+            "runbook": RUNBOOK,
+            "given": {"locks": [{"workflow": "wf", "process_name": "x"}]},
+        }
+    ) == [
+        (
+            ("given", "locks", 0),
+            "Value error, process_name names a live holder's process: use it with holder: live",
+        )
+    ]
+    for bad in ("a/b", "", "sixteen-letters!"):
+        lock = {"workflow": "wf", "holder": "live", "process_name": bad}
+        found = errors({"name": "c", "runbook": RUNBOOK, "given": {"locks": [lock]}})
+        assert [loc for loc, _ in found] == [("given", "locks", 0, "process_name")], bad
+
+
+def test_a_slow_agent_needs_how_long_it_takes_and_agents_are_sync_or_async() -> None:
+    """slow: takes is a required duration (units allowed); agents: only sync or async."""
+    (fault,) = scenario(faults=[{"slow": {"step": "s", "takes": "2m"}}]).faults
+    assert action_name(fault) == "slow"
+    assert action_value(fault).model_dump() == {"step": "s", "takes": 120.0, "attempts": "all"}
+    found = errors({"name": "c", "runbook": RUNBOOK, "faults": [{"slow": {"step": "s"}}]})
+    assert [loc[-1] for loc, _ in found] == ["takes"]
+    assert scenario().agents == "sync"
+    assert scenario(agents="async").agents == "async"
+    found = errors({"name": "c", "runbook": RUNBOOK, "agents": "threaded"})
+    assert [loc for loc, _ in found] == [("agents",)]
+
+
 def test_types_are_not_coerced() -> None:
     """A count written as a string, or a flag as a string, is an error, not a guess."""
     with pytest.raises(ValidationError) as caught:
