@@ -152,7 +152,9 @@ def _problem_of(
         message = "expected a mapping of category: age, e.g. 'debug_logs: 3d'"
         return "", problem(["retention"], message)
     key = str(error["loc"][0])
-    written = next((k for k in keys if isinstance(k, int) and str(k) == key), key)
+    # pydantic reports a number key as its int and a YAML `true:`/`false:` key as 1/0
+    written = next((k for k in keys if isinstance(k, int) and str(int(k)) == key), key)
+    key = str(written)
     where: list[str | int] = ["retention", written]
     if key not in BY_NAME:  # an unknown name, or no name at all (a number as the key)
         return key, problem(where, f"unknown retention category{did_you_mean(key, BY_NAME)}")

@@ -190,6 +190,20 @@ def test_a_key_that_is_no_name_is_an_unknown_category(tmp_path: Path) -> None:
     )
 
 
+def test_a_true_key_is_an_unknown_category_at_its_own_line_in_file_order(tmp_path: Path) -> None:
+    """A ``true:`` key (YAML reads it as a boolean, pydantic reports it as 1) is reported at its
+    own line and in the order of the file, not at the section's line after every other."""
+    layout = _config(tmp_path, "retention:\n  debug_logs: 0d\n  true: 3d\n  debug_log: 3d\n")
+    with pytest.raises(YamlFileError) as info:
+        load_retention(layout)
+    path = layout.config_file
+    assert str(info.value).splitlines()[::2] == [
+        f"{path}:2: retention.debug_logs: must be > 0 seconds, got '0d'",
+        f"{path}:3: retention.True: unknown retention category",
+        f"{path}:4: retention.debug_log: unknown retention category (did you mean 'debug_logs'?)",
+    ]
+
+
 @pytest.mark.parametrize("section", ["retention: 30d\n", "retention:\n  - debug_logs\n"])
 def test_a_section_that_is_no_mapping_is_refused_at_its_line(tmp_path: Path, section: str) -> None:
     """One age for everything, or a list of names, is refused at the retention: line with an
