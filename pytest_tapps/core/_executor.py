@@ -35,7 +35,7 @@ from pytest_tapps.core._durations import (
     human_duration,
 )
 from pytest_tapps.core._envelope import DEFAULT_CODES, Category, ErrorEnvelope, classify
-from pytest_tapps.core._errors import StateFileError, TappsError
+from pytest_tapps.core._errors import StateFileError, TappsError, UnsafeNameError
 from pytest_tapps.core._fsutil import write_atomic
 from pytest_tapps.core._layout import Layout
 from pytest_tapps.core._locks import DEFAULT_TTL_SECONDS, LockInspection, WorkflowLock
@@ -421,8 +421,21 @@ class WorkflowExecutor:
             except StateFileError as exc:
                 message = f"{exc}; fix or move that file before starting a new workflow"
                 raise StateFileError(current, message.split(": ", 1)[1]) from None
-            old_id = str(data.get("workflow_id", ""))
-            write_atomic(self.layout.history_file(old_id), dump_json(data))
+            old_id = data.get("workflow_id")
+            try:
+                moved = self.layout.history_file("" if old_id is None else str(old_id))
+            except UnsafeNameError:  # hand-edited: no name to file the previous state under
+                held = (
+                    "it has no workflow_id"
+                    if old_id is None
+                    else f"its workflow_id {old_id!r} is not a safe file name"
+                )
+                message = (
+                    f"{held}, so it cannot be moved to history/; fix or move that file before "
+                    "starting a new workflow"
+                )
+                raise StateFileError(current, message) from None
+            write_atomic(moved, dump_json(data))
         return current
 
     @staticmethod

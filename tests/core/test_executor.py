@@ -21,6 +21,7 @@ from pytest_tapps.core import (
     LockHeldError,
     ResumeRefused,
     RetryPolicy,
+    StateFileError,
     StateStore,
     StepContext,
     StepDefinition,
@@ -508,6 +509,36 @@ def test_a_new_workflow_moves_the_previous_current_one_to_history(tmp_path: Path
     store = StateStore(layout)
     assert store.load().workflow_id == "workflow-124"
     assert store.locate("workflow-123") == layout.history_file("workflow-123")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "why"),
+    [
+        ({}, "it has no workflow_id"),
+        ({"workflow_id": "../x"}, "its workflow_id '../x' is not a safe file name"),
+    ],
+)
+def test_a_previous_state_with_no_usable_id_stops_a_new_run(
+    tmp_path: Path, recorded: dict[str, Any], why: str
+) -> None:
+    """A hand-edited current state whose workflow_id cannot name its history file stops a
+    new run before anything is written, naming the file and why (not an unsafe-name error
+    about an id the operator never typed)."""
+    layout = Layout(tmp_path)
+    current = layout.current_state_file
+    assert current is not None
+    current.parent.mkdir(parents=True)
+    current.write_text(json.dumps({**recorded, "status": "completed", "step_executions": []}))
+    before = current.read_bytes()
+    executor = WorkflowExecutor(layout, lambda step, context: None, clock=VirtualClock())
+    with pytest.raises(StateFileError) as refused:
+        executor.run(definition({"id": "s"}))
+    assert str(refused.value) == (
+        f"{current}: {why}, so it cannot be moved to history/; fix or move that file before "
+        "starting a new workflow"
+    )
+    assert current.read_bytes() == before
+    assert sorted(p.name for p in current.parent.rglob("*")) == ["current_state.json"]
 
 
 def _timing_out(max_attempts: int, strategy: str, initial: float, cap: float) -> dict[str, Any]:
