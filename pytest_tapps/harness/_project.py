@@ -366,11 +366,13 @@ class TappsProject:
             raise NotInLayout(message)
         return self.write(folder / name, content, age=age)
 
-    def symlink(self, relative: str, target: Path | str) -> Path:
-        """A link under ``.tapps-agents/`` pointing at ``target`` (anywhere)."""
+    def symlink(self, relative: str, target: Path | str, *, age: Age = 0) -> Path:
+        """A link under ``.tapps-agents/`` pointing at ``target`` (anywhere), itself ``age``
+        old on the project's clock (the link's own time, which ``lstat`` reads)."""
         link = self.layout.tapps_dir / relative
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(target)
+        self.age(link, age)
         return link
 
     # -- workflows, worktrees, caches ----------------------------------------------------------

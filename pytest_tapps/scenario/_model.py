@@ -238,6 +238,7 @@ class SymlinkSpec(Strict):
 
     path: Path_
     target: Path_
+    age: Age = 0.0
 
 
 class WorktreeSpec(Strict):

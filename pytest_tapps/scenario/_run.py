@@ -148,6 +148,7 @@ def build_given(proj: TappsProject, given: Given) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = Path(os.path.normpath(root / link.target))
         path.symlink_to(target)
+        proj.age(path, link.age)  # the link's own time (lstat), on the scenario's clock
 
 
 def _write_file(proj: TappsProject, spec: FileSpec, worktrees: dict[Path, float]) -> None:

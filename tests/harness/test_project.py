@@ -26,6 +26,20 @@ def test_ages_set_mtimes_relative_to_the_clock(tmp_path: Path) -> None:
         assert future.stat().st_mtime == clock.time() + 3600
 
 
+def test_a_link_is_aged_by_its_own_time_not_its_target_s(tmp_path: Path) -> None:
+    """symlink(..., age='2d') stamps the link itself (what lstat reads) on the project's
+    clock; its target keeps its own time, and a link made without an age is made at now (not
+    at the machine's real time, which is after a scenario's clock)."""
+    clock = VirtualClock()
+    with project(tmp_path, clock=clock) as built:
+        target = built.file("logs/debug/a.log", age="8d")
+        link = built.symlink("logs/debug/latest.log", target, age="2d")
+        fresh = built.symlink("logs/debug/now.log", target)
+        assert link.lstat().st_mtime == clock.time() - 2 * DAY
+        assert fresh.lstat().st_mtime == clock.time()
+        assert target.stat().st_mtime == clock.time() - 8 * DAY
+
+
 def test_a_declarative_tree_builds_workflows_worktrees_and_caches(tmp_path: Path) -> None:
     """build() takes the same things as the fluent methods, from a mapping."""
     with project(tmp_path) as built:
