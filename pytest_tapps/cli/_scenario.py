@@ -145,6 +145,60 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     strength.add_argument("--json", action="store_true", help="print JSON")
     strength.set_defaults(handler=cmd_strength, changes=False, logs=False)
+    _register_capture(actions, common)
+
+
+def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
+    from pytest_tapps.scenario._capture import CAPTURE_ACTIONS
+
+    capture = actions.add_parser(
+        "capture",
+        parents=[common],
+        help="write a regression scenario from a real .tapps-agents/ tree",
+        description=(
+            "Read the project's .tapps-agents/ tree (changing nothing, following no link) and "
+            "write it as a scenario: now: the capture time, given: every file, folder, link and "
+            "lock with its age to the nanosecond (files no runbook rule reads become placeholders "
+            "of their size), when: the chosen procedures, then: what the reference core decides "
+            "at that time. The scenario passes on the core at once and fails when a change breaks "
+            "one of those decisions. Exits 2 on bad input (no .tapps-agents/, an output that "
+            "cannot be written, a tree of another layout)."
+        ),
+    )
+    capture.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the scenario file to write (FILE.tapps.yaml; its folders are made)",
+    )
+    capture.add_argument(
+        "--layout",
+        choices=("runbook", "tapps-agents-3.7"),
+        default="runbook",
+        help="the layout the tree is written in (default: runbook)",
+    )
+    capture.add_argument(
+        "--workflow-id",
+        metavar="ID",
+        help="the workflow whose status to pin (default: the current one)",
+    )
+    capture.add_argument(
+        "--action",
+        dest="actions",
+        action="append",
+        choices=CAPTURE_ACTIONS,
+        help="a procedure to pin (repeat it for several; default: all of "
+        f"{', '.join(CAPTURE_ACTIONS)})",
+    )
+    capture.add_argument(
+        "--name", help="the scenario's name (default: where and when it was taken)"
+    )
+    capture.add_argument(
+        "--force", action="store_true", help="replace FILE when it exists (else it is refused)"
+    )
+    capture.set_defaults(handler=cmd_capture, changes=False)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -418,3 +472,63 @@ def cmd_strength(args: argparse.Namespace) -> int:
         )
         return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pytest_tapps.core._clock import SYSTEM_CLOCK
+    from pytest_tapps.scenario._capture import CAPTURE_ACTIONS, CaptureError, capture
+    from pytest_tapps.scenario._export import write_scenario
+    from pytest_tapps.scenario._load import ScenarioFileError
+
+    output: Path = args.output
+    refusal = _output_refusal(output, args.project_root, force=args.force)
+    if refusal is not None:
+        error(refusal)
+        return EXIT_USAGE
+    clock = args.clock
+    now = None if clock is SYSTEM_CLOCK else datetime.fromtimestamp(clock.time(), UTC)
+    try:
+        found = capture(
+            args.project_root,
+            layout=args.layout,
+            now=now,
+            workflow_id=args.workflow_id,
+            actions=args.actions or CAPTURE_ACTIONS,
+            name=args.name,
+        )
+    except CaptureError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    try:
+        write_scenario(output, **found.parts)
+    except OSError as exc:
+        error(f"{output}: cannot be written ({exc.strerror or exc})")
+        return EXIT_USAGE
+    except ScenarioFileError as exc:  # a capture we could not read back: our fault, say so
+        error(f"the captured scenario does not load, so it was not written: {exc}")
+        return EXIT_PROBLEMS
+    for why in found.skipped:
+        warn(f"left out of the scenario: {why}")
+    given = found.parts.get("given", {})
+    counts = ", ".join(
+        f"{len(given.get(key, ()))} {key}" for key in ("files", "folders", "symlinks", "locks")
+    )
+    print(f"wrote {output}: {counts}; {len(found.skipped)} left out")
+    print(f"run it: pytest -p tapps {output}")
+    return EXIT_OK
+
+
+def _output_refusal(output: Path, project_root: Path, *, force: bool) -> str | None:
+    """Why the capture may not be written to ``output``, or ``None``."""
+    if not output.name.endswith(".tapps.yaml"):
+        return f"{output}: name the file NAME.tapps.yaml, as pytest -p tapps collects them"
+    tapps = (project_root / ".tapps-agents").resolve()
+    if output.resolve().is_relative_to(tapps):
+        return f"{output}: write the scenario outside the tree it captures ({tapps})"
+    if output.is_dir():
+        return f"{output}: is a folder; give the scenario file's path"
+    if output.exists() and not force:
+        return f"{output}: already exists; pass --force to replace it"
+    return None

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pytest_tapps.core import StepError
+from pytest_tapps.core import DEFAULT_TTL_SECONDS, StepError
 from pytest_tapps.harness._project import Age, HarnessError, NotInLayout, TappsProject, age_seconds
 
 if TYPE_CHECKING:
@@ -466,24 +466,57 @@ class Faults:
         meta["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         (entry / "meta.json").write_text(json.dumps(meta))
 
-    def stale_lock(self, workflow_id: str, *, kind: str = "dead-pid") -> Path:
+    def stale_lock(
+        self,
+        workflow_id: str,
+        *,
+        kind: str = "dead-pid",
+        heartbeat_age: float | None = None,
+        created_age: float | None = None,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+    ) -> Path:
         """A lock whose holder is gone (``dead-pid``), was killed but not yet reaped by its
         parent (``zombie``: ``<defunct>`` in ``ps``), whose heartbeat expired (``expired``), or
         whose pid was hand-edited to one no process can have (``impossible-pid``:
-        :data:`IMPOSSIBLE_PID`, with a fresh heartbeat)."""
-        now = self.project.clock.time()
+        :data:`IMPOSSIBLE_PID`, with a fresh heartbeat).
+
+        Its heartbeat is ``heartbeat_age`` seconds old (default: fresh, or an hour for
+        ``expired``), it was taken ``created_age`` seconds ago (default: at the heartbeat) and
+        its TTL is ``ttl_seconds``: a captured lock keeps its own times."""
+        if kind not in ("dead-pid", "zombie", "expired", "impossible-pid"):
+            message = (
+                f"stale_lock(kind={kind!r}): use 'dead-pid', 'zombie', 'expired' or "
+                "'impossible-pid'"
+            )
+            raise FaultError(message)
+        if heartbeat_age is None:
+            heartbeat_age = 3600.0 if kind == "expired" else 0.0
         if kind == "dead-pid":
-            return self._lock_file(workflow_id, self._dead_pid(), now)
-        if kind == "zombie":
-            return self._lock_file(workflow_id, self._zombie_pid(), now)
-        if kind == "expired":
-            return self._lock_file(workflow_id, os.getpid(), now - 3600)
-        if kind == "impossible-pid":
-            return self._lock_file(workflow_id, IMPOSSIBLE_PID, now)
-        message = (
-            f"stale_lock(kind={kind!r}): use 'dead-pid', 'zombie', 'expired' or 'impossible-pid'"
+            pid = self._dead_pid()
+        elif kind == "zombie":
+            pid = self._zombie_pid()
+        elif kind == "expired":
+            pid = os.getpid()
+        else:
+            pid = IMPOSSIBLE_PID
+        return self._aged_lock(workflow_id, pid, heartbeat_age, created_age, ttl_seconds)
+
+    def _aged_lock(
+        self,
+        workflow_id: str,
+        pid: int,
+        heartbeat_age: float,
+        created_age: float | None,
+        ttl_seconds: float,
+    ) -> Path:
+        from pytest_tapps.core import to_iso
+        from pytest_tapps.core._timeutil import from_epoch
+
+        now = self.project.clock.time()
+        created = None if created_age is None else to_iso(from_epoch(now - created_age))
+        return self._lock_file(
+            workflow_id, pid, now - heartbeat_age, ttl_seconds=ttl_seconds, created_at=created
         )
-        raise FaultError(message)
 
     def _lock_file(
         self,
@@ -491,7 +524,7 @@ class Faults:
         pid: int,
         beat: float,
         *,
-        ttl_seconds: float = 300,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
         created_at: str | None = None,
     ) -> Path:
         """A lock file as :class:`~pytest_tapps.core.WorkflowLock` writes it, held by ``pid``
@@ -578,14 +611,22 @@ class Faults:
         self._undo.append(stop)
 
     def live_lock(
-        self, workflow_id: str, *, process_name: str | None = None
+        self,
+        workflow_id: str,
+        *,
+        process_name: str | None = None,
+        heartbeat_age: float = 0.0,
+        created_age: float | None = None,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
     ) -> subprocess.Popen[str]:
         """A real, live child process holds the workflow's lock until the test ends; its
         heartbeat is the project clock's now (a virtual clock's time, in a scenario), so it goes
         stale only as that clock moves past the lock's TTL, like a hung executor's.
 
         ``process_name`` is the holder's name as ``ps`` and ``/proc/PID/stat`` show it (at most
-        15 characters, no ``/``), such as ``(sd-pam)``: it runs through a link of that name."""
+        15 characters, no ``/``), such as ``(sd-pam)``: it runs through a link of that name.
+        ``heartbeat_age``, ``created_age`` and ``ttl_seconds`` give the lock its own times, as
+        :meth:`stale_lock`'s do (a live holder whose heartbeat is older than its TTL is hung)."""
         if self.project.fake_fs:
             message = (
                 "live_lock needs the real filesystem (a child process holds the lock): "
@@ -610,7 +651,7 @@ class Faults:
         )
 
         self._stop_at_close(child)
-        self._lock_file(workflow_id, child.pid, self.project.clock.time())
+        self._aged_lock(workflow_id, child.pid, heartbeat_age, created_age, ttl_seconds)
         return child
 
     def stuck_worktree(self, name: str, kind: str = "locked") -> Path:

@@ -8,8 +8,9 @@ with what was expected, what was found, and which picture explains it (``timelin
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.core import StateFileError, WorkflowNotFoundError, format_duration
@@ -159,15 +160,17 @@ def _paths(result: Result) -> Iterator[Mismatch]:
         )
 
 
-def _dlq(result: Result) -> Iterator[Mismatch]:
-    want = result.scenario.then.dlq
-    if want is None:
-        return
+def dlq_entries(
+    layout: Any, *, leave: Callable[[Path], bool] = lambda _path: False
+) -> list[dict[str, Any]]:
+    """The dead-letter queue of the states under ``layout``, as ``then.dlq`` compares it: one
+    entry per step whose newest execution failed (unreadable states, and those whose file
+    ``leave`` is true of, left out)."""
     from pytest_tapps.core import StateStore
 
     entries = []
-    for _path, state in StateStore(result.session.layout).iter_states():
-        if isinstance(state, StateFileError):
+    for path, state in StateStore(layout).iter_states():
+        if isinstance(state, StateFileError) or leave(path):
             continue
         for execution in state.failed():
             error = execution.error
@@ -180,6 +183,14 @@ def _dlq(result: Result) -> Iterator[Mismatch]:
                     "code": error.code if error else None,
                 }
             )
+    return entries
+
+
+def _dlq(result: Result) -> Iterator[Mismatch]:
+    want = result.scenario.then.dlq
+    if want is None:
+        return
+    entries = dlq_entries(result.session.layout)
     wanted = [item.model_dump(mode="json", exclude_none=True) for item in want]
     unmatched = list(entries)
     missing = []

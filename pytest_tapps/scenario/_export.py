@@ -16,24 +16,71 @@ def scenario_text(
     name: str,
     runbook: str | Sequence[str],
     description: str | None = None,
+    now: str | None = None,
+    fs: str | None = None,
+    layout: str | None = None,
     given: Mapping[str, Any] | None = None,
     faults: Sequence[Mapping[str, Any]] = (),
     when: Sequence[Mapping[str, Any]] = (),
     then: Mapping[str, Any] | None = None,
 ) -> str:
     """The YAML text of one scenario with these parts (keys in the guide's order)."""
-    from ruamel.yaml import YAML
 
     data: dict[str, Any] = {"name": name}
     if description:
         data["description"] = description
     data["runbook"] = runbook if isinstance(runbook, str) else list(runbook)
+    for key, text in (("now", now), ("fs", fs), ("layout", layout)):
+        if text is not None:
+            data[key] = text
     for key, value in (("given", given), ("faults", faults), ("when", when), ("then", then)):
         if value:
             data[key] = _plain(value)
+    text = _dump(data, blocks=True)
+    if not _reads_back(text, data):
+        # ruamel.yaml folds some double-quoted strings wrongly at the line width (a backslash
+        # or a space at the fold is lost or doubled): such a file is written unfolded.
+        text = _dump(data, blocks=False)
+    return text
+
+
+def _reads_back(text: str, data: Any) -> bool:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return bool(YAML(typ="safe", pure=True).load(text) == data)
+    except YAMLError:
+        return False
+
+
+def _dump(data: Any, *, blocks: bool) -> str:
+    """``data`` as YAML: with ``blocks``, multi-line text of printable lines as literal blocks
+    (``|``, as a person writes a file's content) and other lines folded at 100 characters;
+    else every string on one line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import SafeRepresenter
+
+    class Representer(SafeRepresenter):
+        pass
+
+    def text(representer: SafeRepresenter, value: str) -> Any:
+        lines = value.rstrip("\n").split("\n")
+        block = (
+            blocks
+            and len(lines) > 1
+            and all(line.isprintable() and line == line.rstrip() for line in lines)
+        )
+        return representer.represent_scalar(
+            "tag:yaml.org,2002:str", value, style="|" if block else None
+        )
+
+    Representer.add_representer(str, text)
     yaml = YAML(typ="safe", pure=True)
+    yaml.Representer = Representer
     yaml.default_flow_style = False
-    yaml.width = 100
+    yaml.representer.sort_base_mapping_type_on_output = False  # the guide's order, as given
+    yaml.width = 100 if blocks else 2**30
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()

@@ -148,6 +148,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def one_of(*forms: dict[str, Any]) -> ConfigDict:
+    """A :class:`Strict` model's config whose JSON Schema accepts any one of ``forms`` (which
+    keys go together), as its validator does."""
+    return ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra={"anyOf": list(forms)}
+    )
+
+
 def _checked_path(value: Any) -> Any:
     return check_relative(value) if isinstance(value, str) else value
 
@@ -226,11 +234,60 @@ Documents = Annotated[
 
 
 class FileSpec(Strict):
-    """A file, by path from the project root, with an age (its mtime) and content."""
+    """A file, by path from the project root, with an age (its mtime) and its bytes: ``content``
+    (text), ``base64`` (any bytes: how a capture keeps a file that is not UTF-8 text) or
+    ``size`` (that many placeholder bytes: how a capture keeps a file no runbook rule reads)."""
+
+    model_config = one_of(
+        {"properties": {"base64": False, "size": False}},
+        {"required": ["base64"], "properties": {"content": False, "size": False}},
+        {"required": ["size"], "properties": {"content": False, "base64": False}},
+    )
 
     path: Path_
     age: Age = 0.0
     content: str = "x"
+    base64: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+        description="the file's bytes in base64 (for a file that is not UTF-8 text)",
+    )
+    size: int | None = Field(
+        default=None, ge=0, description="that many placeholder bytes ('x'), for any content"
+    )
+
+    @model_validator(mode="after")
+    def _one_content(self) -> FileSpec:
+        given = [key for key in ("content", "base64", "size") if key in self.model_fields_set]
+        if len(given) > 1:
+            message = f"give one of content, base64 or size, not {' and '.join(given)}"
+            raise ValueError(message)
+        if self.base64 is not None:
+            self.data()  # a wrong length or padding is an error here, not when written
+        return self
+
+    def data(self) -> bytes:
+        """The file's bytes."""
+        if self.size is not None:
+            return b"x" * self.size
+        if self.base64 is not None:
+            import base64
+            import binascii
+
+            try:
+                return base64.b64decode(self.base64, validate=True)
+            except binascii.Error as exc:
+                message = f"base64 does not decode: {exc}"
+                raise ValueError(message) from None
+        return self.content.encode()
+
+
+class FolderSpec(Strict):
+    """A folder with no files in it, by path from the project root, with an age (its mtime):
+    the age an empty worktree or run folder is judged by."""
+
+    path: Path_
+    age: Age = 0.0
 
 
 class SymlinkSpec(Strict):
@@ -247,16 +304,9 @@ class WorktreeSpec(Strict):
     layout names a step's worktree (``workflow-<wf>-step-<step>-<8 hex>`` in tapps-agents-3.7's,
     ``<wf>-<step>`` in the runbook's)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        frozen=True,
-        json_schema_extra={
-            "anyOf": [
-                {"required": ["name"], "properties": {"workflow": False, "step": False}},
-                {"required": ["workflow", "step"], "properties": {"name": False}},
-            ]
-        },
+    model_config = one_of(
+        {"required": ["name"], "properties": {"workflow": False, "step": False}},
+        {"required": ["workflow", "step"], "properties": {"name": False}},
     )
 
     name: WorktreeName | None = None
@@ -347,6 +397,17 @@ class LockSpec(Strict):
         " e.g. '(sd-pam)'",
     )
 
+    heartbeat_age: Age | None = Field(
+        default=None,
+        description="how long ago the holder last beat (default: now; 1h for an expired holder)",
+    )
+    created_age: Age | None = Field(
+        default=None, description="how long ago the lock was taken (default: at its heartbeat)"
+    )
+    ttl: Annotated[Duration, Field(gt=0)] | None = Field(
+        default=None, description="the lock's TTL (default 300s, the core's)"
+    )
+
     @model_validator(mode="after")
     def _named_live(self) -> LockSpec:
         if self.process_name is not None and self.holder != "live":
@@ -369,6 +430,9 @@ class Given(Strict):
     )
     states: list[StateSpec] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
+    folders: list[FolderSpec] = Field(
+        default_factory=list, description="empty folders and their ages (files make the rest)"
+    )
     symlinks: list[SymlinkSpec] = Field(default_factory=list)
     worktrees: list[WorktreeSpec] = Field(default_factory=list)
     context7: list[Context7Spec] = Field(default_factory=list)

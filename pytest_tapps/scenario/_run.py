@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_tapps.core import LayoutProfile, VirtualClock
@@ -149,6 +149,11 @@ def build_given(proj: TappsProject, given: Given) -> None:
         target = Path(os.path.normpath(root / link.target))
         path.symlink_to(target)
         proj.age(path, link.age)  # the link's own time (lstat), on the scenario's clock
+    # Last, deepest first: making anything in a folder changes its mtime.
+    for folder in sorted(given.folders, key=lambda f: -PurePosixPath(f.path).as_posix().count("/")):
+        path = root / folder.path
+        path.mkdir(parents=True, exist_ok=True)
+        os.utime(path, (proj.clock.time() - folder.age,) * 2)
 
 
 def _write_file(proj: TappsProject, spec: FileSpec, worktrees: dict[Path, float]) -> None:
@@ -159,10 +164,10 @@ def _write_file(proj: TappsProject, spec: FileSpec, worktrees: dict[Path, float]
     path = proj.root / spec.path
     owner = next((folder for folder in worktrees if path.is_relative_to(folder)), None)
     if owner is None:
-        proj.write(path, spec.content, age=spec.age)
+        proj.write(path, spec.data(), age=spec.age)
         return
     age = spec.age if "age" in spec.model_fields_set else worktrees[owner]
-    proj.write(path, spec.content, age=age)
+    proj.write(path, spec.data(), age=age)
     stamp = proj.clock.time() - worktrees[owner]
     folder = path.parent
     while folder.is_relative_to(owner):
@@ -225,11 +230,26 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
 
 
 def _locks(faults: Faults, given: Given) -> None:
+    from pytest_tapps.core import DEFAULT_TTL_SECONDS
+
     for lock in given.locks:
+        ttl = DEFAULT_TTL_SECONDS if lock.ttl is None else lock.ttl
         if lock.holder == "live":
-            faults.live_lock(lock.workflow, process_name=lock.process_name)
+            faults.live_lock(
+                lock.workflow,
+                process_name=lock.process_name,
+                heartbeat_age=lock.heartbeat_age or 0.0,
+                created_age=lock.created_age,
+                ttl_seconds=ttl,
+            )
         else:
-            faults.stale_lock(lock.workflow, kind=lock.holder)
+            faults.stale_lock(
+                lock.workflow,
+                kind=lock.holder,
+                heartbeat_age=lock.heartbeat_age,
+                created_age=lock.created_age,
+                ttl_seconds=ttl,
+            )
 
 
 def in_layout(scenario: Scenario, profile: LayoutProfile) -> Scenario:
@@ -261,6 +281,9 @@ def in_layout(scenario: Scenario, profile: LayoutProfile) -> Scenario:
     given = scenario.given.model_copy(
         update={
             "files": [f.model_copy(update={"path": moved(f.path)}) for f in scenario.given.files],
+            "folders": [
+                f.model_copy(update={"path": moved(f.path)}) for f in scenario.given.folders
+            ],
             "symlinks": [
                 link.model_copy(update={"path": moved(link.path), "target": moved(link.target)})
                 for link in scenario.given.symlinks

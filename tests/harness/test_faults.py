@@ -371,3 +371,33 @@ def test_a_zombie_lock_holder_needs_the_real_filesystem() -> None:
         "a zombie lock holder needs the real filesystem (its state is read from /proc): "
         "use fs='real'"
     )
+
+
+def test_a_lock_is_written_with_the_times_it_is_given(tmp_path: Path) -> None:
+    """A captured lock keeps its heartbeat's and its creation's age and its TTL (on the
+    project's clock); without them an expired lock's heartbeat is an hour old."""
+    import json
+
+    from pytest_tapps.core import VirtualClock, inspect_lock
+
+    clock = VirtualClock(1_800_000_000.0)
+    with project(tmp_path / "p", clock=clock) as proj:
+        faults = Faults(proj)
+        try:
+            path = faults.stale_lock(
+                "wf-1", kind="dead-pid", heartbeat_age=90.0, created_age=600.0, ttl_seconds=60.0
+            )
+            record = json.loads(path.read_text())
+            assert record["heartbeat_at"] == "2027-01-15T07:58:30Z"
+            assert record["created_at"] == "2027-01-15T07:50:00Z"
+            assert record["ttl_seconds"] == 60.0
+            faults.stale_lock("wf-2", kind="expired")
+            assert (
+                inspect_lock(proj.layout.lock_file("wf-2"), clock=clock).heartbeat_age_seconds
+                == 3600
+            )
+            faults.live_lock("wf-3", heartbeat_age=120.0, ttl_seconds=60.0)
+            live = inspect_lock(proj.layout.lock_file("wf-3"), clock=clock)
+            assert (live.holder_alive, live.stale) == (True, True)  # alive but hung
+        finally:
+            faults.close()

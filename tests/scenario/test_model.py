@@ -405,3 +405,54 @@ def test_references_are_always_a_list() -> None:
     """One runbook reference or several: ``references`` lists them."""
     assert scenario().references == [RUNBOOK]
     assert scenario(runbook=[RUNBOOK, "x"]).references == [RUNBOOK, "x"]
+
+
+# -- what a capture writes: bytes, placeholders, empty folders, a lock's own times ---------------
+
+
+@given(st.binary(max_size=64))
+def test_a_files_bytes_written_in_base64_read_back_exactly(data: bytes) -> None:
+    import base64
+
+    from pytest_tapps.scenario._model import FileSpec
+
+    spec = FileSpec(path=".tapps-agents/x", base64=base64.b64encode(data).decode())
+    assert spec.data() == data
+
+
+def test_a_file_is_given_one_content() -> None:
+    from pytest_tapps.scenario._model import FileSpec
+
+    assert FileSpec(path="a", size=4).data() == b"xxxx"
+    assert FileSpec(path="a").data() == b"x"
+    assert FileSpec(path="a", content="é").data() == "é".encode()
+    with pytest.raises(
+        ValidationError, match="give one of content, base64 or size, not content and size"
+    ):
+        FileSpec(path="a", content="x", size=1)
+    with pytest.raises(ValidationError, match="not base64 and size"):
+        FileSpec(path="a", base64="eA==", size=1)
+    with pytest.raises(ValidationError, match="base64 does not decode"):
+        FileSpec(path="a", base64="eA=")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        FileSpec(path="a", size=-1)
+
+
+def test_a_lock_keeps_its_own_times() -> None:
+    from pytest_tapps.scenario._model import LockSpec
+
+    lock = LockSpec.model_validate(
+        {
+            "workflow": "wf",
+            "holder": "live",
+            "heartbeat_age": "2h",
+            "created_age": "3h",
+            "ttl": "10m",
+        }
+    )
+    assert (lock.heartbeat_age, lock.created_age, lock.ttl) == (7200.0, 10800.0, 600.0)
+    assert LockSpec(workflow="wf").ttl is None  # the core's default is used
+    with pytest.raises(ValidationError, match="greater than 0"):
+        LockSpec.model_validate({"workflow": "wf", "ttl": "0s"})
+    with pytest.raises(ValidationError, match="has no unit"):
+        LockSpec.model_validate({"workflow": "wf", "heartbeat_age": 5})

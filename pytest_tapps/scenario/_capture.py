@@ -1,0 +1,440 @@
+"""Capturing a real ``.tapps-agents/`` tree as a regression scenario (``tapps scenario capture``).
+
+The tree is read, never written: every entry is ``lstat``-ed (no link is followed), and only the
+files the runbook's logic reads (workflow states, lock files, the config, cache metadata) are
+opened. It becomes ``given:`` (each file with its age to the nanosecond of ``now``; the others as
+placeholders of their size), a lock file of this host becomes a lock whose holder is live or dead
+as its pid is now, with its own heartbeat, creation time and TTL, and the reference core is asked,
+at ``now``, what the chosen procedures decide: written as ``then:``, so the scenario passes on the
+core at once and fails when a change breaks one of those decisions.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pytest_tapps.core import TappsError
+
+#: The procedures a capture can pin, in the order they are performed.
+CAPTURE_ACTIONS = ("cleanup", "dlq", "status")
+#: The runbook procedure each one exercises (the scenario's ``runbook:``).
+_PROCEDURES = {
+    "cleanup": "Cleanup Tools > Usage > Dry run",
+    "dlq": "Dead Letter Queue (DLQ) Handling > DLQ Inspection > Check workflow state",
+    "status": "Workflow Stuck/Failed Recovery > Diagnosis > Check workflow state",
+}
+#: Bytes of a name or of text content that YAML cannot carry as they are (NEL is read back as
+#: a line break); such content is written as base64, such a name is skipped.
+_NOT_IN_YAML = re.compile("[\x85\ud800-\udfff]")
+_DIGIT = re.compile(r"\d")
+
+
+class CaptureError(TappsError):
+    """The capture cannot be made: no ``.tapps-agents/`` folder, a layout that does not match."""
+
+
+@dataclass
+class Capture:
+    """A captured tree: the scenario's parts (for :func:`~pytest_tapps.scenario.write_scenario`)
+    and what was left out, each ``path: why``."""
+
+    parts: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    #: The paths (from the project root) left out of ``given:``; ``then:`` decides nothing
+    #: about them or about a folder that holds one.
+    left_out: list[str] = field(default_factory=list)
+
+    def covers(self, relative: str) -> bool:
+        """Whether the decision on ``relative`` is pinned by ``then:`` when it is asked."""
+        return not left_out_of(relative, self.left_out)
+
+
+def capture(
+    project_root: Path,
+    *,
+    layout: str = "runbook",
+    now: datetime | None = None,
+    workflow_id: str | None = None,
+    actions: Sequence[str] = CAPTURE_ACTIONS,
+    name: str | None = None,
+) -> Capture:
+    """Capture ``project_root``'s tree at ``now`` (default: the end of this second) as a
+    scenario whose ``when:`` performs ``actions`` and whose ``then:`` is what the reference core
+    decides."""
+    from pytest_tapps.core import PROFILES, Layout, to_iso, utcnow
+    from pytest_tapps.core._clock import SYSTEM_CLOCK
+
+    unknown = [action for action in actions if action not in CAPTURE_ACTIONS]
+    if unknown:
+        message = f"unknown action {unknown[0]!r}: choose from {', '.join(CAPTURE_ACTIONS)}"
+        raise CaptureError(message)
+    profile = PROFILES.get(layout)
+    if profile is None:
+        message = f"unknown layout {layout!r}: use runbook or tapps-agents-3.7"
+        raise CaptureError(message)
+    tree = Layout(project_root, profile)
+    _check_tree(tree)
+    if now is None:  # this second's end: a file written a moment ago is not in the future
+        moment = utcnow(SYSTEM_CLOCK).replace(microsecond=0) + timedelta(seconds=1)
+    else:
+        moment = now
+    now_ns = _epoch_ns(moment)
+    reader = _Reader(tree, now_ns)
+    given = reader.given()
+    chosen = [action for action in CAPTURE_ACTIONS if action in actions]
+    when, then = _decisions(tree, now_ns, chosen, workflow_id, reader.left)
+    if "plan" in then:  # what was left out is not in the replayed tree: nothing to decide
+        then["plan"] = {
+            path: label for path, label in then["plan"].items() if not reader.left(path)
+        }
+    parts: dict[str, Any] = {
+        "name": name or f"captured from {project_root.resolve().name} at {to_iso(moment)}",
+        "description": (
+            f"Captured by tapps scenario capture from {project_root} at {to_iso(moment)}: the "
+            "tree as it was, and what the reference core decided then."
+        ),
+        "runbook": [_PROCEDURES[action] for action in chosen],
+        "now": to_iso(moment),
+        "given": given,
+        "when": when,
+        "then": then,
+    }
+    if profile.name != "runbook":
+        parts["layout"] = profile.name
+    if any(lock.get("holder") == "live" for lock in given.get("locks", ())):
+        parts["fs"] = "real"
+    return Capture(parts, reader.skipped, reader.left_out)
+
+
+def _check_tree(layout: Any) -> None:
+    tapps = layout.tapps_dir
+    try:
+        st = os.lstat(tapps)
+    except OSError:
+        message = (
+            f"{layout.project_root} has no .tapps-agents/ folder: give the project root that "
+            "holds it with --project-root"
+        )
+        raise CaptureError(message) from None
+    if not stat.S_ISDIR(st.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"
+        message = f"{tapps} is {what}: a capture reads a real .tapps-agents/ folder"
+        raise CaptureError(message)
+    if layout.profile.name == "runbook":
+        foreign = [
+            relative
+            for relative in ("kb", "workflow-state/last.json")
+            if os.path.lexists(tapps / relative)
+        ]
+        if foreign:
+            message = (
+                f"{tapps} looks written by the tapps-agents 3.7 package ({foreign[0]} is there), "
+                "not in the runbook's layout: pass --layout tapps-agents-3.7"
+            )
+            raise CaptureError(message)
+    else:
+        message = (
+            f"capturing the {layout.profile.name} layout is not supported yet: only the "
+            "runbook's layout can be captured (--layout runbook)"
+        )
+        raise CaptureError(message)
+
+
+def _epoch_ns(moment: datetime) -> int:
+    from datetime import UTC
+
+    seconds = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (seconds.days * 86400 + seconds.seconds) * 10**9 + seconds.microseconds * 1000
+
+
+def age_text(age_ns: int) -> str:
+    """An age in nanoseconds as a duration the scenario format reads back exactly: whole days,
+    hours or minutes when it is one, else seconds with as many decimals as it needs."""
+    sign, magnitude = ("-", -age_ns) if age_ns < 0 else ("", age_ns)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if magnitude and magnitude % (size * 10**9) == 0:
+            return f"{sign}{magnitude // (size * 10**9)}{unit}"
+    whole, fraction = divmod(magnitude, 10**9)
+    if not fraction:
+        return f"{sign}{whole}s"
+    return f"{sign}{whole}.{fraction:09d}".rstrip("0") + "s"
+
+
+class _Reader:
+    """Walks the tree (``lstat`` only) into the ``given:`` mapping."""
+
+    def __init__(self, layout: Any, now_ns: int) -> None:
+        self.layout = layout
+        self.root = layout.project_root
+        self.now_ns = now_ns
+        self.skipped: list[str] = []
+        #: The paths left out, whose decisions the replayed tree cannot show.
+        self.left_out: list[str] = []
+        self.files: list[dict[str, Any]] = []
+        self.folders: list[dict[str, Any]] = []
+        self.symlinks: list[dict[str, Any]] = []
+        self.locks: list[dict[str, Any]] = []
+        profile = layout.profile
+        tapps = ".tapps-agents/"
+        #: Folders whose files the runbook's logic reads: copied as they are.
+        self.read_whole = (tapps + profile.state_dir + "/",)
+        self.lock_folder = tapps + profile.state_dir + "/"
+
+    def given(self) -> dict[str, Any]:
+        self._walk(self.layout.tapps_dir)
+        quality = self.layout.quality_reports_dir
+        try:
+            st = os.lstat(quality)
+        except OSError:
+            st = None  # no reports folder: nothing to capture
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            self._walk(quality)
+        elif st is not None:
+            self._skip(
+                self.layout.profile.project_quality_reports_dir,
+                "not a folder (a capture does not follow a link)",
+            )
+        given: dict[str, Any] = {}
+        for key, items in (
+            ("files", self.files),
+            ("folders", self.folders),
+            ("symlinks", self.symlinks),
+            ("locks", self.locks),
+        ):
+            if items:
+                given[key] = items
+        return given
+
+    def _relative(self, path: str) -> str | None:
+        relative = os.path.relpath(path, self.root).replace(os.sep, "/")
+        if _NOT_IN_YAML.search(relative):
+            self._skip(relative, "a name a scenario file cannot hold (not UTF-8, or NEL)")
+            return None
+        return relative
+
+    def left(self, relative: str) -> bool:
+        """Whether ``relative`` (a path from the project root) was left out of the capture, or
+        holds something that was (a folder whose decision the replayed tree cannot show)."""
+        return left_out_of(relative, self.left_out)
+
+    def _skip(self, relative: str, why: str) -> None:
+        self.left_out.append(relative)
+        shown = relative if relative.isprintable() else repr(relative)
+        self.skipped.append(f"{shown}: {why}")
+
+    def _age(self, st: os.stat_result) -> str:
+        return age_text(self.now_ns - st.st_mtime_ns)
+
+    def _walk(self, top: Path) -> bool:
+        """Capture ``top`` (a folder); whether anything but folders is inside it."""
+        try:
+            entries = sorted(os.scandir(top), key=lambda entry: entry.name)
+        except OSError as exc:
+            relative = self._relative(str(top))
+            if relative is not None:
+                self._skip(relative, f"cannot be listed ({exc.strerror})")
+            return True  # what it holds is unknown: not an empty folder
+        holds = False
+        for entry in entries:
+            holds |= self._entry(entry)
+        if not holds:
+            relative = self._relative(str(top))
+            if relative is not None:
+                try:
+                    st = os.lstat(top)
+                except OSError:
+                    return False
+                self.folders.append({"path": relative, "age": self._age(st)})
+        return holds
+
+    def _entry(self, entry: os.DirEntry[str]) -> bool:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            relative = self._relative(entry.path)
+            if relative is not None:
+                self._skip(relative, f"cannot be read ({exc.strerror})")
+            return True
+        if stat.S_ISDIR(st.st_mode):
+            return self._walk(Path(entry.path))
+        relative = self._relative(entry.path)
+        if relative is None:
+            return True
+        if stat.S_ISLNK(st.st_mode):
+            self._link(entry.path, relative, st)
+        elif stat.S_ISREG(st.st_mode):
+            self._file(entry.path, relative, st)
+        else:
+            self._skip(relative, "not a file, folder or link (a pipe, socket or device)")
+        return True
+
+    def _link(self, path: str, relative: str, st: os.stat_result) -> None:
+        target = os.readlink(path)
+        base = os.path.dirname(path) if not os.path.isabs(target) else ""
+        resolved = os.path.normpath(os.path.join(base, target))
+        inside = os.path.relpath(resolved, self.root).replace(os.sep, "/")
+        if inside == ".." or inside.startswith("../") or inside == ".":
+            inside = "../outside/" + (os.path.basename(resolved) or "root")
+        if _NOT_IN_YAML.search(inside):
+            self._skip(relative, "its target's name is not UTF-8 (or holds NEL)")
+            return
+        self.symlinks.append({"path": relative, "target": inside, "age": self._age(st)})
+
+    def _file(self, path: str, relative: str, st: os.stat_result) -> None:
+        spec: dict[str, Any] = {"path": relative, "age": self._age(st)}
+        if self._lock(path, relative, st):
+            return
+        if not self._read_whole(relative):
+            spec["size"] = st.st_size
+            self.files.append(spec)
+            return
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            self._skip(relative, f"cannot be read ({exc.strerror})")
+            return
+        spec.update(_content(data))
+        self.files.append(spec)
+
+    def _read_whole(self, relative: str) -> bool:
+        profile = self.layout.profile
+        if relative.startswith(self.read_whole):
+            return True
+        if relative == ".tapps-agents/config.yaml":
+            return True
+        cache = ".tapps-agents/" + profile.context7_cache_dir + "/"
+        return relative.startswith(cache) and relative.endswith("/meta.json")
+
+    def _lock(self, path: str, relative: str, st: os.stat_result) -> bool:
+        """A lock file of this host, as a lock with a live or dead holder (its pid means
+        nothing on another machine); anything else is kept as its bytes."""
+        import socket
+
+        from pytest_tapps.core._layout import safe_name
+        from pytest_tapps.core._locks import pid_alive, read_lock
+
+        folder, _, file_name = relative.rpartition("/")
+        if folder + "/" != self.lock_folder or not file_name.endswith(".lock"):
+            return False
+        workflow = file_name.removesuffix(".lock")
+        try:
+            safe_name(workflow)
+            record = read_lock(Path(path))
+        except (OSError, ValueError, TappsError):
+            return False  # unreadable or damaged: its bytes keep the fault
+        if record.host != socket.gethostname() or st.st_size > 64 * 1024:
+            return False
+        lock: dict[str, Any] = {
+            "workflow": workflow,
+            "holder": "live" if pid_alive(record.pid) else "dead-pid",
+            "heartbeat_age": age_text(self.now_ns - _stamp_ns(record.heartbeat_at)),
+            "created_age": age_text(self.now_ns - _stamp_ns(record.created_at)),
+            "ttl": age_text(round(record.ttl_seconds * 10**9)),
+        }
+        self.locks.append(lock)
+        return True
+
+
+def left_out_of(relative: str, left_out: Sequence[str]) -> bool:
+    """Whether the decision on ``relative`` (from the project root) depends on a path of
+    ``left_out``: it is one, lies in one, or holds one."""
+    relative = relative.replace(os.sep, "/")
+    return any(
+        relative == out or relative.startswith(out + "/") or out.startswith(relative + "/")
+        for out in left_out
+    )
+
+
+def _stamp_ns(moment: datetime) -> int:
+    return _epoch_ns(moment)
+
+
+def _content(data: bytes) -> dict[str, Any]:
+    """``content:`` for UTF-8 text YAML carries as it is, else ``base64:``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or _NOT_IN_YAML.search(text):
+        return {"base64": base64.b64encode(data).decode("ascii")}
+    return {"content": text}
+
+
+def _decisions(
+    tree: Any,
+    now_ns: int,
+    chosen: list[str],
+    workflow_id: str | None,
+    left: Callable[[str], bool],
+) -> tuple[list[Any], dict[str, Any]]:
+    """The ``when:`` and ``then:`` of the chosen procedures: what the reference core decides
+    on the live tree at ``now``, asked as a scenario's actions ask it."""
+    from pytest_tapps.core import VirtualClock
+    from pytest_tapps.scenario._model import CleanupAction, StatusAction
+    from pytest_tapps.scenario._targets import CoreTarget, Session
+
+    clock = VirtualClock(now_ns / 10**9)
+    session = Session(
+        layout=tree,
+        clock=clock,
+        definitions={},
+        runner=_no_agents,
+        step_faults=[],
+        scratch=tree.project_root / ".tapps-capture-unused",
+    )
+    core = CoreTarget()
+    when: list[Any] = []
+    then: dict[str, Any] = {}
+    if "cleanup" in chosen:
+        when.append({"cleanup": {"dry_run": True}})
+        done = core.perform("cleanup", CleanupAction(dry_run=True), session)
+        items = (done.data or {}).get("items", {})
+        then["plan"] = dict(sorted(items.items()))
+        then["unchanged"] = True
+    if "dlq" in chosen:
+        from pytest_tapps.scenario._expect import dlq_entries
+
+        then["dlq"] = [
+            {key: value for key, value in entry.items() if value is not None}
+            for entry in dlq_entries(
+                tree, leave=lambda path: left(os.path.relpath(path, tree.project_root))
+            )
+        ]
+    if "status" in chosen:
+        spec: dict[str, Any] = {} if workflow_id is None else {"workflow": workflow_id}
+        when.append({"status": spec})
+        done = core.perform("status", StatusAction(**spec), session)
+        then["exit_code"] = done.exit_code
+        if done.data is not None:
+            then["diagnosis"] = {
+                "stuck": done.data["stuck"],
+                "reasons_contain": list(_reason_texts(done.data["reasons"])),
+            }
+        else:
+            first = done.output.strip().splitlines()
+            if first:
+                then["output_contains"] = [_DIGIT.split(first[0], 1)[0].rstrip()]
+    return when, then
+
+
+def _reason_texts(reasons: Sequence[str]) -> Iterator[str]:
+    """Each reason up to its first number (a pid, an age: what another run of the same tree
+    need not repeat)."""
+    for reason in reasons:
+        text = _DIGIT.split(reason, 1)[0].rstrip()
+        if len(text) >= 10:
+            yield text
+
+
+def _no_agents(*_args: Any, **_kwargs: Any) -> Any:
+    message = "a capture runs no agent"
+    raise AssertionError(message)

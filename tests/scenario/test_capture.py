@@ -1,0 +1,248 @@
+"""Tests for pytest_tapps.scenario._capture: a live tree captured as a scenario that passes on
+the reference core, decides what the core decides on the live tree, and leaves the tree as it
+was."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_tapps.core import VirtualClock
+from pytest_tapps.harness import Faults, TappsProject, project
+from pytest_tapps.scenario import load_file, parse, run_scenario, write_scenario
+from pytest_tapps.scenario._capture import CaptureError, age_text, capture
+from pytest_tapps.scenario._run import Result
+from pytest_tapps.strategies import TreeDescription, trees, workflow_states
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[TappsProject]:
+    """A project on the real filesystem whose clock stands at NOW."""
+    with project(tmp_path / "live", clock=VirtualClock(NOW.timestamp())) as proj:
+        proj.layout.tapps_dir.mkdir(parents=True, exist_ok=True)
+        yield proj
+
+
+def replay(folder: Path, parts: dict[str, Any]) -> Result:
+    """Write the captured scenario (checked by the loader as it is written) and run it on the
+    reference core in a fresh folder."""
+    path = write_scenario(folder / "captured.tapps.yaml", **parts)
+    (loaded,) = load_file(path)
+    return run_scenario(loaded, parse(loaded.data), root=folder / "replay")
+
+
+def outcome_of(result: Result, action: str) -> Any:
+    done = result.last(action)
+    assert done is not None, f"the captured scenario performs no {action}"
+    return done.outcome
+
+
+def test_a_captured_tree_replays_to_the_same_plan_dlq_and_status(live: TappsProject) -> None:
+    faults = Faults(live)
+    try:
+        state = live.workflow("wf-1", "running", current=True)
+        state.step("plan", "completed")
+        state.step("implement", "failed", error="timeout")
+        state.save()
+        faults.stale_lock("wf-1")
+        live.file("analytics/history/old.jsonl", b"\xff\x00binary", age="91d")
+        live.file("analytics/history/new.jsonl", b"{}", age="89d")
+        live.file("logs/debug/exactly.log", b"x", age="7d")
+        live.file("logs/debug/later.log", b"x", age=7 * 86400 + 1e-6)
+        live.symlink("logs/debug/out", "/etc/passwd", age="9d")
+        folder = live.layout.tapps_dir / "artifacts" / "workflows" / "run-1"
+        folder.mkdir(parents=True)
+        live.age(folder, "31d")
+
+        captured = capture(live.root, now=NOW)
+        result = replay(live.root.parent / "again", captured.parts)
+    finally:
+        faults.close()
+
+    plan = captured.parts["then"]["plan"]
+    assert plan[".tapps-agents/logs/debug/exactly.log"].startswith("keep")  # exactly 7d is kept
+    assert plan[".tapps-agents/logs/debug/later.log"].startswith("delete")
+    assert plan[".tapps-agents/artifacts/workflows/run-1"].startswith("delete")
+    assert outcome_of(result, "cleanup").data["items"] == plan
+    assert captured.parts["then"]["diagnosis"]["stuck"] is True
+    assert captured.parts["then"]["dlq"] == [
+        {
+            "workflow_id": "wf-1",
+            "step_id": "implement",
+            "category": "timeout",
+            "recoverable": True,
+            "code": "timeout_error",
+        }
+    ]
+    # The dead holder stays dead, and the file no rule reads is a placeholder of its size.
+    (lock,) = captured.parts["given"]["locks"]
+    assert lock["holder"] == "dead-pid"
+    files = {spec["path"]: spec for spec in captured.parts["given"]["files"]}
+    assert files[".tapps-agents/analytics/history/old.jsonl"] == {
+        "path": ".tapps-agents/analytics/history/old.jsonl",
+        "age": "91d",
+        "size": 8,
+    }
+
+
+def test_a_live_holder_is_captured_live_and_a_damaged_state_as_its_bytes(
+    live: TappsProject,
+) -> None:
+    faults = Faults(live)
+    try:
+        state = live.workflow("wf-2", "running", current=True)
+        state.step("implement", "running")
+        state.save()
+        faults.live_lock("wf-2")
+        damaged = live.layout.history_dir / "wf-old.json"
+        live.write(damaged, b'{"workflow_id": "wf-old", "status": \xff', age="2d")
+        captured = capture(live.root, now=NOW)
+        result = replay(live.root.parent / "again", captured.parts)
+    finally:
+        faults.close()
+    (lock,) = captured.parts["given"]["locks"]
+    assert lock["holder"] == "live"
+    assert captured.parts["then"]["diagnosis"]["stuck"] is False
+    files = {spec["path"]: spec for spec in captured.parts["given"]["files"]}
+    kept = files[".tapps-agents/workflow-state/history/wf-old.json"]
+    assert "base64" in kept
+    assert outcome_of(result, "status").exit_code == 0
+
+
+def test_capture_changes_nothing_and_follows_no_link(live: TappsProject, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "secret.txt").write_text("not to be read")
+    live.file("logs/debug/a.log", b"x", age="3d")
+    live.symlink("logs/debug/to-folder", outside, age="1d")
+    live.symlink("artifacts/workflows", outside / "deep", age="1d")
+    before = live.snapshot()
+    outside_before = TappsProject(outside).snapshot()
+
+    captured = capture(live.root, now=NOW)
+
+    assert live.snapshot() == before
+    assert TappsProject(outside).snapshot() == outside_before
+    text = repr(captured.parts)
+    assert "secret" not in text
+    links = {link["path"]: link["target"] for link in captured.parts["given"]["symlinks"]}
+    assert links[".tapps-agents/artifacts/workflows"] == "../outside/deep"
+
+
+@pytest.mark.parametrize(
+    ("nanoseconds", "written"),
+    [
+        (0, "0s"),
+        (7 * 86400 * 10**9, "7d"),
+        (3 * 3600 * 10**9, "3h"),
+        (90 * 10**9, "90s"),
+        (7 * 86400 * 10**9 + 1000, "604800.000001s"),
+        (-(10**9) // 2, "-0.5s"),
+        (-86400 * 10**9, "-1d"),
+    ],
+)
+def test_ages_are_written_exactly(nanoseconds: int, written: str) -> None:
+    assert age_text(nanoseconds) == written
+
+
+@given(st.integers(-(10**19), 10**19))
+def test_an_age_reads_back_to_the_nanosecond(nanoseconds: int) -> None:
+    from decimal import Decimal
+
+    from pytest_tapps.scenario._model import seconds_of
+
+    text = age_text(nanoseconds)
+    number, unit = text[:-1], text[-1]
+    size = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    assert Decimal(number) * size * 10**9 == nanoseconds
+    assert seconds_of(text, signed=True) == pytest.approx(nanoseconds / 10**9, abs=1e-6, rel=1e-15)
+
+
+def test_a_folder_without_tapps_agents_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match=r"no \.tapps-agents/ folder.*--project-root"):
+        capture(tmp_path, now=NOW)
+
+
+def test_a_tree_of_the_real_package_is_not_taken_for_the_runbooks(live: TappsProject) -> None:
+    (live.layout.tapps_dir / "kb" / "context7-cache").mkdir(parents=True)
+    with pytest.raises(CaptureError, match=r"--layout tapps-agents-3\.7"):
+        capture(live.root, now=NOW)
+
+
+# -- round trip over fabricated trees ------------------------------------------------------------
+
+
+def _build(description: TreeDescription, root: Path, states: list[Any]) -> TappsProject:
+    clock = VirtualClock(NOW.timestamp())
+    proj = TappsProject(root, clock=clock)
+    proj.layout.tapps_dir.mkdir(parents=True, exist_ok=True)
+    description.build(proj)
+    for index, state in enumerate(states):
+        current = proj.layout.current_state_file
+        path = current if index == 0 and current else proj.layout.history_file(state.workflow_id)
+        proj.write(path, state.model_dump_json(indent=2), age=index * 3600)
+    return proj
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    description=trees(max_files=8),
+    states=st.lists(workflow_states(), max_size=2, unique_by=lambda s: s.workflow_id),
+)
+def test_capture_then_replay_decides_what_the_core_decides_on_the_live_tree(
+    description: TreeDescription, states: list[Any]
+) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="tapps-capture-"))
+    try:
+        live = _build(description, folder / "live", states)
+        before = live.snapshot()
+        captured = capture(live.root, now=NOW)
+        assert live.snapshot() == before, "the capture changed the tree it read"
+        result = replay(folder / "again", captured.parts)  # raises when a `then` fails
+        replayed = outcome_of(result, "cleanup").data["items"]
+        covered = {path: label for path, label in replayed.items() if captured.covers(path)}
+        assert covered == captured.parts["then"]["plan"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_what_a_scenario_cannot_hold_is_reported_and_pinned_nowhere(live: TappsProject) -> None:
+    """A name with NEL (YAML reads it back as a line break) and a pipe are left out, each with
+    why; the run folder holding the name is decided by nothing in `then:`, the rest is."""
+    import os
+
+    run = live.layout.tapps_dir / "artifacts" / "workflows" / "run-9"
+    live.write(run / "ok.txt", b"x", age="40d")
+    live.write(run / "bad\x85name", b"x", age="40d")
+    os.mkfifo(live.layout.tapps_dir / "logs-pipe")
+    live.file("logs/debug/old.log", b"x", age="8d")
+
+    captured = capture(live.root, now=NOW)
+
+    assert sorted(captured.left_out) == [
+        ".tapps-agents/artifacts/workflows/run-9/bad\x85name",
+        ".tapps-agents/logs-pipe",
+    ]
+    assert any("logs-pipe: not a file, folder or link" in why for why in captured.skipped)
+    assert any(
+        "'.tapps-agents/artifacts/workflows/run-9/bad\\x85name'" in why for why in captured.skipped
+    )
+    plan = captured.parts["then"]["plan"]
+    assert ".tapps-agents/artifacts/workflows/run-9" not in plan
+    assert plan[".tapps-agents/logs/debug/old.log"].startswith("delete")
+    assert not captured.covers(".tapps-agents/artifacts/workflows/run-9")
+    assert captured.covers(".tapps-agents/logs/debug/old.log")
