@@ -148,9 +148,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     _register_capture(actions, common)
 
 
-def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
-    from pytest_tapps.scenario._capture import CAPTURE_ACTIONS
+#: ``tapps scenario capture --action`` choices: pytest_tapps.scenario._capture.CAPTURE_ACTIONS,
+#: written out so that ``tapps --help`` does not import the scenario layer (and pydantic).
+CAPTURE_CHOICES = ("cleanup", "dlq", "status")
 
+
+def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
     capture = actions.add_parser(
         "capture",
         parents=[common],
@@ -188,9 +191,9 @@ def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
         "--action",
         dest="actions",
         action="append",
-        choices=CAPTURE_ACTIONS,
+        choices=CAPTURE_CHOICES,
         help="a procedure to pin (repeat it for several; default: all of "
-        f"{', '.join(CAPTURE_ACTIONS)})",
+        f"{', '.join(CAPTURE_CHOICES)})",
     )
     capture.add_argument(
         "--name", help="the scenario's name (default: where and when it was taken)"

@@ -195,3 +195,10 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
     done = run_cli(*args, "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert written.read_text().startswith("name: captured from project")
+
+
+def test_the_command_offers_every_action_a_capture_can_pin() -> None:
+    from pytest_tapps.cli._scenario import CAPTURE_CHOICES
+    from pytest_tapps.scenario._capture import CAPTURE_ACTIONS
+
+    assert CAPTURE_CHOICES == CAPTURE_ACTIONS
