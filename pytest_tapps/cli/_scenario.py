@@ -196,6 +196,13 @@ def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
         f"{', '.join(CAPTURE_CHOICES)})",
     )
     capture.add_argument(
+        "--expect-from",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file with the then: you wanted (each key replaces the captured one): "
+        "captures a bug as a scenario that fails until it is fixed",
+    )
+    capture.add_argument(
         "--name", help="the scenario's name (default: where and when it was taken)"
     )
     capture.add_argument(
@@ -481,7 +488,12 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from pytest_tapps.core._clock import SYSTEM_CLOCK
-    from pytest_tapps.scenario._capture import CAPTURE_ACTIONS, CaptureError, capture
+    from pytest_tapps.scenario._capture import (
+        CAPTURE_ACTIONS,
+        CaptureError,
+        capture,
+        expected_from,
+    )
     from pytest_tapps.scenario._export import write_scenario
     from pytest_tapps.scenario._load import ScenarioFileError
 
@@ -493,6 +505,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     clock = args.clock
     now = None if clock is SYSTEM_CLOCK else datetime.fromtimestamp(clock.time(), UTC)
     try:
+        wanted = None if args.expect_from is None else expected_from(args.expect_from)
         found = capture(
             args.project_root,
             layout=args.layout,
@@ -504,6 +517,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         error(str(exc))
         return EXIT_USAGE
+    if wanted is not None:
+        found.parts["then"] = {**found.parts["then"], **wanted}
     try:
         write_scenario(output, **found.parts)
     except OSError as exc:

@@ -438,3 +438,48 @@ def _reason_texts(reasons: Sequence[str]) -> Iterator[str]:
 def _no_agents(*_args: Any, **_kwargs: Any) -> Any:
     message = "a capture runs no agent"
     raise AssertionError(message)
+
+
+def expected_from(path: Path) -> dict[str, Any]:
+    """The ``then:`` a user wants instead of the core's decisions (``--expect-from FILE``): the
+    file holds a ``then:`` mapping, or the mapping alone. Each key replaces the captured one of
+    that name. A file that is not such a mapping raises :class:`CaptureError` naming the file,
+    line and field."""
+    import json
+
+    from pydantic import ValidationError
+
+    from pytest_tapps.core._yamlutil import YamlFileError, load_yaml
+    from pytest_tapps.scenario._model import Then
+
+    try:
+        doc = load_yaml(path)
+    except YamlFileError as exc:
+        raise CaptureError(str(exc)) from None
+    except OSError as exc:
+        message = f"--expect-from {path}: cannot be read ({exc.strerror or exc})"
+        raise CaptureError(message) from None
+    data = doc.data
+    prefix: list[str | int] = []
+    if isinstance(data, dict) and list(data) == ["then"]:
+        data, prefix = data["then"], ["then"]
+    if not isinstance(data, dict) or not data:
+        message = (
+            f"{path}: write the outcome you want as a then: mapping, e.g. "
+            "'then: {diagnosis: {stuck: false}}'"
+        )
+        raise CaptureError(message)
+    plain = json.loads(json.dumps(data))  # ruamel's own types, as plain values
+    try:
+        Then.model_validate(plain)
+    except ValidationError as exc:
+        problems = []
+        for problem in exc.errors(include_url=False):
+            loc = [*prefix, *problem["loc"]]
+            line = doc.line_of(loc) or 1
+            field = ".".join(str(part) for part in ["then", *problem["loc"]])
+            problems.append(
+                f"{path}:{line}: {field}: {problem['msg'].removeprefix('Value error, ')}"
+            )
+        raise CaptureError("; ".join(problems)) from None
+    return dict(plain)

@@ -202,3 +202,57 @@ def test_the_command_offers_every_action_a_capture_can_pin() -> None:
     from pytest_tapps.scenario._capture import CAPTURE_ACTIONS
 
     assert CAPTURE_CHOICES == CAPTURE_ACTIONS
+
+
+def test_expect_from_captures_a_bug_as_a_scenario_that_fails_until_it_is_fixed(
+    tmp_path: Path,
+) -> None:
+    """The on-call engineer wanted the 6-day log deleted too (their bug report): the capture
+    takes that outcome instead of today's, so the scenario fails on today's core, naming it."""
+    incident(tmp_path / "project")
+    wanted = tmp_path / "wanted.yaml"
+    wanted.write_text(
+        "then:\n"
+        "  plan:\n"
+        "    .tapps-agents/logs/debug/new.log: delete\n"
+        "  diagnosis: {stuck: false}\n"
+    )
+    written = tmp_path / "bug.tapps.yaml"
+    done = run_cli(
+        "scenario", "capture", "--project-root", "project", "--now", NOW,
+        "--expect-from", str(wanted), "-o", str(written), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = written.read_text()
+    assert "stuck: false" in text
+    assert "dlq:" in text  # a key the file does not give stays as captured
+    assert ".tapps-agents/logs/debug/old.log: 'delete" not in text  # its plan replaces the plan
+    ran = pytest_on(written, tmp_path)
+    assert ran.returncode == 1
+    assert "then.plan['.tapps-agents/logs/debug/new.log']" in ran.stdout
+    assert "then.diagnosis.stuck" in ran.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("then:\n  diagnosis: {stuck: maybe}\n", "wanted.yaml:2: then.diagnosis.stuck:"),
+        ("then:\n  plann: {}\n", "wanted.yaml:2: then.plann:"),
+        ("- a list\n", "write the outcome you want as a then: mapping"),
+        ("then: [\n", "wanted.yaml:"),
+    ],
+    ids=["bad-value", "unknown-key", "not-a-mapping", "bad-yaml"],
+)
+def test_a_bad_expect_from_file_is_refused_with_its_line(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    incident(tmp_path / "project")
+    (tmp_path / "wanted.yaml").write_text(content)
+    done = run_cli(
+        "scenario", "capture", "--project-root", "project", "--now", NOW,
+        "--expect-from", "wanted.yaml", "-o", "x.tapps.yaml", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.tapps.yaml").exists()
