@@ -206,6 +206,12 @@ def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
         "--name", help="the scenario's name (default: where and when it was taken)"
     )
     capture.add_argument(
+        "--every-file",
+        action="store_true",
+        help="write every file on its own line (default: more than 20 placeholder files of one "
+        "folder, decision and name shape are one numbered entry, count:)",
+    )
+    capture.add_argument(
         "--force", action="store_true", help="replace FILE when it exists (else it is refused)"
     )
     capture.set_defaults(handler=cmd_capture, changes=False)
@@ -490,6 +496,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from pytest_tapps.core._clock import SYSTEM_CLOCK
     from pytest_tapps.scenario._capture import (
         CAPTURE_ACTIONS,
+        COMPACT_OVER,
         CaptureError,
         capture,
         expected_from,
@@ -513,6 +520,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
             workflow_id=args.workflow_id,
             actions=args.actions or CAPTURE_ACTIONS,
             name=args.name,
+            compact_over=None if args.every_file else COMPACT_OVER,
         )
     except CaptureError as exc:
         error(str(exc))
@@ -530,8 +538,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
     for why in found.skipped:
         warn(f"left out of the scenario: {why}")
     given = found.parts.get("given", {})
+    files = sum(spec.get("count", 1) for spec in given.get("files", ()))
     counts = ", ".join(
-        f"{len(given.get(key, ()))} {key}" for key in ("files", "folders", "symlinks", "locks")
+        [f"{files} files"]
+        + [f"{len(given.get(key, ()))} {key}" for key in ("folders", "symlinks", "locks")]
     )
     print(f"wrote {output}: {counts}; {len(found.skipped)} left out")
     print(f"run it: pytest -p tapps {output}")

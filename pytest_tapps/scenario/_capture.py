@@ -15,13 +15,14 @@ import base64
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pytest_tapps.core import TappsError
+from pytest_tapps.scenario._model import COUNTER
 
 #: The procedures a capture can pin, in the order they are performed.
 CAPTURE_ACTIONS = ("cleanup", "dlq", "status")
@@ -31,10 +32,14 @@ _PROCEDURES = {
     "dlq": "Dead Letter Queue (DLQ) Handling > DLQ Inspection > Check workflow state",
     "status": "Workflow Stuck/Failed Recovery > Diagnosis > Check workflow state",
 }
+#: More placeholder files than this in one folder with one cleanup decision are written as
+#: one numbered entry (``count:``).
+COMPACT_OVER = 20
 #: Bytes of a name or of text content that YAML cannot carry as they are (NEL is read back as
 #: a line break); such content is written as base64, such a name is skipped.
 _NOT_IN_YAML = re.compile("[\x85\ud800-\udfff]")
 _DIGIT = re.compile(r"\d")
+_DIGITS = re.compile("[0-9]+")
 
 
 class CaptureError(TappsError):
@@ -51,10 +56,12 @@ class Capture:
     #: The paths (from the project root) left out of ``given:``; ``then:`` decides nothing
     #: about them or about a folder that holds one.
     left_out: list[str] = field(default_factory=list)
+    #: Paths of ``given:`` whose decision ``then:`` cannot name (they hold ``{n}``).
+    unpinned: list[str] = field(default_factory=list)
 
     def covers(self, relative: str) -> bool:
         """Whether the decision on ``relative`` is pinned by ``then:`` when it is asked."""
-        return not left_out_of(relative, self.left_out)
+        return relative not in self.unpinned and not left_out_of(relative, self.left_out)
 
 
 def capture(
@@ -65,10 +72,15 @@ def capture(
     workflow_id: str | None = None,
     actions: Sequence[str] = CAPTURE_ACTIONS,
     name: str | None = None,
+    compact_over: int | None = COMPACT_OVER,
 ) -> Capture:
     """Capture ``project_root``'s tree at ``now`` (default: the end of this second) as a
     scenario whose ``when:`` performs ``actions`` and whose ``then:`` is what the reference core
-    decides."""
+    decides.
+
+    More than ``compact_over`` placeholder files of one folder with one cleanup decision are
+    written as one numbered entry (``count:``, their ages spread from the newest to the oldest,
+    their mean size); ``None`` writes every file."""
     from pytest_tapps.core import PROFILES, Layout, to_iso, utcnow
     from pytest_tapps.core._clock import SYSTEM_CLOCK
 
@@ -90,11 +102,22 @@ def capture(
     reader = _Reader(tree, now_ns)
     given = reader.given()
     chosen = [action for action in CAPTURE_ACTIONS if action in actions]
-    when, then = _decisions(tree, now_ns, chosen, workflow_id, reader.left)
+    when, then, labels = _decisions(tree, now_ns, chosen, workflow_id, reader.left)
     if "plan" in then:  # what was left out is not in the replayed tree: nothing to decide
         then["plan"] = {
             path: label for path, label in then["plan"].items() if not reader.left(path)
         }
+    if "plan" in then:  # a path holding {n} reads as numbered files there: not pinned
+        for path in [path for path in then["plan"] if COUNTER in path]:
+            del then["plan"][path]
+            reader.unpinned.append(path)
+            reader.skipped.append(f"{path}: its decision is not pinned (a path holding {COUNTER})")
+    if compact_over is not None and "files" in given:
+        given["files"], numbered, gone = _compact(given["files"], labels, reader, compact_over)
+        if "plan" in then and numbered:  # each numbered entry's files as its {n} path
+            plan = {path: label for path, label in then["plan"].items() if path not in gone}
+            plan.update({path: label for path, label in numbered.items() if label is not None})
+            then["plan"] = dict(sorted(plan.items()))
     parts: dict[str, Any] = {
         "name": name or f"captured from {project_root.resolve().name} at {to_iso(moment)}",
         "description": (
@@ -111,7 +134,7 @@ def capture(
         parts["layout"] = profile.name
     if any(lock.get("holder") == "live" for lock in given.get("locks", ())):
         parts["fs"] = "real"
-    return Capture(parts, reader.skipped, reader.left_out)
+    return Capture(parts, reader.skipped, reader.left_out, reader.unpinned)
 
 
 def _check_tree(layout: Any) -> None:
@@ -178,10 +201,14 @@ class _Reader:
         self.skipped: list[str] = []
         #: The paths left out, whose decisions the replayed tree cannot show.
         self.left_out: list[str] = []
+        #: Paths in the tree whose decision ``then:`` cannot name (they hold ``{n}``).
+        self.unpinned: list[str] = []
         self.files: list[dict[str, Any]] = []
         self.folders: list[dict[str, Any]] = []
         self.symlinks: list[dict[str, Any]] = []
         self.locks: list[dict[str, Any]] = []
+        #: Each placeholder file's age in nanoseconds (for numbered entries).
+        self.age_ns: dict[str, int] = {}
         profile = layout.profile
         tapps = ".tapps-agents/"
         #: Folders whose files the runbook's logic reads: copied as they are.
@@ -232,6 +259,20 @@ class _Reader:
 
     def _age(self, st: os.stat_result) -> str:
         return age_text(self.now_ns - st.st_mtime_ns)
+
+    def names_in(self, folder: str) -> set[str]:
+        """The names of everything captured in ``folder`` (from the project root)."""
+        found = set()
+        for spec in (*self.files, *self.folders, *self.symlinks):
+            parent, _, base = spec["path"].rpartition("/")
+            if parent == folder:
+                found.add(base)
+            elif parent.startswith(folder + "/"):
+                found.add(parent[len(folder) + 1 :].partition("/")[0])
+        found.update(
+            out.rpartition("/")[2] for out in self.left_out if out.rpartition("/")[0] == folder
+        )
+        return found
 
     def _walk(self, top: Path) -> bool:
         """Capture ``top`` (a folder); whether anything but folders is inside it."""
@@ -295,6 +336,7 @@ class _Reader:
         if not self._read_whole(relative):
             spec["size"] = st.st_size
             self.files.append(spec)
+            self.age_ns[relative] = self.now_ns - st.st_mtime_ns
             return
         try:
             with open(path, "rb") as handle:
@@ -375,9 +417,10 @@ def _decisions(
     chosen: list[str],
     workflow_id: str | None,
     left: Callable[[str], bool],
-) -> tuple[list[Any], dict[str, Any]]:
+) -> tuple[list[Any], dict[str, Any], dict[str, str]]:
     """The ``when:`` and ``then:`` of the chosen procedures: what the reference core decides
-    on the live tree at ``now``, asked as a scenario's actions ask it."""
+    on the live tree at ``now``, asked as a scenario's actions ask it; and the cleanup plan's
+    label of each path, chosen or not."""
     from pytest_tapps.core import VirtualClock
     from pytest_tapps.scenario._model import CleanupAction, StatusAction
     from pytest_tapps.scenario._targets import CoreTarget, Session
@@ -394,11 +437,11 @@ def _decisions(
     core = CoreTarget()
     when: list[Any] = []
     then: dict[str, Any] = {}
+    done = core.perform("cleanup", CleanupAction(dry_run=True), session)
+    labels: dict[str, str] = dict(sorted((done.data or {}).get("items", {}).items()))
     if "cleanup" in chosen:
         when.append({"cleanup": {"dry_run": True}})
-        done = core.perform("cleanup", CleanupAction(dry_run=True), session)
-        items = (done.data or {}).get("items", {})
-        then["plan"] = dict(sorted(items.items()))
+        then["plan"] = dict(labels)
         then["unchanged"] = True
     if "dlq" in chosen:
         from pytest_tapps.scenario._expect import dlq_entries
@@ -423,7 +466,7 @@ def _decisions(
             first = done.output.strip().splitlines()
             if first:
                 then["output_contains"] = [_DIGIT.split(first[0], 1)[0].rstrip()]
-    return when, then
+    return when, then, labels
 
 
 def _reason_texts(reasons: Sequence[str]) -> Iterator[str]:
@@ -483,3 +526,81 @@ def expected_from(path: Path) -> dict[str, Any]:
             )
         raise CaptureError("; ".join(problems)) from None
     return dict(plain)
+
+
+def _compact(
+    files: list[dict[str, Any]], labels: Mapping[str, str], reader: _Reader, over: int
+) -> tuple[list[dict[str, Any]], dict[str, str | None], set[str]]:
+    """``files`` with each group of more than ``over`` placeholder files of one folder, one
+    cleanup label and one name shape (their names alike but for numbers) written as one
+    numbered entry; each entry's path with its label; and the paths the entries replace.
+
+    An entry's numbered names keep the group's common beginning and end (a category's name
+    pattern, ``*.jsonl``, still matches); where another name of the folder could read as one
+    of them, the group's ordinal goes before the number (``event-2-{n}.jsonl``), and where
+    even that could, the group stays as it is."""
+    groups: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
+    for spec in files:
+        if "size" in spec:
+            folder, _, name = spec["path"].rpartition("/")
+            shape = _DIGITS.sub("#", name)  # event-00017.jsonl and event-00018.jsonl: one shape
+            groups.setdefault((folder, shape, labels.get(spec["path"])), []).append(spec)
+    replaced: dict[str, dict[str, Any]] = {}
+    numbered: dict[str, str | None] = {}
+    entries: dict[str, list[dict[str, Any]]] = {}  # per folder
+    for (folder, _shape, label), members in groups.items():
+        if len(members) <= over:
+            continue
+        made = entries.setdefault(folder, [])
+        entry = _numbered_entry(folder, members, reader, made)
+        if entry is None:
+            continue
+        made.append(entry)
+        numbered[entry["path"]] = label
+        for spec in members:
+            replaced[spec["path"]] = entry
+    kept: list[dict[str, Any]] = []
+    added: set[str] = set()
+    for spec in files:
+        entry = replaced.get(spec["path"], spec)
+        if entry["path"] not in added:  # a numbered entry where its first file was
+            added.add(entry["path"])
+            kept.append(entry)
+    return kept, numbered, set(replaced)
+
+
+def _numbered_names(entry: Mapping[str, Any]) -> Iterator[str]:
+    """Names an entry makes: its first thousand and its last (enough to tell two apart)."""
+    name = entry["path"].rpartition("/")[2]
+    count = entry["count"]
+    for n in (*range(1, min(count, 1000) + 1), count):
+        yield name.replace(COUNTER, str(n))
+
+
+def _numbered_entry(
+    folder: str, members: list[dict[str, Any]], reader: _Reader, made: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    names = [spec["path"].rpartition("/")[2] for spec in members]
+    # Names, not paths: their common beginning and end, character by character.
+    head = os.path.commonprefix(names)  # noqa: RUF071
+    tail = os.path.commonprefix([name[len(head) :][::-1] for name in names])[::-1]  # noqa: RUF071
+    if COUNTER in head or COUNTER in tail:
+        return None
+    others = reader.names_in(folder) - set(names)
+    others.update(name for entry in made for name in _numbered_names(entry))
+    others.update(entry["path"].rpartition("/")[2] for entry in made)
+    for start in (head, f"{head}{len(made) + 1}-"):
+        pattern = re.compile(re.escape(start) + "[0-9]+" + re.escape(tail), re.DOTALL)
+        template = f"{start}{COUNTER}{tail}"
+        mine = {template.replace(COUNTER, str(n)) for n in (1, len(members))}
+        if template in others or mine & others or any(pattern.fullmatch(n) for n in others):
+            continue  # the numbered names could be taken for another file's
+        ages = [reader.age_ns[spec["path"]] for spec in members]
+        return {
+            "path": f"{folder}/{template}",
+            "count": len(members),
+            "age": age_text(min(ages)),
+            "age_to": age_text(max(ages)),
+            "size": round(sum(spec["size"] for spec in members) / len(members)),
+        }
+    return None

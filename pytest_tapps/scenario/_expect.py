@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_tapps.core import StateFileError, WorkflowNotFoundError, format_duration
 from pytest_tapps.harness import delays_of
+from pytest_tapps.scenario._model import COUNTER
 
 if TYPE_CHECKING:
     from pytest_tapps.core import WorkflowState
@@ -274,11 +275,32 @@ def _plan(result: Result) -> Iterator[Mismatch]:
     items: dict[str, str] = data.get("items", {})
     dry = bool(done and getattr(done.value, "dry_run", False))
     for path, wanted in then.plan.items():
+        if COUNTER in path:
+            yield from _numbered(path, wanted, items)
+            continue
         actual = items.get(os.path.normpath(path))
         if actual is None:  # a plan that lists only deletions says what the rest is
             actual = data.get("unlisted") or ("keep" if done and not dry else "not in the plan")
         if not _same_decision(wanted, actual):
             yield Mismatch(("then", "plan", path), wanted, actual, "plan")
+
+
+def _numbered(path: str, wanted: str, items: Mapping[str, str]) -> Iterator[Mismatch]:
+    """``then.plan``'s ``{n}`` path: every item whose path has a number there has the label,
+    and there is at least one."""
+    import re
+
+    head, _, tail = os.path.normpath(path).partition(COUNTER)
+    pattern = re.compile(re.escape(head) + "[0-9]+" + re.escape(tail), re.DOTALL)
+    found = {key: label for key, label in items.items() if pattern.fullmatch(key)}
+    if not found:
+        yield Mismatch(("then", "plan", path), wanted, "no path of the plan matches", "plan")
+        return
+    wrong = {key: label for key, label in found.items() if not _same_decision(wanted, label)}
+    if wrong:
+        key, label = min(wrong.items())
+        actual = f"{label} for {len(wrong)} of {len(found)}, e.g. {key}"
+        yield Mismatch(("then", "plan", path), wanted, actual, "plan")
 
 
 def _same_decision(wanted: str, actual: str) -> bool:

@@ -233,6 +233,11 @@ Documents = Annotated[
 # -- given ---------------------------------------------------------------------------------------
 
 
+#: Where a numbered file's number goes in ``files[].path`` (with ``count:``) and in a
+#: ``then.plan`` path (any number: every numbered file).
+COUNTER = "{n}"
+
+
 class FileSpec(Strict):
     """A file, by path from the project root, with an age (its mtime) and its bytes: ``content``
     (text), ``base64`` (any bytes: how a capture keeps a file that is not UTF-8 text) or
@@ -255,6 +260,16 @@ class FileSpec(Strict):
     size: int | None = Field(
         default=None, ge=0, description="that many placeholder bytes ('x'), for any content"
     )
+    count: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "that many files, the path's {n} numbered 1..count, their ages spread evenly from "
+            "age (the first) to age_to (the last)"
+        ),
+    )
+    age_to: Age | None = Field(default=None, description="with count: the last file's age")
 
     @model_validator(mode="after")
     def _one_content(self) -> FileSpec:
@@ -264,7 +279,27 @@ class FileSpec(Strict):
             raise ValueError(message)
         if self.base64 is not None:
             self.data()  # a wrong length or padding is an error here, not when written
+        if self.count is not None and self.path.count(COUNTER) != 1:
+            message = f"a path with count: holds {COUNTER} once, where each file's number goes"
+            raise ValueError(message)
+        if self.age_to is not None and self.count is None:
+            message = "age_to is the last age of count: files; give count too"
+            raise ValueError(message)
         return self
+
+    def expand(self) -> list[tuple[str, float]]:
+        """Each file's path and age: the one file, or the ``count`` numbered ones."""
+        if self.count is None:
+            return [(self.path, self.age)]
+        last = self.age if self.age_to is None else self.age_to
+        step = 0.0 if self.count == 1 else (last - self.age) / (self.count - 1)
+        return [
+            (
+                self.path.replace(COUNTER, str(n)),
+                last if n == self.count else self.age + step * (n - 1),
+            )
+            for n in range(1, self.count + 1)
+        ]
 
     def data(self) -> bytes:
         """The file's bytes."""

@@ -157,18 +157,23 @@ def build_given(proj: TappsProject, given: Given) -> None:
 
 
 def _write_file(proj: TappsProject, spec: FileSpec, worktrees: dict[Path, float]) -> None:
-    """A ``given.files`` entry. Inside a given worktree, a file without an ``age:`` of its own
-    is as old as the worktree; one with an age keeps it (a fresh file keeps an old worktree
-    alive, as the runbook ages a worktree by its newest file). The worktree's folders keep
-    the worktree's age either way."""
-    path = proj.root / spec.path
-    owner = next((folder for folder in worktrees if path.is_relative_to(folder)), None)
-    if owner is None:
-        proj.write(path, spec.data(), age=spec.age)
-        return
-    age = spec.age if "age" in spec.model_fields_set else worktrees[owner]
-    proj.write(path, spec.data(), age=age)
-    stamp = proj.clock.time() - worktrees[owner]
+    """A ``given.files`` entry (each of its files, with ``count:``). Inside a given worktree, a
+    file without an ``age:`` of its own is as old as the worktree; one with an age keeps it (a
+    fresh file keeps an old worktree alive, as the runbook ages a worktree by its newest file).
+    The worktree's folders keep the worktree's age either way."""
+    data = spec.data()
+    for relative, age in spec.expand():
+        path = proj.root / relative
+        owner = next((folder for folder in worktrees if path.is_relative_to(folder)), None)
+        if owner is None:
+            proj.write(path, data, age=age)
+            continue
+        proj.write(path, data, age=age if "age" in spec.model_fields_set else worktrees[owner])
+        _age_worktree_folders(proj, path, owner, worktrees[owner])
+
+
+def _age_worktree_folders(proj: TappsProject, path: Path, owner: Path, age: float) -> None:
+    stamp = proj.clock.time() - age
     folder = path.parent
     while folder.is_relative_to(owner):
         os.utime(folder, (stamp, stamp))

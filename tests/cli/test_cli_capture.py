@@ -256,3 +256,31 @@ def test_a_bad_expect_from_file_is_refused_with_its_line(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.tapps.yaml").exists()
+
+
+def test_files_alike_are_one_numbered_entry_unless_every_file_is_asked(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    now = datetime.fromisoformat(NOW).timestamp()
+    folder = tmp_path / "project" / ".tapps-agents" / "analytics" / "history"
+    folder.mkdir(parents=True)
+    for n in range(25):
+        path = folder / f"agents-{n:03d}.jsonl"
+        path.write_text("{}\n")
+        os.utime(path, (now - 100 * DAY - n, now - 100 * DAY - n))
+    args = ["scenario", "capture", "--project-root", "project", "--now", NOW, "--action", "cleanup"]
+
+    compact = run_cli(*args, "-o", "compact.tapps.yaml", cwd=tmp_path)
+    every = run_cli(*args, "--every-file", "-o", "every.tapps.yaml", cwd=tmp_path)
+
+    assert compact.returncode == every.returncode == 0, compact.stderr + every.stderr
+    assert "wrote compact.tapps.yaml: 25 files" in compact.stdout
+    assert "wrote every.tapps.yaml: 25 files" in every.stdout
+    text = (tmp_path / "compact.tapps.yaml").read_text()
+    assert "path: .tapps-agents/analytics/history/agents-0{n}.jsonl" in text
+    assert "count: 25" in text
+    assert ".tapps-agents/analytics/history/agents-0{n}.jsonl: 'delete: older than 90d'" in text
+    assert (tmp_path / "every.tapps.yaml").read_text().count("size: 3") == 25
+    for name in ("compact", "every"):
+        ran = pytest_on(tmp_path / f"{name}.tapps.yaml", tmp_path)
+        assert ran.returncode == 0, ran.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pytest_tapps.core import VirtualClock
@@ -179,6 +179,25 @@ def test_a_tree_of_the_real_package_is_not_taken_for_the_runbooks(live: TappsPro
         capture(live.root, now=NOW)
 
 
+def unnumbered(items: dict[str, str], plan: dict[str, str]) -> dict[str, str]:
+    """``items`` without the paths of the plan's numbered entries, each of which must carry
+    its entry's label (and each entry must have a path)."""
+    import re
+
+    rest = dict(items)
+    for path, label in plan.items():
+        if "{n}" not in path:
+            continue
+        head, _, tail = path.partition("{n}")
+        pattern = re.compile(re.escape(head) + "[0-9]+" + re.escape(tail), re.DOTALL)
+        matched = {key: value for key, value in rest.items() if pattern.fullmatch(key)}
+        assert matched, f"no replayed path for {path}"
+        assert set(matched.values()) == {label}, (path, matched)
+        for key in matched:
+            del rest[key]
+    return rest
+
+
 # -- round trip over fabricated trees ------------------------------------------------------------
 
 
@@ -202,20 +221,27 @@ def _build(description: TreeDescription, root: Path, states: list[Any]) -> Tapps
 @given(
     description=trees(max_files=8),
     states=st.lists(workflow_states(), max_size=2, unique_by=lambda s: s.workflow_id),
+    compact_over=st.sampled_from([None, 1, 2]),
 )
 def test_capture_then_replay_decides_what_the_core_decides_on_the_live_tree(
-    description: TreeDescription, states: list[Any]
+    description: TreeDescription, states: list[Any], compact_over: int | None
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tapps-capture-"))
     try:
         live = _build(description, folder / "live", states)
         before = live.snapshot()
-        captured = capture(live.root, now=NOW)
+        captured = capture(live.root, now=NOW, compact_over=compact_over)
+        numbered = [spec for spec in captured.parts["given"].get("files", []) if "count" in spec]
+        event(f"numbered entries: {'some' if numbered else 'none'}")
         assert live.snapshot() == before, "the capture changed the tree it read"
         result = replay(folder / "again", captured.parts)  # raises when a `then` fails
         replayed = outcome_of(result, "cleanup").data["items"]
         covered = {path: label for path, label in replayed.items() if captured.covers(path)}
-        assert covered == captured.parts["then"]["plan"]
+        assert unnumbered(covered, captured.parts["then"]["plan"]) == {
+            path: label
+            for path, label in captured.parts["then"]["plan"].items()
+            if "{n}" not in path
+        }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -246,3 +272,43 @@ def test_what_a_scenario_cannot_hold_is_reported_and_pinned_nowhere(live: TappsP
     assert plan[".tapps-agents/logs/debug/old.log"].startswith("delete")
     assert not captured.covers(".tapps-agents/artifacts/workflows/run-9")
     assert captured.covers(".tapps-agents/logs/debug/old.log")
+
+
+def test_many_files_of_one_folder_and_decision_are_one_numbered_entry(
+    live: TappsProject,
+) -> None:
+    """300 expired and 30 fresh analytics files, 2 odd ones: a few hundred bytes of YAML, and
+    the replay decides each numbered file as the live tree decided each real one."""
+    for n in range(300):
+        live.file(
+            f"analytics/history/event-{n:05d}.jsonl", b"x" * (100 + n % 7), age=f"{91 + n % 30}d"
+        )
+    for n in range(30):
+        live.file(f"analytics/history/event-{n + 500:05d}.jsonl", b"{}", age=f"{n}h")
+    live.file("analytics/history/odd.jsonl", b"x", age="100d")
+    live.file("analytics/history/notes.txt", b"x", age="100d")
+
+    captured = capture(live.root, now=NOW, actions=["cleanup"])
+
+    files = captured.parts["given"]["files"]
+    numbered = [spec for spec in files if "count" in spec]
+    assert sorted(spec["count"] for spec in numbered) == [30, 300]
+    old = next(spec for spec in numbered if spec["count"] == 300)
+    # The fresh files share the names' shape, so the expired ones' numbers go after an ordinal:
+    # no numbered name of one can be read as one of the other's.
+    assert old["path"] == ".tapps-agents/analytics/history/event-001-{n}.jsonl"
+    fresh = next(spec for spec in numbered if spec["count"] == 30)
+    assert fresh["path"] == ".tapps-agents/analytics/history/event-005{n}.jsonl"
+    assert (old["age"], old["age_to"]) == ("91d", "120d")
+    assert old["size"] == 103  # the mean
+    plan = captured.parts["then"]["plan"]
+    assert plan[".tapps-agents/analytics/history/event-001-{n}.jsonl"].startswith("delete")
+    assert plan[".tapps-agents/analytics/history/event-005{n}.jsonl"].startswith("keep")
+    assert plan[".tapps-agents/analytics/history/odd.jsonl"].startswith("delete")
+    from pytest_tapps.scenario._export import scenario_text
+
+    assert len(scenario_text(**captured.parts)) < 2500
+    result = replay(live.root.parent / "again", captured.parts)
+    replayed = outcome_of(result, "cleanup").data["items"]
+    assert len(replayed) == 332
+    assert unnumbered(replayed, plan) == {k: v for k, v in plan.items() if "{n}" not in k}

@@ -456,3 +456,29 @@ def test_a_lock_keeps_its_own_times() -> None:
         LockSpec.model_validate({"workflow": "wf", "ttl": "0s"})
     with pytest.raises(ValidationError, match="has no unit"):
         LockSpec.model_validate({"workflow": "wf", "heartbeat_age": 5})
+
+
+def test_numbered_files_spread_their_ages_from_the_first_to_the_last() -> None:
+    from pytest_tapps.scenario._model import FileSpec
+
+    spec = FileSpec.model_validate(
+        {"path": "a/e-{n}.log", "count": 5, "age": "1d", "age_to": "5d", "size": 2}
+    )
+    assert spec.expand() == [
+        ("a/e-1.log", 86400.0),
+        ("a/e-2.log", 172800.0),
+        ("a/e-3.log", 259200.0),
+        ("a/e-4.log", 345600.0),
+        ("a/e-5.log", 432000.0),
+    ]
+    same = FileSpec.model_validate({"path": "a/{n}", "count": 2, "age": "3h"})
+    assert [age for _, age in same.expand()] == [10800.0, 10800.0]
+    assert FileSpec(path="a/{n}").expand() == [("a/{n}", 0.0)]  # without count: a plain name
+    with pytest.raises(ValidationError, match=r"holds \{n\} once"):
+        FileSpec.model_validate({"path": "a/b", "count": 2})
+    with pytest.raises(ValidationError, match=r"holds \{n\} once"):
+        FileSpec.model_validate({"path": "a/{n}-{n}", "count": 2})
+    with pytest.raises(ValidationError, match="give count too"):
+        FileSpec.model_validate({"path": "a/{n}", "age_to": "1d"})
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        FileSpec.model_validate({"path": "a/{n}", "count": 0})

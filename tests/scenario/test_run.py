@@ -574,3 +574,36 @@ def test_a_listable_permission_denied_folder_shows_its_entries(
         """
     result = run_text(tmp_path, text)
     assert result.before == result.after
+
+
+NUMBERED = """\
+name: numbered logs
+runbook: Data Retention Policies > Logs > Debug logs
+given:
+  files:
+    - path: .tapps-agents/logs/debug/run-{n}.log
+      count: 4
+      age: 6d
+      age_to: 9d
+      size: 10
+when:
+  - cleanup: {dry_run: true}
+then:
+  plan:
+    .tapps-agents/logs/debug/run-{n}.log: %s
+"""
+
+
+def test_a_numbered_plan_path_holds_for_every_numbered_file(tmp_path: Path) -> None:
+    """6d, 7d, 8d, 9d: the first two kept (exactly 7 days is kept), the others deleted; a
+    {n} path names all four, so one label for all is wrong, and says how many differ."""
+    with pytest.raises(ScenarioFailure) as failed:
+        run_text(tmp_path / "a", NUMBERED % "delete")
+    assert "delete" in str(failed.value)
+    assert "keep: too new for 2 of 4, e.g. .tapps-agents/logs/debug/run-1.log" in str(failed.value)
+    missing = NUMBERED.replace("run-{n}.log: %s", "other-{n}.log: delete")
+    with pytest.raises(ScenarioFailure, match="no path of the plan matches"):
+        run_text(tmp_path / "b", missing)
+    passing = NUMBERED.replace("age: 6d", "age: 8d")
+    result = run_text(tmp_path / "c", passing % "delete")
+    assert len(result.performed[0].outcome.data["items"]) == 4
