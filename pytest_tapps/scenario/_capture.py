@@ -15,7 +15,7 @@ import base64
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,8 +101,16 @@ def capture(
     now_ns = _epoch_ns(moment)
     reader = _Reader(tree, now_ns)
     given = reader.given()
-    chosen = [action for action in CAPTURE_ACTIONS if action in actions]
-    when, then, labels = _decisions(tree, now_ns, chosen, workflow_id, reader.left)
+    requested = [action for action in CAPTURE_ACTIONS if action in actions]
+    chosen = list(requested)
+    states = f".tapps-agents/{profile.state_dir}/"
+    if "status" in chosen and any(out.startswith(states) for out in reader.left_out):
+        chosen.remove("status")  # which workflow is current, and its state, may be the one left
+        reader.skipped.append(
+            "status: not pinned, since a file of the workflow states was left out (the replayed "
+            "tree could find another current workflow, or none)"
+        )
+    when, then, labels = _decisions(tree, now_ns, chosen, workflow_id, reader)
     if "plan" in then:  # what was left out is not in the replayed tree: nothing to decide
         then["plan"] = {
             path: label for path, label in then["plan"].items() if not reader.left(path)
@@ -124,7 +132,7 @@ def capture(
             f"Captured by tapps scenario capture from {project_root} at {to_iso(moment)}: the "
             "tree as it was, and what the reference core decided then."
         ),
-        "runbook": [_PROCEDURES[action] for action in chosen],
+        "runbook": [_PROCEDURES[action] for action in requested],
         "now": to_iso(moment),
         "given": given,
         "when": when,
@@ -164,11 +172,17 @@ def _check_tree(layout: Any) -> None:
             )
             raise CaptureError(message)
     else:
-        message = (
-            f"capturing the {layout.profile.name} layout is not supported yet: only the "
-            "runbook's layout can be captured (--layout runbook)"
-        )
-        raise CaptureError(message)
+        foreign = [
+            relative
+            for relative in ("workflow-state/current_state.json", "context7/cache")
+            if os.path.lexists(tapps / relative)
+        ]
+        if foreign:
+            message = (
+                f"{tapps} looks written in the runbook's layout ({foreign[0]} is there), not by "
+                "the tapps-agents 3.7 package: pass --layout runbook"
+            )
+            raise CaptureError(message)
 
 
 def _epoch_ns(moment: datetime) -> int:
@@ -209,6 +223,8 @@ class _Reader:
         self.locks: list[dict[str, Any]] = []
         #: Each placeholder file's age in nanoseconds (for numbered entries).
         self.age_ns: dict[str, int] = {}
+        #: Each scenario path and the live path it came from.
+        self.seen: dict[str, str] = {}
         profile = layout.profile
         tapps = ".tapps-agents/"
         #: Folders whose files the runbook's logic reads: copied as they are.
@@ -252,8 +268,25 @@ class _Reader:
         holds something that was (a folder whose decision the replayed tree cannot show)."""
         return left_out_of(relative, self.left_out)
 
+    def scenario_path(self, relative: str) -> str:
+        """``relative`` (a path of the live tree) as a scenario names it: in the runbook's
+        layout, which a scenario's ``layout:`` moves back to the tree's."""
+        from pytest_tapps.core._layout import RUNBOOK, translate
+
+        return translate(relative, self.layout.profile, RUNBOOK)
+
+    def _out(self, relative: str) -> str | None:
+        """The scenario's path for ``relative``, or ``None`` (and left out) when another path
+        of the tree is already that place in the runbook's layout."""
+        path = self.scenario_path(relative)
+        first = self.seen.setdefault(path, relative)
+        if first != relative:
+            self._skip(relative, f"{first} and it are one place, {path}, in the runbook's layout")
+            return None
+        return path
+
     def _skip(self, relative: str, why: str) -> None:
-        self.left_out.append(relative)
+        self.left_out.append(self.scenario_path(relative))
         shown = relative if relative.isprintable() else repr(relative)
         self.skipped.append(f"{shown}: {why}")
 
@@ -293,7 +326,9 @@ class _Reader:
                     st = os.lstat(top)
                 except OSError:
                     return False
-                self.folders.append({"path": relative, "age": self._age(st)})
+                path = self._out(relative)
+                if path is not None:
+                    self.folders.append({"path": path, "age": self._age(st)})
         return holds
 
     def _entry(self, entry: os.DirEntry[str]) -> bool:
@@ -327,16 +362,22 @@ class _Reader:
         if _NOT_IN_YAML.search(inside):
             self._skip(relative, "its target's name is not UTF-8 (or holds NEL)")
             return
-        self.symlinks.append({"path": relative, "target": inside, "age": self._age(st)})
+        named = self._out(relative)
+        if named is not None:
+            aim = inside if inside.startswith("../") else self.scenario_path(inside)
+            self.symlinks.append({"path": named, "target": aim, "age": self._age(st)})
 
     def _file(self, path: str, relative: str, st: os.stat_result) -> None:
-        spec: dict[str, Any] = {"path": relative, "age": self._age(st)}
         if self._lock(path, relative, st):
             return
+        named = self._out(relative)
+        if named is None:
+            return
+        spec: dict[str, Any] = {"path": named, "age": self._age(st)}
         if not self._read_whole(relative):
             spec["size"] = st.st_size
             self.files.append(spec)
-            self.age_ns[relative] = self.now_ns - st.st_mtime_ns
+            self.age_ns[named] = self.now_ns - st.st_mtime_ns
             return
         try:
             with open(path, "rb") as handle:
@@ -353,6 +394,9 @@ class _Reader:
             return True
         if relative == ".tapps-agents/config.yaml":
             return True
+        if profile.context7_format == "kb":  # the real package's metadata and index
+            kb = ".tapps-agents/" + profile.context7_cache_dir.rpartition("/")[0] + "/"
+            return relative.startswith(kb) and relative.endswith(".yaml")
         cache = ".tapps-agents/" + profile.context7_cache_dir + "/"
         return relative.startswith(cache) and relative.endswith("/meta.json")
 
@@ -365,6 +409,8 @@ class _Reader:
         from pytest_tapps.core._locks import pid_alive, read_lock
 
         folder, _, file_name = relative.rpartition("/")
+        if not self.layout.profile.workflow_locks:
+            return False  # that package writes no workflow locks: any such file is its bytes
         if folder + "/" != self.lock_folder or not file_name.endswith(".lock"):
             return False
         workflow = file_name.removesuffix(".lock")
@@ -416,7 +462,7 @@ def _decisions(
     now_ns: int,
     chosen: list[str],
     workflow_id: str | None,
-    left: Callable[[str], bool],
+    reader: _Reader,
 ) -> tuple[list[Any], dict[str, Any], dict[str, str]]:
     """The ``when:`` and ``then:`` of the chosen procedures: what the reference core decides
     on the live tree at ``now``, asked as a scenario's actions ask it; and the cleanup plan's
@@ -438,7 +484,8 @@ def _decisions(
     when: list[Any] = []
     then: dict[str, Any] = {}
     done = core.perform("cleanup", CleanupAction(dry_run=True), session)
-    labels: dict[str, str] = dict(sorted((done.data or {}).get("items", {}).items()))
+    items = (done.data or {}).get("items", {})
+    labels = dict(sorted((reader.scenario_path(path), label) for path, label in items.items()))
     if "cleanup" in chosen:
         when.append({"cleanup": {"dry_run": True}})
         then["plan"] = dict(labels)
@@ -449,7 +496,10 @@ def _decisions(
         then["dlq"] = [
             {key: value for key, value in entry.items() if value is not None}
             for entry in dlq_entries(
-                tree, leave=lambda path: left(os.path.relpath(path, tree.project_root))
+                tree,
+                leave=lambda path: reader.left(
+                    reader.scenario_path(os.path.relpath(path, tree.project_root))
+                ),
             )
         ]
     if "status" in chosen:

@@ -284,3 +284,34 @@ def test_files_alike_are_one_numbered_entry_unless_every_file_is_asked(tmp_path:
     for name in ("compact", "every"):
         ran = pytest_on(tmp_path / f"{name}.tapps.yaml", tmp_path)
         assert ran.returncode == 0, ran.stdout
+
+
+def test_a_tree_of_the_real_package_is_captured_in_its_layout(tmp_path: Path) -> None:
+    """A tree laid out as tapps-agents 3.7 writes it (timestamped checksummed states, last.json,
+    one logs/ folder) is captured with --layout tapps-agents-3.7: the scenario says so, names
+    its paths as the runbook does, and passes; the same tree as --layout runbook is refused."""
+    from datetime import datetime
+
+    from pytest_tapps.core import VirtualClock
+    from pytest_tapps.harness import project
+
+    clock = VirtualClock(datetime.fromisoformat(NOW).timestamp())
+    with project(tmp_path / "project", clock=clock, layout="tapps-agents-3.7") as built:
+        built.workflow("wf-9", "failed", current=True).step("plan").step(
+            "build", "failed", error={"category": "timeout", "message": "timed out"}
+        ).save()
+        built.file("logs/agent.log", b"x" * 10, age="10d")
+    args = ["scenario", "capture", "--project-root", "project", "--now", NOW]
+
+    refused = run_cli(*args, "-o", "wrong.tapps.yaml", cwd=tmp_path)
+    done = run_cli(*args, "--layout", "tapps-agents-3.7", "-o", "real.tapps.yaml", cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert "pass --layout tapps-agents-3.7" in refused.stderr
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "real.tapps.yaml").read_text()
+    assert "layout: tapps-agents-3.7" in text
+    assert ".tapps-agents/logs/application/agent.log: 'delete: older than" in text
+    assert "step_id: build" in text
+    ran = pytest_on(tmp_path / "real.tapps.yaml", tmp_path)
+    assert ran.returncode == 0, ran.stdout

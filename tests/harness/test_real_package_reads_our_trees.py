@@ -105,3 +105,55 @@ def test_the_package_is_imported_only_when_its_target_is_chosen(tmp_path: Path) 
         for target in ("core", "tapps-cli", "tapps-agents")
     }
     assert seen == {"core": "False", "tapps-cli": "False", "tapps-agents": "True"}
+
+
+def test_a_tree_the_package_wrote_is_captured_and_replays_to_the_same_decisions(
+    tmp_path: Path,
+) -> None:
+    """Issue 17's round trip on the real thing: the package's own state manager and KB cache
+    write the tree (a failed workflow, a cache entry), old logs beside them; the capture in its
+    layout replays, in the scenario runner, to the plan, DLQ and status of the live tree."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from tapps_agents.context7.kb_cache import KBCache
+    from tapps_agents.workflow.models import StepExecution, WorkflowState
+    from tapps_agents.workflow.state_manager import AdvancedStateManager
+
+    from pytest_tapps.core import TAPPS_AGENTS_3_7, Layout
+    from pytest_tapps.scenario import load_file, parse, run_scenario, write_scenario
+    from pytest_tapps.scenario._capture import capture
+
+    root = tmp_path / "project"
+    layout = Layout(root, TAPPS_AGENTS_3_7)
+    layout.state_dir.mkdir(parents=True)
+    started = datetime.now(UTC) - timedelta(hours=3)
+    state = WorkflowState(
+        workflow_id="wf-real",
+        started_at=started,
+        current_step="build",
+        completed_steps=["plan"],
+        status="failed",
+        error="build timed out",
+        step_executions=[
+            StepExecution("plan", "planner", "plan", started, started, 1.0, "completed"),
+            StepExecution(
+                "build", "implementer", "build", started, None, None, "failed", "timed out"
+            ),
+        ],
+    )
+    AdvancedStateManager(layout.state_dir).save_state(state)
+    KBCache(layout.context7_cache_dir.parent).store("FastAPI", "routing", "Use @app.get('/').")
+    old = layout.tapps_dir / "logs" / "agent.log"
+    old.parent.mkdir(parents=True)
+    old.write_text("x" * 40)
+    stamp = datetime.now(UTC).timestamp() - 10 * 86400
+    os.utime(old, (stamp, stamp))
+
+    captured = capture(root, layout="tapps-agents-3.7")
+    then = captured.parts["then"]
+    assert then["dlq"][0]["step_id"] == "build"
+    assert then["plan"][".tapps-agents/logs/application/agent.log"].startswith("delete")
+    path = write_scenario(tmp_path / "real.tapps.yaml", **captured.parts)
+    (loaded,) = load_file(path)
+    run_scenario(loaded, parse(loaded.data), root=tmp_path / "replay")  # raises if a then fails

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +312,125 @@ def test_many_files_of_one_folder_and_decision_are_one_numbered_entry(
     replayed = outcome_of(result, "cleanup").data["items"]
     assert len(replayed) == 332
     assert unnumbered(replayed, plan) == {k: v for k, v in plan.items() if "{n}" not in k}
+
+
+# -- the real package's layout -------------------------------------------------------------------
+
+
+def _build_real(description: TreeDescription, root: Path, states: list[Any]) -> TappsProject:
+    """The tree as the tapps-agents 3.7 package lays it out: the drawn files in its places, and
+    the states saved as its state manager saves them (timestamped, checksummed, last.json)."""
+    import dataclasses
+
+    from pytest_tapps.core import TappsError
+    from pytest_tapps.core._layout import RUNBOOK, TAPPS_AGENTS_3_7, translate
+    from pytest_tapps.core._real_state import save_real_state
+
+    taken: set[str] = set()
+
+    def first(item: Any) -> bool:
+        """The runbook's three log folders are one in the package's: one item per place."""
+        if item.path in taken or any(item.path.startswith(p + "/") for p in taken):
+            return False
+        taken.add(item.path)
+        return True
+
+    files = [
+        dataclasses.replace(f, path=translate(f.path, RUNBOOK, TAPPS_AGENTS_3_7))
+        for f in description.files
+    ]
+    links = [_moved_link(link) for link in description.symlinks]
+    moved = dataclasses.replace(
+        description,
+        files=tuple(f for f in files if first(f)),
+        symlinks=tuple(link for link in links if first(link)),
+    )
+    proj = TappsProject(root, clock=VirtualClock(NOW.timestamp()), layout=TAPPS_AGENTS_3_7)
+    proj.layout.tapps_dir.mkdir(parents=True, exist_ok=True)
+    moved.build(proj)
+    for index, state in enumerate(states):
+        try:
+            save_real_state(
+                proj.layout, state, now=NOW - timedelta(hours=index), point_last=index == 0
+            )
+        except (TappsError, OSError):
+            continue  # an id the package could not name a file after
+    return proj
+
+
+def _moved_link(link: Any) -> Any:
+    """A drawn link moved to the real package's places, its target written from the root (a
+    relative one would point elsewhere from the link's new folder)."""
+    import dataclasses
+
+    from pytest_tapps.core._layout import RUNBOOK, TAPPS_AGENTS_3_7, translate
+    from pytest_tapps.strategies import ROOT_MARKER, _resolve_lexically
+
+    if link.target.startswith(ROOT_MARKER):
+        aim = link.target.removeprefix(ROOT_MARKER)
+    else:
+        aim = _resolve_lexically(link)
+    if aim.startswith("..") or aim in (".", ""):
+        return dataclasses.replace(link, path=translate(link.path, RUNBOOK, TAPPS_AGENTS_3_7))
+    kind = "outside-absolute" if link.kind.startswith("outside") else link.kind
+    return dataclasses.replace(
+        link,
+        path=translate(link.path, RUNBOOK, TAPPS_AGENTS_3_7),
+        target=ROOT_MARKER + translate(aim, RUNBOOK, TAPPS_AGENTS_3_7),
+        kind=kind,
+    )
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    description=trees(max_files=8),
+    states=st.lists(workflow_states(), max_size=2, unique_by=lambda s: s.workflow_id),
+    compact_over=st.sampled_from([None, 1]),
+)
+def test_a_tree_of_the_real_package_replays_to_its_decisions(
+    description: TreeDescription, states: list[Any], compact_over: int | None
+) -> None:
+    """Captured with --layout tapps-agents-3.7, the scenario is written in the runbook's paths
+    with layout: tapps-agents-3.7, and its replay decides what the core decided on the live
+    tree (compared in the runbook's paths)."""
+    from pytest_tapps.core._layout import RUNBOOK, TAPPS_AGENTS_3_7, translate
+
+    folder = Path(tempfile.mkdtemp(prefix="tapps-capture-"))
+    try:
+        live = _build_real(description, folder / "live", states)
+        before = live.snapshot()
+        captured = capture(live.root, layout="tapps-agents-3.7", now=NOW, compact_over=compact_over)
+        assert live.snapshot() == before, "the capture changed the tree it read"
+        assert captured.parts["layout"] == "tapps-agents-3.7"
+        result = replay(folder / "again", captured.parts)  # raises when a `then` fails
+        replayed = {
+            translate(path, TAPPS_AGENTS_3_7, RUNBOOK): label
+            for path, label in outcome_of(result, "cleanup").data["items"].items()
+        }
+        covered = {path: label for path, label in replayed.items() if captured.covers(path)}
+        plan = captured.parts["then"]["plan"]
+        assert unnumbered(covered, plan) == {k: v for k, v in plan.items() if "{n}" not in k}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_state_left_out_leaves_the_status_unpinned(live: TappsProject) -> None:
+    """The current state's name holds NEL: it cannot be written in a scenario, so which
+    workflow is current in the replay is not the live tree's; status is not pinned, and says
+    why, while the cleanup still is."""
+    live.write(live.layout.history_dir / "wf\x85.json", b"{}", age="1d")
+    live.file("logs/debug/old.log", b"x", age="8d")
+    captured = capture(live.root, now=NOW, actions=["status", "cleanup"])
+    assert "diagnosis" not in captured.parts["then"]
+    assert "exit_code" not in captured.parts["then"]
+    assert [next(iter(action)) for action in captured.parts["when"]] == ["cleanup"]
+    assert any(why.startswith("status: not pinned") for why in captured.skipped)
+    assert captured.parts["runbook"] == [
+        "Cleanup Tools > Usage > Dry run",
+        "Workflow Stuck/Failed Recovery > Diagnosis > Check workflow state",
+    ]
+    replay(live.root.parent / "again", captured.parts)
