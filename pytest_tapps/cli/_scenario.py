@@ -206,6 +206,12 @@ def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
         "--name", help="the scenario's name (default: where and when it was taken)"
     )
     capture.add_argument(
+        "--redact-names",
+        action="store_true",
+        help="replace each name in folders whose rules read no name (analytics, logs, "
+        "artifacts, metrics, reports, tiered cache) by a stable hash, its extension kept",
+    )
+    capture.add_argument(
         "--every-file",
         action="store_true",
         help="write every file on its own line (default: more than 20 placeholder files of one "
@@ -521,6 +527,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
             actions=args.actions or CAPTURE_ACTIONS,
             name=args.name,
             compact_over=None if args.every_file else COMPACT_OVER,
+            redact_names=args.redact_names,
         )
     except CaptureError as exc:
         error(str(exc))

@@ -73,6 +73,7 @@ def capture(
     actions: Sequence[str] = CAPTURE_ACTIONS,
     name: str | None = None,
     compact_over: int | None = COMPACT_OVER,
+    redact_names: bool = False,
 ) -> Capture:
     """Capture ``project_root``'s tree at ``now`` (default: the end of this second) as a
     scenario whose ``when:`` performs ``actions`` and whose ``then:`` is what the reference core
@@ -80,7 +81,10 @@ def capture(
 
     More than ``compact_over`` placeholder files of one folder with one cleanup decision are
     written as one numbered entry (``count:``, their ages spread from the newest to the oldest,
-    their mean size); ``None`` writes every file."""
+    their mean size); ``None`` writes every file. ``redact_names`` replaces each name inside
+    a folder whose rules do not read names (analytics, logs, artifacts, metrics, reports, the
+    tiered cache) by a stable hash keeping its extension; workflow ids, worktree names and
+    library ids stay, since rules match them."""
     from pytest_tapps.core import PROFILES, Layout, to_iso, utcnow
     from pytest_tapps.core._clock import SYSTEM_CLOCK
 
@@ -111,26 +115,17 @@ def capture(
             "tree could find another current workflow, or none)"
         )
     when, then, labels = _decisions(tree, now_ns, chosen, workflow_id, reader)
-    if "plan" in then:  # what was left out is not in the replayed tree: nothing to decide
-        then["plan"] = {
-            path: label for path, label in then["plan"].items() if not reader.left(path)
-        }
-    if "plan" in then:  # a path holding {n} reads as numbered files there: not pinned
-        for path in [path for path in then["plan"] if COUNTER in path]:
-            del then["plan"][path]
-            reader.unpinned.append(path)
-            reader.skipped.append(f"{path}: its decision is not pinned (a path holding {COUNTER})")
-    if compact_over is not None and "files" in given:
-        given["files"], numbered, gone = _compact(given["files"], labels, reader, compact_over)
-        if "plan" in then and numbered:  # each numbered entry's files as its {n} path
-            plan = {path: label for path, label in then["plan"].items() if path not in gone}
-            plan.update({path: label for path, label in numbered.items() if label is not None})
-            then["plan"] = dict(sorted(plan.items()))
+    _settle_plan(given, then, labels, reader, compact_over)
+    where = "" if redact_names else f" from {project_root}"
+    if redact_names:
+        _redact(given, then, reader)
     parts: dict[str, Any] = {
-        "name": name or f"captured from {project_root.resolve().name} at {to_iso(moment)}",
+        "name": name
+        or f"captured{'' if redact_names else ' from ' + project_root.resolve().name} at "
+        f"{to_iso(moment)}",
         "description": (
-            f"Captured by tapps scenario capture from {project_root} at {to_iso(moment)}: the "
-            "tree as it was, and what the reference core decided then."
+            f"Captured by tapps scenario capture{where} at {to_iso(moment)}: the tree as it "
+            "was, and what the reference core decided then."
         ),
         "runbook": [_PROCEDURES[action] for action in requested],
         "now": to_iso(moment),
@@ -143,6 +138,31 @@ def capture(
     if any(lock.get("holder") == "live" for lock in given.get("locks", ())):
         parts["fs"] = "real"
     return Capture(parts, reader.skipped, reader.left_out, reader.unpinned)
+
+
+def _settle_plan(
+    given: dict[str, Any],
+    then: dict[str, Any],
+    labels: Mapping[str, str],
+    reader: _Reader,
+    compact_over: int | None,
+) -> None:
+    """``then.plan`` without what the replayed tree cannot show, and ``given.files`` and the
+    plan with files alike as numbered entries."""
+    if "plan" in then:  # what was left out is not in the replayed tree: nothing to decide
+        then["plan"] = {
+            path: label for path, label in then["plan"].items() if not reader.left(path)
+        }
+        for path in [path for path in then["plan"] if COUNTER in path]:
+            del then["plan"][path]  # a path holding {n} reads as numbered files: not pinned
+            reader.unpinned.append(path)
+            reader.skipped.append(f"{path}: its decision is not pinned (a path holding {COUNTER})")
+    if compact_over is not None and "files" in given:
+        given["files"], numbered, gone = _compact(given["files"], labels, reader, compact_over)
+        if "plan" in then and numbered:  # each numbered entry's files as its {n} path
+            plan = {path: label for path, label in then["plan"].items() if path not in gone}
+            plan.update({path: label for path, label in numbered.items() if label is not None})
+            then["plan"] = dict(sorted(plan.items()))
 
 
 def _check_tree(layout: Any) -> None:
@@ -654,3 +674,66 @@ def _numbered_entry(
             "size": round(sum(spec["size"] for spec in members) / len(members)),
         }
     return None
+
+
+#: Folders (runbook paths) whose rules read no name below them: what ``--redact-names`` hides.
+def _nameless_folders() -> tuple[str, ...]:
+    from pytest_tapps.core._layout import RUNBOOK
+
+    places = (
+        "analytics_history_dir",
+        "application_logs_dir",
+        "structured_logs_dir",
+        "debug_logs_dir",
+        "workflow_artifacts_dir",
+        "test_results_dir",
+        "documentation_artifacts_dir",
+        "performance_metrics_dir",
+        "confidence_metrics_dir",
+        "tiered_cache_dir",
+    )
+    folders = [f".tapps-agents/{getattr(RUNBOOK, place)}/" for place in places]
+    return (*folders, f"{RUNBOOK.project_quality_reports_dir}/", "../outside/")
+
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+
+
+def redacted_name(name: str) -> str:
+    """A stable stand-in for ``name``: a hash of it, its extension kept (a category's name
+    pattern, ``*.jsonl``, still matches); a numbered entry's ``{n}`` kept."""
+    import hashlib
+
+    if COUNTER in name:
+        head, _, tail = name.partition(COUNTER)
+        found = _EXTENSION.search(tail)
+        digest = hashlib.sha256(f"{head}\0{tail}".encode(errors="surrogatepass")).hexdigest()
+        return f"h{digest[:12]}-{COUNTER}{found.group() if found else ''}"
+    found = _EXTENSION.search(name)
+    digest = hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()
+    return f"h{digest[:12]}{found.group() if found else ''}"
+
+
+def redacted_path(path: str) -> str:
+    """``path`` with each name below a folder whose rules read no name replaced."""
+    for folder in _nameless_folders():
+        if path.startswith(folder):
+            rest = path[len(folder) :].split("/")
+            return folder + "/".join(redacted_name(part) for part in rest)
+    return path
+
+
+def _redact(given: dict[str, Any], then: dict[str, Any], reader: _Reader) -> None:
+    """``--redact-names`` over the captured parts (and the paths left out, so that what
+    ``then:`` does not pin stays known)."""
+    for key in ("files", "folders", "symlinks"):
+        for spec in given.get(key, ()):
+            spec["path"] = redacted_path(spec["path"])
+            if "target" in spec:
+                spec["target"] = redacted_path(spec["target"])
+    if "plan" in then:
+        then["plan"] = dict(
+            sorted((redacted_path(path), label) for path, label in then["plan"].items())
+        )
+    reader.left_out[:] = [redacted_path(path) for path in reader.left_out]
+    reader.unpinned[:] = [redacted_path(path) for path in reader.unpinned]

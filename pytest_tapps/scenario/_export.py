@@ -44,6 +44,14 @@ def scenario_text(
     return text
 
 
+def _misread_by_yaml11(value: str) -> bool:
+    """Whether YAML 1.1 would read ``value`` unquoted as a boolean or a base-60 number (the
+    scenario loader refuses such plain scalars: a file we write must be one it accepts)."""
+    from pytest_tapps.scenario._load import _SEXAGESIMAL, _YAML11_BOOLS
+
+    return value.lower() in _YAML11_BOOLS or bool(_SEXAGESIMAL.match(value))
+
+
 def _reads_back(text: str, data: Any) -> bool:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -71,9 +79,10 @@ def _dump(data: Any, *, blocks: bool) -> str:
             and len(lines) > 1
             and all(line.isprintable() and line == line.rstrip() for line in lines)
         )
-        return representer.represent_scalar(
-            "tag:yaml.org,2002:str", value, style="|" if block else None
-        )
+        style = "|" if block else None
+        if _misread_by_yaml11(value):  # 'N', 'on', '1:20': quoted, as the loader asks
+            style = "'"
+        return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Representer.add_representer(str, text)
     yaml = YAML(typ="safe", pure=True)

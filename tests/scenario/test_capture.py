@@ -222,15 +222,16 @@ def _build(description: TreeDescription, root: Path, states: list[Any]) -> Tapps
     description=trees(max_files=8),
     states=st.lists(workflow_states(), max_size=2, unique_by=lambda s: s.workflow_id),
     compact_over=st.sampled_from([None, 1, 2]),
+    redact=st.booleans(),
 )
 def test_capture_then_replay_decides_what_the_core_decides_on_the_live_tree(
-    description: TreeDescription, states: list[Any], compact_over: int | None
+    description: TreeDescription, states: list[Any], compact_over: int | None, redact: bool
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tapps-capture-"))
     try:
         live = _build(description, folder / "live", states)
         before = live.snapshot()
-        captured = capture(live.root, now=NOW, compact_over=compact_over)
+        captured = capture(live.root, now=NOW, compact_over=compact_over, redact_names=redact)
         numbered = [spec for spec in captured.parts["given"].get("files", []) if "count" in spec]
         event(f"numbered entries: {'some' if numbered else 'none'}")
         assert live.snapshot() == before, "the capture changed the tree it read"
@@ -433,4 +434,36 @@ def test_a_state_left_out_leaves_the_status_unpinned(live: TappsProject) -> None
         "Cleanup Tools > Usage > Dry run",
         "Workflow Stuck/Failed Recovery > Diagnosis > Check workflow state",
     ]
+    replay(live.root.parent / "again", captured.parts)
+
+
+def test_redacted_names_hide_what_rules_do_not_read_and_keep_what_they_do(
+    live: TappsProject,
+) -> None:
+    from pytest_tapps.scenario._capture import redacted_name
+    from pytest_tapps.scenario._export import scenario_text
+
+    state = live.workflow("wf-customer-acme", "failed", current=True)
+    state.step("deploy-acme", "failed", error="timeout")
+    state.save()
+    live.file("analytics/history/acme-invoices.jsonl", b"x", age="100d")
+    live.file("logs/debug/acme/secret-plan.log", b"x", age="8d")
+    live.file("artifacts/workflows/acme-run/report.html", b"x", age="40d")
+    live.symlink("logs/debug/latest.log", live.layout.tapps_dir / "logs/debug/acme/secret-plan.log")
+
+    captured = capture(live.root, now=NOW, redact_names=True)
+    text = scenario_text(**captured.parts)
+
+    for private in ("acme-invoices", "secret-plan", "acme-run", "report", str(live.root)):
+        assert private not in text
+    assert "wf-customer-acme" in text  # a workflow id: status and the DLQ match it
+    hidden = f".tapps-agents/analytics/history/{redacted_name('acme-invoices.jsonl')}"
+    assert hidden.endswith(".jsonl")  # the category's *.jsonl still matches
+    assert captured.parts["then"]["plan"][hidden].startswith("delete")
+    (link,) = captured.parts["given"]["symlinks"]
+    assert link["target"] == (
+        f".tapps-agents/logs/debug/{redacted_name('acme')}/{redacted_name('secret-plan.log')}"
+    )
+    assert redacted_name("acme-invoices.jsonl") == redacted_name("acme-invoices.jsonl")
+    assert redacted_name("a.jsonl") != redacted_name("b.jsonl")
     replay(live.root.parent / "again", captured.parts)

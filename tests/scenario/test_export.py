@@ -36,3 +36,19 @@ def test_writing_an_invalid_scenario_is_refused(tmp_path: Path) -> None:
             when=[{"explode": {}}],
         )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("word", ["N", "y", "on", "Off", "yes", "1:20", "-3:05"])
+def test_a_word_yaml_1_1_misreads_is_written_quoted_and_loads(tmp_path: Path, word: str) -> None:
+    """A workflow id `N` (YAML 1.1's false) was written plain, and the loader refused the file
+    we wrote: such words are quoted."""
+    from pytest_tapps.scenario import load_file, write_scenario
+
+    path = write_scenario(
+        tmp_path / "s.tapps.yaml",
+        name="quoted words",
+        runbook="Dead Letter Queue (DLQ) Handling > DLQ Inspection > Check workflow state",
+        then={"dlq": [{"workflow_id": word, "step_id": word}]},
+    )
+    (loaded,) = load_file(path)
+    assert loaded.data["then"]["dlq"] == [{"workflow_id": word, "step_id": word}]
