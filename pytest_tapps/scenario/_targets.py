@@ -110,7 +110,10 @@ class Session:
 
     def relative(self, path: Path | str) -> str:
         """``path`` from the project root, as scenarios write it."""
-        return os.path.relpath(path, self.root)
+        text = os.fspath(path)
+        if os.fspath(self.root) == "." and not text.startswith("/"):
+            return os.path.normpath(text)  # what relpath gives, without two abspath calls
+        return os.path.relpath(text, self.root)
 
 
 class Target:
