@@ -137,6 +137,9 @@ def capture(
         parts["layout"] = profile.name
     if any(lock.get("holder") == "live" for lock in given.get("locks", ())):
         parts["fs"] = "real"
+    if given.get("worktrees"):
+        parts["fs"] = "real"
+        parts["requires"] = ["git"]
     return Capture(parts, reader.skipped, reader.left_out, reader.unpinned)
 
 
@@ -245,6 +248,9 @@ class _Reader:
         self.age_ns: dict[str, int] = {}
         #: Each scenario path and the live path it came from.
         self.seen: dict[str, str] = {}
+        #: Registered git worktrees by folder name, and the age of every file inside one.
+        self.git: dict[str, Any] = {}
+        self.inner_ns: dict[str, int] = {}
         profile = layout.profile
         tapps = ".tapps-agents/"
         #: Folders whose files the runbook's logic reads: copied as they are.
@@ -252,6 +258,7 @@ class _Reader:
         self.lock_folder = tapps + profile.state_dir + "/"
 
     def given(self) -> dict[str, Any]:
+        self._registered()
         self._walk(self.layout.tapps_dir)
         quality = self.layout.quality_reports_dir
         try:
@@ -274,7 +281,52 @@ class _Reader:
         ):
             if items:
                 given[key] = items
+        worktrees = self._git_worktrees()
+        if worktrees:
+            given["worktrees"] = worktrees
         return given
+
+    def _registered(self) -> None:
+        """The git worktrees registered in the project's repository (``git worktree list``,
+        which changes nothing) whose folders are in the worktrees folder."""
+        from pytest_tapps.core._git import GitError, is_repository, list_worktrees
+
+        try:
+            if not is_repository(self.root):
+                return
+            listed = list_worktrees(self.root)
+        except (GitError, OSError) as exc:
+            self.skipped.append(f"git worktrees: not read ({exc}); worktrees are their files")
+            return
+        folder = os.path.realpath(self.layout.worktrees_dir)
+        for entry in listed:
+            parent, _, name = os.path.realpath(entry.path).rpartition(os.sep)
+            if parent == folder and name:
+                self.git[name] = entry
+
+    def _git_worktrees(self) -> list[dict[str, Any]]:
+        """Each registered worktree as ``given.worktrees`` makes one: a real git worktree,
+        locked as it is, gone when its folder is, aged as its newest file (the files git checks
+        out in the replay must not make it newer; the captured files keep their own ages)."""
+        from pytest_tapps.core._layout import safe_name
+
+        found = []
+        for name, entry in sorted(self.git.items()):
+            try:
+                safe_name(name)
+            except TappsError:
+                continue  # captured as its files
+            relative = f".tapps-agents/{self.layout.profile.worktrees_dir}/{name}"
+            ages = [age for path, age in self.inner_ns.items() if path.startswith(relative + "/")]
+            spec: dict[str, Any] = {"name": name, "git": True, "files": 0}
+            if ages:
+                spec["age"] = age_text(min(ages))
+            if entry.locked:
+                spec["locked"] = True
+            if not os.path.lexists(self.root / relative):
+                spec["gone"] = True
+            found.append(spec)
+        return found
 
     def _relative(self, path: str) -> str | None:
         relative = os.path.relpath(path, self.root).replace(os.sep, "/")
@@ -364,6 +416,10 @@ class _Reader:
         relative = self._relative(entry.path)
         if relative is None:
             return True
+        if self._in_git_worktree(relative):
+            self.inner_ns[relative] = self.now_ns - st.st_mtime_ns
+            if relative.count("/") == 3 and entry.name == ".git":
+                return True  # git makes it in the replay
         if stat.S_ISLNK(st.st_mode):
             self._link(entry.path, relative, st)
         elif stat.S_ISREG(st.st_mode):
@@ -371,6 +427,10 @@ class _Reader:
         else:
             self._skip(relative, "not a file, folder or link (a pipe, socket or device)")
         return True
+
+    def _in_git_worktree(self, relative: str) -> bool:
+        prefix = f".tapps-agents/{self.layout.profile.worktrees_dir}/"
+        return relative.startswith(prefix) and relative[len(prefix) :].partition("/")[0] in self.git
 
     def _link(self, path: str, relative: str, st: os.stat_result) -> None:
         target = os.readlink(path)

@@ -19,6 +19,7 @@ def scenario_text(
     now: str | None = None,
     fs: str | None = None,
     layout: str | None = None,
+    requires: Sequence[str] = (),
     given: Mapping[str, Any] | None = None,
     faults: Sequence[Mapping[str, Any]] = (),
     when: Sequence[Mapping[str, Any]] = (),
@@ -33,6 +34,8 @@ def scenario_text(
     for key, text in (("now", now), ("fs", fs), ("layout", layout)):
         if text is not None:
             data[key] = text
+    if requires:
+        data["requires"] = list(requires)
     for key, value in (("given", given), ("faults", faults), ("when", when), ("then", then)):
         if value:
             data[key] = _plain(value)

@@ -467,3 +467,57 @@ def test_redacted_names_hide_what_rules_do_not_read_and_keep_what_they_do(
     assert redacted_name("acme-invoices.jsonl") == redacted_name("acme-invoices.jsonl")
     assert redacted_name("a.jsonl") != redacted_name("b.jsonl")
     replay(live.root.parent / "again", captured.parts)
+
+
+# -- git worktrees -------------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@x", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_worktrees_are_captured_registered_locked_and_gone(tmp_path: Path) -> None:
+    """A project's own repository (not the harness's) with three worktrees in
+    .tapps-agents/worktrees: one old, one old and `git worktree lock`-ed, one whose folder was
+    deleted by hand (still registered: prunable). The capture makes each a real git worktree as
+    it is, and the replay's plan is the live one's."""
+    import os
+
+    root = tmp_path / "live"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("print('app')\n")
+    _git(root, "init", "-q", "-b", "trunk")
+    _git(root, "add", "src/app.py")
+    _git(root, "commit", "-q", "-m", "app")
+    for name in ("wt-old", "wt-locked", "wt-gone"):
+        _git(root, "worktree", "add", "-q", "-b", f"work/{name}", f".tapps-agents/worktrees/{name}")
+    _git(root, "worktree", "lock", ".tapps-agents/worktrees/wt-locked")
+    shutil.rmtree(root / ".tapps-agents" / "worktrees" / "wt-gone")
+    stamp = NOW.timestamp() - 20 * 86400
+    for folder, _dirs, names in os.walk(root / ".tapps-agents"):
+        for name in [*names, *_dirs]:
+            os.utime(Path(folder, name), (stamp, stamp), follow_symlinks=False)
+
+    captured = capture(root, now=NOW, actions=["cleanup"])
+
+    worktrees = {spec["name"]: spec for spec in captured.parts["given"]["worktrees"]}
+    assert worktrees == {
+        "wt-gone": {"name": "wt-gone", "git": True, "files": 0, "gone": True},
+        "wt-locked": {"name": "wt-locked", "git": True, "files": 0, "age": "20d", "locked": True},
+        "wt-old": {"name": "wt-old", "git": True, "files": 0, "age": "20d"},
+    }
+    assert captured.parts["requires"] == ["git"]
+    paths = [spec["path"] for spec in captured.parts["given"]["files"]]
+    assert ".tapps-agents/worktrees/wt-old/src/app.py" in paths
+    assert not any(path.endswith("/.git") for path in paths)  # git makes it in the replay
+    plan = captured.parts["then"]["plan"]
+    assert plan[".tapps-agents/worktrees/wt-locked"].startswith("skip")
+    result = replay(tmp_path / "again", captured.parts)
+    assert outcome_of(result, "cleanup").data["items"] == plan
