@@ -33,6 +33,19 @@ def live(tmp_path: Path) -> Iterator[TappsProject]:
         yield proj
 
 
+def stamps(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under ``root`` with its mode, size and mtime in nanoseconds (lstat)."""
+    import os
+
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        for name in (*dirs, *names):
+            path = Path(folder, name)
+            st = path.lstat()
+            found[str(path)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return found
+
+
 def replay(folder: Path, parts: dict[str, Any]) -> Result:
     """Write the captured scenario (checked by the loader as it is written) and run it on the
     reference core in a fresh folder."""
@@ -230,8 +243,9 @@ def test_capture_then_replay_decides_what_the_core_decides_on_the_live_tree(
     folder = Path(tempfile.mkdtemp(prefix="tapps-capture-"))
     try:
         live = _build(description, folder / "live", states)
-        before = live.snapshot()
+        before, times = live.snapshot(), stamps(live.root)
         captured = capture(live.root, now=NOW, compact_over=compact_over, redact_names=redact)
+        assert stamps(live.root) == times, "the capture changed an mtime"
         numbered = [spec for spec in captured.parts["given"].get("files", []) if "count" in spec]
         event(f"numbered entries: {'some' if numbered else 'none'}")
         assert live.snapshot() == before, "the capture changed the tree it read"
@@ -521,3 +535,22 @@ def test_git_worktrees_are_captured_registered_locked_and_gone(tmp_path: Path) -
     assert plan[".tapps-agents/worktrees/wt-locked"].startswith("skip")
     result = replay(tmp_path / "again", captured.parts)
     assert outcome_of(result, "cleanup").data["items"] == plan
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_skipped() -> None:
+    """On the fake filesystem (a normal user, so permissions hold even for root): a log folder
+    with no read permission is left out, with why, and pinned nowhere; the rest is captured."""
+    with project(fs="fake", clock=VirtualClock(NOW.timestamp())) as proj:
+        proj.file("logs/debug/old.log", b"x", age="8d")
+        proj.file("logs/debug/closed/inner.log", b"x", age="9d")
+        closed = proj.layout.tapps_dir / "logs" / "debug" / "closed"
+        closed.chmod(0o300)  # searchable, not listable
+        captured = capture(proj.root, now=NOW, actions=["cleanup"])
+        closed.chmod(0o700)
+    assert captured.left_out == [".tapps-agents/logs/debug/closed"]
+    assert captured.skipped == [
+        ".tapps-agents/logs/debug/closed: cannot be listed (Permission denied)"
+    ]
+    plan = captured.parts["then"]["plan"]
+    assert ".tapps-agents/logs/debug/closed" not in plan
+    assert plan[".tapps-agents/logs/debug/old.log"].startswith("delete")
