@@ -150,7 +150,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 #: ``tapps scenario capture --action`` choices: pytest_tapps.scenario._capture.CAPTURE_ACTIONS,
 #: written out so that ``tapps --help`` does not import the scenario layer (and pydantic).
-CAPTURE_CHOICES = ("cleanup", "dlq", "status")
+CAPTURE_CHOICES = ("cleanup", "dlq", "status", "resume")
 
 
 def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
@@ -192,8 +192,8 @@ def _register_capture(actions: Any, common: argparse.ArgumentParser) -> None:
         dest="actions",
         action="append",
         choices=CAPTURE_CHOICES,
-        help="a procedure to pin (repeat it for several; default: all of "
-        f"{', '.join(CAPTURE_CHOICES)})",
+        help="a procedure to pin (repeat it for several; default: cleanup, dlq and status; "
+        "resume replays the resume of the workflow with every agent succeeding)",
     )
     capture.add_argument(
         "--expect-from",
@@ -501,8 +501,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
     from pytest_tapps.core._clock import SYSTEM_CLOCK
     from pytest_tapps.scenario._capture import (
-        CAPTURE_ACTIONS,
         COMPACT_OVER,
+        DEFAULT_ACTIONS,
         CaptureError,
         capture,
         expected_from,
@@ -524,7 +524,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
             layout=args.layout,
             now=now,
             workflow_id=args.workflow_id,
-            actions=args.actions or CAPTURE_ACTIONS,
+            actions=args.actions or DEFAULT_ACTIONS,
             name=args.name,
             compact_over=None if args.every_file else COMPACT_OVER,
             redact_names=args.redact_names,

@@ -25,12 +25,15 @@ from pytest_tapps.core import TappsError
 from pytest_tapps.scenario._model import COUNTER
 
 #: The procedures a capture can pin, in the order they are performed.
-CAPTURE_ACTIONS = ("cleanup", "dlq", "status")
+CAPTURE_ACTIONS = ("cleanup", "dlq", "status", "resume")
+#: What a capture pins unless told: the procedures that only read (a resume is replayed).
+DEFAULT_ACTIONS = ("cleanup", "dlq", "status")
 #: The runbook procedure each one exercises (the scenario's ``runbook:``).
 _PROCEDURES = {
     "cleanup": "Cleanup Tools > Usage > Dry run",
     "dlq": "Dead Letter Queue (DLQ) Handling > DLQ Inspection > Check workflow state",
     "status": "Workflow Stuck/Failed Recovery > Diagnosis > Check workflow state",
+    "resume": "Workflow Stuck/Failed Recovery > Recovery Procedures > Resume Workflow",
 }
 #: More placeholder files than this in one folder with one cleanup decision are written as
 #: one numbered entry (``count:``).
@@ -70,7 +73,7 @@ def capture(
     layout: str = "runbook",
     now: datetime | None = None,
     workflow_id: str | None = None,
-    actions: Sequence[str] = CAPTURE_ACTIONS,
+    actions: Sequence[str] = DEFAULT_ACTIONS,
     name: str | None = None,
     compact_over: int | None = COMPACT_OVER,
     redact_names: bool = False,
@@ -116,6 +119,7 @@ def capture(
         )
     when, then, labels = _decisions(tree, now_ns, chosen, workflow_id, reader)
     _settle_plan(given, then, labels, reader, compact_over)
+    resumed = _resumed(tree, workflow_id, reader) if "resume" in chosen else None
     where = "" if redact_names else f" from {project_root}"
     if redact_names:
         _redact(given, then, reader)
@@ -140,6 +144,8 @@ def capture(
     if given.get("worktrees"):
         parts["fs"] = "real"
         parts["requires"] = ["git"]
+    if resumed is not None:
+        _pin_resume(parts, resumed)
     return Capture(parts, reader.skipped, reader.left_out, reader.unpinned)
 
 
@@ -797,3 +803,64 @@ def _redact(given: dict[str, Any], then: dict[str, Any], reader: _Reader) -> Non
         )
     reader.left_out[:] = [redacted_path(path) for path in reader.left_out]
     reader.unpinned[:] = [redacted_path(path) for path in reader.unpinned]
+
+
+def _resumed(tree: Any, workflow_id: str | None, reader: _Reader) -> str | None:
+    """The workflow a ``resume`` is to pin: ``workflow_id``, else the current one; ``None``
+    (and said why) when there is none to name."""
+    from pytest_tapps.core import StateStore
+
+    if workflow_id is not None:
+        return workflow_id
+    try:
+        store = StateStore(tree)
+        state = store.read(store.locate(None))
+    except (TappsError, OSError) as exc:
+        reader.skipped.append(f"resume: not pinned, no current workflow to resume ({exc})")
+        return None
+    return state.workflow_id
+
+
+def _pin_resume(parts: dict[str, Any], workflow: str) -> None:
+    """Add ``- resume: WORKFLOW`` to ``when:`` (last: a resume changes the tree the other
+    procedures were asked about) and pin what the reference core does: the scenario, replayed
+    in a scratch folder (never the live tree), with every agent succeeding. Its exit code
+    replaces the status's, whose verdict stays pinned."""
+    import tempfile
+
+    from pytest_tapps.core import StateStore
+    from pytest_tapps.scenario._export import write_scenario
+    from pytest_tapps.scenario._load import load_file, parse
+    from pytest_tapps.scenario._run import run_scenario
+
+    then = parts["then"]
+    then.pop("exit_code", None)
+    then.pop("output_contains", None)
+    parts["when"] = [*parts["when"], {"resume": {"workflow": workflow}}]
+    with tempfile.TemporaryDirectory(prefix="tapps-capture-") as scratch:
+        draft = {**parts, "then": {}}
+        path = write_scenario(Path(scratch) / "draft.tapps.yaml", **draft)
+        (loaded,) = load_file(path)
+        result = run_scenario(loaded, parse(loaded.data), root=Path(scratch) / "replay")
+        done = result.last("resume")
+        assert done is not None  # noqa: S101 -- the draft's last action
+        then["exit_code"] = done.outcome.exit_code
+        store = StateStore(result.session.layout)
+        try:
+            state = store.read(store.locate(workflow))
+        except (TappsError, OSError):
+            state = None
+        if done.outcome.exit_code != 0:
+            lines = done.outcome.output.strip().splitlines()
+            if lines:
+                then["output_contains"] = [_DIGIT.split(lines[0], 1)[0].rstrip()]
+        if state is not None:
+            then["workflows"] = {
+                workflow: {
+                    "status": state.status.value,
+                    "steps": {
+                        step: {"status": execution.status.value}
+                        for step, execution in state.latest().items()
+                    },
+                }
+            }

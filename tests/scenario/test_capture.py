@@ -554,3 +554,56 @@ def test_a_folder_that_cannot_be_listed_is_reported_and_skipped() -> None:
     plan = captured.parts["then"]["plan"]
     assert ".tapps-agents/logs/debug/closed" not in plan
     assert plan[".tapps-agents/logs/debug/old.log"].startswith("delete")
+
+
+# -- resume ----------------------------------------------------------------------------------------
+
+
+def test_resume_is_pinned_as_the_core_resumes_the_captured_workflow(live: TappsProject) -> None:
+    """A failed workflow whose state records its definition: the capture's resume reruns only
+    the failed step and completes the workflow; the live tree is not resumed (nothing changed),
+    and the replay passes on the core."""
+    from pytest_tapps.core import WorkflowDefinition
+
+    definition = WorkflowDefinition.model_validate(
+        {
+            "id": "wf-r",
+            "steps": [{"id": "plan", "agent": "planner"}, {"id": "build", "agent": "implementer"}],
+        }
+    )
+    state = live.workflow("wf-r", "failed", current=True)
+    state.step("plan", "completed").step("build", "failed", error="timeout")
+    path = state.save()
+    import json
+
+    data = json.loads(path.read_text())
+    data["definition"] = definition.model_dump(mode="json", exclude_none=True)
+    live.write(path, json.dumps(data, indent=2), age="1h")
+    before = live.snapshot()
+
+    captured = capture(live.root, now=NOW, actions=["status", "resume"])
+
+    assert live.snapshot() == before
+    assert captured.parts["when"][-1] == {"resume": {"workflow": "wf-r"}}
+    then = captured.parts["then"]
+    assert then["exit_code"] == 0
+    assert then["workflows"] == {
+        "wf-r": {
+            "status": "completed",
+            "steps": {"plan": {"status": "completed"}, "build": {"status": "completed"}},
+        }
+    }
+    assert then["diagnosis"]["stuck"] is False  # the status, asked before the resume
+    replay(live.root.parent / "again", captured.parts)
+
+
+def test_a_resume_the_core_refuses_is_pinned_as_refused(live: TappsProject) -> None:
+    state = live.workflow("wf-n", "failed", current=True)
+    state.step("build", "failed", error="timeout")
+    state.save()  # no definition recorded: resume needs --definition
+    captured = capture(live.root, now=NOW, actions=["resume"])
+    then = captured.parts["then"]
+    assert then["exit_code"] != 0
+    assert "definition" in then["output_contains"][0]
+    assert then["workflows"]["wf-n"]["status"] == "failed"  # untouched
+    replay(live.root.parent / "again", captured.parts)
