@@ -166,6 +166,14 @@ def _settle_plan(
             del then["plan"][path]  # a path holding {n} reads as numbered files: not pinned
             reader.unpinned.append(path)
             reader.skipped.append(f"{path}: its decision is not pinned (a path holding {COUNTER})")
+    if "folders" in given:  # a folder made by one inside it needs no entry, unless decided
+        folders = [spec["path"] for spec in given["folders"]]
+        given["folders"] = [
+            spec
+            for spec in given["folders"]
+            if spec["path"] in labels
+            or not any(other.startswith(spec["path"] + "/") for other in folders)
+        ]
     if compact_over is not None and "files" in given:
         given["files"], numbered, gone = _compact(given["files"], labels, reader, compact_over)
         if "plan" in then and numbered:  # each numbered entry's files as its {n} path

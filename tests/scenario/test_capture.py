@@ -345,7 +345,9 @@ def _build_real(description: TreeDescription, root: Path, states: list[Any]) -> 
 
     def first(item: Any) -> bool:
         """The runbook's three log folders are one in the package's: one item per place."""
-        if item.path in taken or any(item.path.startswith(p + "/") for p in taken):
+        if item.path in taken or any(
+            item.path.startswith(p + "/") or p.startswith(item.path + "/") for p in taken
+        ):
             return False
         taken.add(item.path)
         return True
