@@ -12,6 +12,7 @@ core at once and fails when a change breaks one of those decisions.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import stat
@@ -182,6 +183,21 @@ def _settle_plan(
             then["plan"] = dict(sorted(plan.items()))
 
 
+#: Per layout: what only the other layout writes, who writes it, and the layout to pass.
+_FOREIGN = {
+    "runbook": (
+        ("kb", "workflow-state/last.json"),
+        "by the tapps-agents 3.7 package",
+        "tapps-agents-3.7",
+    ),
+    "tapps-agents-3.7": (
+        ("workflow-state/current_state.json", "context7/cache"),
+        "in the runbook's layout",
+        "runbook",
+    ),
+}
+
+
 def _check_tree(layout: Any) -> None:
     tapps = layout.tapps_dir
     try:
@@ -196,30 +212,13 @@ def _check_tree(layout: Any) -> None:
         what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"
         message = f"{tapps} is {what}: a capture reads a real .tapps-agents/ folder"
         raise CaptureError(message)
-    if layout.profile.name == "runbook":
-        foreign = [
-            relative
-            for relative in ("kb", "workflow-state/last.json")
-            if os.path.lexists(tapps / relative)
-        ]
-        if foreign:
-            message = (
-                f"{tapps} looks written by the tapps-agents 3.7 package ({foreign[0]} is there), "
-                "not in the runbook's layout: pass --layout tapps-agents-3.7"
-            )
-            raise CaptureError(message)
-    else:
-        foreign = [
-            relative
-            for relative in ("workflow-state/current_state.json", "context7/cache")
-            if os.path.lexists(tapps / relative)
-        ]
-        if foreign:
-            message = (
-                f"{tapps} looks written in the runbook's layout ({foreign[0]} is there), not by "
-                "the tapps-agents 3.7 package: pass --layout runbook"
-            )
-            raise CaptureError(message)
+    markers, written_by, other = _FOREIGN[layout.profile.name]
+    foreign = [relative for relative in markers if os.path.lexists(tapps / relative)]
+    if foreign:
+        message = (
+            f"{tapps} looks written {written_by} ({foreign[0]} is there): pass --layout {other}"
+        )
+        raise CaptureError(message)
 
 
 def _epoch_ns(moment: datetime) -> int:
@@ -518,8 +517,8 @@ class _Reader:
         lock: dict[str, Any] = {
             "workflow": workflow,
             "holder": "live" if pid_alive(record.pid) else "dead-pid",
-            "heartbeat_age": age_text(self.now_ns - _stamp_ns(record.heartbeat_at)),
-            "created_age": age_text(self.now_ns - _stamp_ns(record.created_at)),
+            "heartbeat_age": age_text(self.now_ns - _epoch_ns(record.heartbeat_at)),
+            "created_age": age_text(self.now_ns - _epoch_ns(record.created_at)),
             "ttl": age_text(round(record.ttl_seconds * 10**9)),
         }
         self.locks.append(lock)
@@ -534,10 +533,6 @@ def left_out_of(relative: str, left_out: Sequence[str]) -> bool:
         relative == out or relative.startswith(out + "/") or out.startswith(relative + "/")
         for out in left_out
     )
-
-
-def _stamp_ns(moment: datetime) -> int:
-    return _epoch_ns(moment)
 
 
 def _content(data: bytes) -> dict[str, Any]:
@@ -750,23 +745,24 @@ def _numbered_entry(
     return None
 
 
-#: Folders (runbook paths) whose rules read no name below them: what ``--redact-names`` hides.
+@functools.cache
 def _nameless_folders() -> tuple[str, ...]:
-    from pytest_tapps.core._layout import RUNBOOK
+    """Folders (runbook paths) whose rules read no name below them: what ``--redact-names``
+    hides. Every place of the layout but the states, worktrees, Context7 cache and profile."""
+    from pytest_tapps.core._layout import _PLACES, RUNBOOK
 
-    places = (
-        "analytics_history_dir",
-        "application_logs_dir",
-        "structured_logs_dir",
-        "debug_logs_dir",
-        "workflow_artifacts_dir",
-        "test_results_dir",
-        "documentation_artifacts_dir",
-        "performance_metrics_dir",
-        "confidence_metrics_dir",
-        "tiered_cache_dir",
-    )
-    folders = [f".tapps-agents/{getattr(RUNBOOK, place)}/" for place in places]
+    named = {
+        "current_state",
+        "state_dir",
+        "history_dir",
+        "backups_dir",
+        "worktrees_dir",
+        "context7_cache_dir",
+        "project_profile",
+    }
+    folders = [
+        f".tapps-agents/{getattr(RUNBOOK, place)}/" for place in _PLACES if place not in named
+    ]
     return (*folders, f"{RUNBOOK.project_quality_reports_dir}/", "../outside/")
 
 
