@@ -156,10 +156,15 @@ def report_json(report: CleanupReport) -> dict[str, Any]:
     }
 
 
+def report_code(report: CleanupReport) -> int:
+    """The exit code of a real cleanup: 1 if anything could not be deleted, else 0."""
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
 def report_printed(report: CleanupReport, *, as_json: bool) -> Printed:
     """What ``tapps cleanup`` prints after a real run (one write: there may be 100,000 lines);
     exit 1 if anything could not be deleted."""
-    code = EXIT_OK if report.ok else EXIT_PROBLEMS
+    code = report_code(report)
     if as_json:
         data = {
             "dry_run": False,

@@ -73,16 +73,46 @@ class Unsupported(Exception):
     """The target has no way to perform this action."""
 
 
-@dataclass
 class Outcome:
     """What one action did: the exit code its command gives (0 ok, 1 problems, 2 refused as bad
     input), what it printed (stdout, then stderr), and ``data``: the action's result in the
     normal form the expectations read (:class:`PlanData`, :class:`StatusData`,
-    :data:`CacheProblems`, :data:`WorktreeRows`), or ``None`` for the other actions."""
+    :data:`CacheProblems`, :data:`WorktreeRows`), or ``None`` for the other actions.
 
-    exit_code: int = 0
-    output: str = ""
-    data: Any = None
+    ``output`` may be given as a function of no arguments that returns the text: it is called
+    when the output is first read, and only then. A plan of 100,000 files prints seconds of
+    JSON that only an ``output`` expectation or a failure report reads; such a function must
+    render from what it holds, not from the project (which may be gone by then)."""
+
+    __slots__ = ("_output", "data", "exit_code")
+
+    def __init__(
+        self, exit_code: int = 0, output: str | Callable[[], str] = "", data: Any = None
+    ) -> None:
+        self.exit_code = exit_code
+        self._output = output
+        self.data = data
+
+    @property
+    def output(self) -> str:
+        if not isinstance(self._output, str):
+            self._output = self._output()
+        return self._output
+
+    @output.setter
+    def output(self, text: str) -> None:
+        self._output = text
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        mine = (self.exit_code, self.output, self.data)
+        return mine == (other.exit_code, other.output, other.data)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Outcome(exit_code={self.exit_code!r}, output={self.output!r}, data={self.data!r})"
 
 
 @dataclass
@@ -149,6 +179,20 @@ def shown(printed: Printed, data: Any = None) -> Outcome:
     """The outcome of an action whose command prints ``printed``: its exit code, and its
     stdout then its stderr as the output (as :class:`CommandTarget` reads a command's)."""
     return Outcome(printed.code, printed.out + printed.err, data)
+
+
+def shown_later(code: int, render: Callable[[], Printed], data: Any = None) -> Outcome:
+    """:func:`shown` of what ``render`` prints, rendered when the output is first read; ``code``
+    is the exit code it gives (read at once: every scenario checks it)."""
+
+    def output() -> str:
+        printed = render()
+        if printed.code != code:
+            message = f"rendered exit code {printed.code}, not the {code} given"
+            raise AssertionError(message)
+        return printed.out + printed.err
+
+    return Outcome(code, output, data)
 
 
 def at_scenario_time(
@@ -304,15 +348,23 @@ class CoreTarget(Target):
     # -- retention -----------------------------------------------------------------------------
 
     def cleanup(self, spec: Any, session: Session) -> Outcome:
-        from pytest_tapps.cli._cleanup import plan_printed, report_printed
+        from pytest_tapps.cli._app import EXIT_OK
+        from pytest_tapps.cli._cleanup import plan_printed, report_code, report_printed
         from pytest_tapps.core import plan_cleanup, run_cleanup
 
         only = spec.only or None
+        # The JSON of a plan or a report is rendered only if read: 100,000 rows cost seconds.
         if spec.dry_run:
             plan = plan_cleanup(session.layout, clock=session.clock, only=only)
-            return shown(plan_printed(plan, as_json=True), plan_data(session, plan.items))
+            return shown_later(
+                EXIT_OK, lambda: plan_printed(plan, as_json=True), plan_data(session, plan.items)
+            )
         report = run_cleanup(session.layout, clock=session.clock, only=only)
-        return shown(report_printed(report, as_json=True), report_data(session, report))
+        return shown_later(
+            report_code(report),
+            lambda: report_printed(report, as_json=True),
+            report_data(session, report),
+        )
 
     def worktree_prune(self, spec: Any, session: Session) -> Outcome:
         from pytest_tapps.cli._worktree import prune_printed

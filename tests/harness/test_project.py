@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_tapps.core import StateStore, StepStatus, VirtualClock, check_entry
 from pytest_tapps.core._retention import DAY
@@ -270,3 +273,59 @@ def test_a_core_name_bound_to_a_dropped_module_still_sees_the_fake_filesystem(
         plan = core.plan_cleanup(built.layout, clock=built.clock)
         assert [item.path.name for item in plan.items] == ["old.log"]
     assert core.plan_cleanup is not stale
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 7])
+def test_a_snapshot_hashes_every_byte_of_a_file(tmp_path: Path, size: int) -> None:
+    """The hash covers the whole file, below, at and past the read size, and a change of the
+    last byte alone shows."""
+    import hashlib
+
+    data = bytes(n % 251 for n in range(size))
+    with project(tmp_path / "p") as built:
+        path = built.write(built.root / ".tapps-agents/logs/debug/big.log", data)
+        want = hashlib.sha256(data).hexdigest()[:12]
+        assert f" B sha256:{want} " in built.snapshot()[".tapps-agents/logs/debug/big.log"]
+        if size:
+            before = built.snapshot()
+            path.write_bytes(data[:-1] + bytes([(data[-1] + 1) % 256]))
+            os.utime(path, ns=(path.stat().st_atime_ns, Path(path).stat().st_mtime_ns))
+            assert diff_snapshots(before, built.snapshot()).startswith("~ ")
+
+
+def test_a_snapshot_does_not_read_a_fifo(tmp_path: Path) -> None:
+    """A FIFO in the tree is described, not opened (a read would wait for a writer forever)."""
+    import threading
+
+    with project(tmp_path / "p") as built:
+        fifo = built.root / ".tapps-agents" / "logs" / "pipe"
+        fifo.parent.mkdir(parents=True)
+        os.mkfifo(fifo)
+        found: dict[str, str] = {}
+        worker = threading.Thread(target=lambda: found.update(built.snapshot()), daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        if worker.is_alive():  # unblock the read before failing, so the thread can end
+            with open(fifo, "wb"):  # noqa: PTH123
+                pass
+            pytest.fail("the snapshot opened the FIFO and waited on it")
+        assert found[".tapps-agents/logs/pipe"].startswith("fifo mtime ")
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.text(st.characters(blacklist_characters="/\0", codec=None), min_size=1, max_size=4),
+            min_size=1,
+            max_size=4,
+        ),
+        max_size=12,
+    )
+)
+def test_snapshot_order_is_component_by_component(paths: list[list[str]]) -> None:
+    """The one-string sort key orders paths as comparing them component by component does
+    (``a/b`` before ``a-b`` before ``ab``), whatever characters the names hold."""
+    from pytest_tapps.harness._project import _as_components
+
+    texts = ["/".join(parts) for parts in paths]
+    assert sorted(texts, key=_as_components) == sorted(texts, key=lambda t: t.split("/"))

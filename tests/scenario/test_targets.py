@@ -353,3 +353,58 @@ def test_no_output_scenario_stays_off_the_command_line() -> None:
     target.commands = {k: v for k, v in target.commands.items() if k != "log"}
     with pytest.raises(Unsupported, match=r"^tapps command line maps no command to 'log'$"):
         target.perform("log", None, Session.__new__(Session))
+
+
+def test_a_plan_is_rendered_only_when_its_output_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON of a cleanup (100,000 rows for a big folder) is rendered on the first read of
+    the output and only then, from the plan the action made: the project may be gone by then."""
+    import shutil
+
+    from pytest_tapps.cli import _cleanup
+
+    calls: list[str] = []
+    for name in ("plan_printed", "report_printed"):
+        real = getattr(_cleanup, name)
+        monkeypatch.setattr(
+            _cleanup,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    text = """\
+        given:
+          files:
+            - {path: .tapps-agents/logs/debug/old.log, age: 8d}
+        when:
+          - cleanup: {dry_run: true}
+          - cleanup: {}
+        """
+    result = run_on("core", text, tmp_path / "core")
+    assert calls == []
+    shutil.rmtree(result.session.root)
+    plan, report = (done.outcome for done in result.performed)
+    assert (plan.exit_code, report.exit_code) == (0, 0)
+    assert '"path": ".tapps-agents/logs/debug/old.log"' in plan.output
+    assert '"dry_run": true' in plan.output
+    assert '"dry_run": false' in report.output
+    assert plan.output == plan.output
+    assert calls == ["plan_printed", "report_printed"]
+
+
+def test_an_outcome_given_a_function_reads_as_the_text_it_returns() -> None:
+    """``Outcome(code, render, data)`` equals and shows as the outcome of the rendered text;
+    a rendering whose exit code is not the one given is a bug, said at once."""
+    from pytest_tapps.cli._output import Printed
+    from pytest_tapps.scenario import Outcome
+    from pytest_tapps.scenario._targets import shown_later
+
+    later = shown_later(1, lambda: Printed(1, "out\n", "err\n"), {"k": 1})
+    assert later == Outcome(1, "out\nerr\n", {"k": 1})
+    assert later != Outcome(0, "out\nerr\n", {"k": 1})
+    assert repr(later) == "Outcome(exit_code=1, output='out\\nerr\\n', data={'k': 1})"
+    later.output = "replaced"
+    assert later.output == "replaced"
+    wrong = shown_later(0, lambda: Printed(1, "out"))
+    with pytest.raises(AssertionError, match="rendered exit code 1, not the 0 given"):
+        _ = wrong.output
