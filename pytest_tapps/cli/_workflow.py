@@ -61,6 +61,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("definition", type=Path, metavar="FILE", help="workflow definition YAML")
     run.add_argument("--runner", metavar="MODULE:ATTR", help=RUNNER_HELP)
     run.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
+    _trace_option(run)
     run.add_argument("--json", action="store_true", help="print the final state as JSON")
     # needs_project=False: the first run of a new project makes its .tapps-agents/
     run.set_defaults(handler=cmd_run, changes=True, needs_project=False)
@@ -91,6 +92,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "(that package holds no lock file: say so only when none of its processes runs it)",
     )
     resume.add_argument("--seed", help="seed for retry jitter (reproducible schedules)")
+    _trace_option(resume)
     resume.add_argument("--json", action="store_true", help="print the final state as JSON")
     resume.set_defaults(handler=cmd_resume, changes=True)
 
@@ -371,8 +373,28 @@ def _executor(args: argparse.Namespace, command: str) -> WorkflowExecutor:
         )
         raise ConfigurationError(message)
     return WorkflowExecutor(
-        layout_of(args), load_runner(args.runner), clock=args.clock, seed=args.seed
+        layout_of(args),
+        load_runner(args.runner),
+        clock=args.clock,
+        seed=args.seed,
+        trace_id=args.trace_id,
     )
+
+
+def _trace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace-id",
+        type=_trace_id,
+        metavar="ID",
+        help="a distributed tracing id, put on every log record and error envelope of this run",
+    )
+
+
+def _trace_id(text: str) -> str:
+    if not text.strip():
+        message = "a trace id must not be empty"
+        raise argparse.ArgumentTypeError(message)
+    return text
 
 
 def run_printed(

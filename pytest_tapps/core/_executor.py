@@ -168,9 +168,15 @@ StepRunner = Callable[[StepDefinition, StepContext], Any]
 
 
 def timeout_envelope(
-    scope: str, limit: float, *, workflow_id: str, step: StepDefinition, attempt: int
+    scope: str,
+    limit: float,
+    *,
+    workflow_id: str,
+    step: StepDefinition,
+    attempt: int,
+    trace_id: str | None = None,
 ) -> ErrorEnvelope:
-    """The envelope recorded for an attempt stopped at its deadline."""
+    """The envelope recorded for an attempt stopped at its deadline, with the run's trace id."""
     if scope == "workflow":
         message = f"workflow timeout of {limit:g} s reached during step {step.id!r}"
         code = "workflow_timeout"
@@ -186,32 +192,60 @@ def timeout_envelope(
         workflow_id=workflow_id,
         step_id=step.id,
         agent=step.agent,
+        trace_id=trace_id,
     )
 
 
-def result_envelope(result: Any, *, workflow_id: str, step: StepDefinition) -> ErrorEnvelope | None:
-    """The envelope of an agent result ``{"success": false, "error": ...}``, else ``None``."""
+def result_envelope(
+    result: Any, *, workflow_id: str, step: StepDefinition, trace_id: str | None = None
+) -> ErrorEnvelope | None:
+    """The envelope of an agent result ``{"success": false, "error": ...}``, else ``None``;
+    its trace id is the agent's own (in ``error`` or beside it), else the run's ``trace_id``.
+
+    An agent's envelope is taken as it is written, never refused: a category the runbook does
+    not name is ``execution`` (the agent's word kept in ``details.agent_category``), a code or a
+    trace id that is not text is its text, details that are not a mapping are kept as
+    ``details.agent_details``. An agent's malformed error still fails only its attempt."""
     if not isinstance(result, Mapping) or result.get("success", True) is not False:
         return None
     ids = {"workflow_id": workflow_id, "step_id": step.id, "agent": step.agent}
     error = result.get("error")
+    trace_id = _text(result.get("trace_id")) or trace_id
     if isinstance(error, Mapping):
-        category = error.get("category", Category.EXECUTION)
-        data = {
-            "code": error.get("code") or DEFAULT_CODES[Category(category)],
-            "category": category,
-            "recoverable": bool(error.get("recoverable", False)),
-            "message": str(error.get("message", "")),
-            "details": dict(error.get("details") or {}),
+        details = error.get("details") or {}
+        details = dict(details) if isinstance(details, Mapping) else {"agent_details": details}
+        written = error.get("category")
+        try:
+            category = Category.EXECUTION if written is None else Category(written)
+        except (ValueError, TypeError):  # TypeError: an unhashable value, a list say
+            category = Category.EXECUTION
+            details["agent_category"] = written
+        return ErrorEnvelope(
+            code=_text(error.get("code")) or DEFAULT_CODES[category],
+            category=category,
+            recoverable=bool(error.get("recoverable", False)),
+            message=str(error.get("message", "")),
+            details={str(key): value for key, value in details.items()},
+            trace_id=_text(error.get("trace_id")) or trace_id,
             **ids,
-            "trace_id": error.get("trace_id") or result.get("trace_id"),
-        }
-        return ErrorEnvelope.model_validate(data)
+        )
     message = str(error) if error else "agent returned success: false"
     category = infer_category(message)
     return ErrorEnvelope(
-        code=DEFAULT_CODES[category], category=category, recoverable=False, message=message, **ids
+        code=DEFAULT_CODES[category],
+        category=category,
+        recoverable=False,
+        message=message,
+        trace_id=trace_id,
+        **ids,
     )
+
+
+def _text(value: Any) -> str | None:
+    """An agent's id or code as text: ``None`` for none or an empty one."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def interrupted_envelope(execution: StepExecution, workflow_id: str) -> ErrorEnvelope:
@@ -634,18 +668,26 @@ class WorkflowExecutor:
                 workflow_id=state.workflow_id,
                 step=step,
                 attempt=execution.attempt,
+                trace_id=self.trace_id,
             )
         except Exception as exc:
             envelope = classify(exc, trace_id=self.trace_id, **ids)
         else:
-            envelope = result_envelope(result, workflow_id=state.workflow_id, step=step)
+            envelope = result_envelope(
+                result, workflow_id=state.workflow_id, step=step, trace_id=self.trace_id
+            )
         end = self.clock.monotonic()
         if context.worktree is not None:
             execution.worktree = context.worktree
         execution.duration_seconds = end - start
         if envelope is None and end > deadline:
             envelope = timeout_envelope(
-                scope, limit, workflow_id=state.workflow_id, step=step, attempt=execution.attempt
+                scope,
+                limit,
+                workflow_id=state.workflow_id,
+                step=step,
+                attempt=execution.attempt,
+                trace_id=self.trace_id,
             )
         return envelope
 

@@ -179,10 +179,13 @@ def parse_worktrees(data: Any, session: Session) -> WorktreeRows:
 
 #: The ``tapps`` command line of this package.
 TAPPS_COMMANDS: dict[str, list[str]] = {
-    "run": ["workflow", "run", "{definition}", "--runner", "{runner}", "--seed={seed}"],
+    "run": [
+        "workflow", "run", "{definition}", "--runner", "{runner}", "--seed={seed}",
+        "--trace-id={trace_id}",
+    ],
     "resume": [
         "workflow", "resume", "--workflow-id", "{workflow}", "--definition={definition}",
-        "--runner", "{runner}", "--seed={seed}",
+        "--runner", "{runner}", "--seed={seed}", "--trace-id={trace_id}",
     ],
     "retry_step": ["workflow", "retry-step", "--workflow-id", "{workflow}", "--step", "{step}"],
     "skip_step": ["workflow", "skip-step", "--workflow-id", "{workflow}", "--step", "{step}"],

@@ -680,6 +680,8 @@ class RunAction(Strict):
 
     workflow: str = Field(min_length=1)
     seed: int | None = None
+    #: The run's distributed tracing id (``--trace-id``): on every record and envelope.
+    trace_id: str | None = Field(default=None, min_length=1)
 
 
 class WorkflowAction(Strict):
@@ -695,6 +697,8 @@ class ResumeAction(Strict):
 
     workflow: str = Field(min_length=1)
     definition: str | None = Field(default=None, min_length=1)
+    #: The resumed run's distributed tracing id (``--trace-id``).
+    trace_id: str | None = Field(default=None, min_length=1)
 
 
 class StepAction(Strict):

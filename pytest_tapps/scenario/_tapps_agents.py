@@ -211,9 +211,16 @@ class TappsAgentsTarget(Target):
             0 if status == "completed" else 1, f"workflow {state.workflow_id}: {status}{detail}"
         )
 
+    @staticmethod
+    def _no_trace_id(spec: Any) -> None:
+        if spec.trace_id is not None:
+            message = "its workflow executor takes no trace id to put on its records"
+            raise Unsupported(message)
+
     def run(self, spec: Any, session: Session) -> Outcome:
         import asyncio
 
+        self._no_trace_id(spec)
         executor = self._executor(session)
         workflow = executor.load_workflow(_workflow_file(session, spec.workflow))
         return self._finished(asyncio.run(executor.execute(workflow=workflow)))
@@ -236,6 +243,7 @@ class TappsAgentsTarget(Target):
         (a paused one resumed), and execute."""
         import asyncio
 
+        self._no_trace_id(spec)
         executor = self._saved(session, spec.workflow, auto_mode=True)
         state = executor.state
         if state.status == "failed":

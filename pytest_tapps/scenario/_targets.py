@@ -254,7 +254,9 @@ class CoreTarget(Target):
 
     # -- workflows -----------------------------------------------------------------------------
 
-    def _executor(self, session: Session, seed: int | None = None) -> Any:
+    def _executor(
+        self, session: Session, seed: int | None = None, trace_id: str | None = None
+    ) -> Any:
         from pytest_tapps.core import WorkflowExecutor
 
         return WorkflowExecutor(
@@ -262,6 +264,7 @@ class CoreTarget(Target):
             session.runner,
             clock=session.clock,
             seed=session.seed if seed is None else seed,
+            trace_id=trace_id,
         )
 
     @staticmethod
@@ -279,13 +282,13 @@ class CoreTarget(Target):
         return shown(edit_printed(edit, as_json=False))
 
     def run(self, spec: Any, session: Session) -> Outcome:
-        executor = self._executor(session, spec.seed)
+        executor = self._executor(session, spec.seed, spec.trace_id)
         return self._finished(executor.run(session.definitions[spec.workflow]), executor)
 
     def resume(self, spec: Any, session: Session) -> Outcome:
         named = resume_definition(spec, session)
         definition = None if named is None else session.definitions[named]
-        executor = self._executor(session)
+        executor = self._executor(session, trace_id=spec.trace_id)
         return self._finished(executor.resume(spec.workflow, definition), executor)
 
     def retry_step(self, spec: Any, session: Session) -> Outcome:

@@ -502,16 +502,54 @@ class LogsWithoutWorkflowId(Bug):
     actions = _LOCKS | {"log"}
 
     def patches(self) -> Iterable[Patch]:
-        from pytest_tapps.core._logging import WorkflowLogger
+        return _records_without("workflow_id")
 
-        context: Any = vars(WorkflowLogger)["context"]
 
-        def without_workflow_id(self: Any) -> dict[str, str]:
-            found = dict(context.__get__(self))
-            found.pop("workflow_id", None)
-            return found
+class TraceIdNotLogged(Bug):
+    name = "trace-id-not-logged"
+    runbook = "Log and Trace Field Conventions > Standard Fields"
+    defect = "a run given a trace id logs its records without it"
+    actions = _EXECUTOR
 
-        yield Patch(WorkflowLogger, "context", property(without_workflow_id))
+    def patches(self) -> Iterable[Patch]:
+        return _records_without("trace_id")
+
+
+def _records_without(field: str) -> list[Patch]:
+    """The logger's correlation fields, ``field`` left out of every record."""
+    from pytest_tapps.core._logging import WorkflowLogger
+
+    context: Any = vars(WorkflowLogger)["context"]
+
+    def without(self: Any) -> dict[str, str]:
+        found = dict(context.__get__(self))
+        found.pop(field, None)
+        return found
+
+    return [Patch(WorkflowLogger, "context", property(without))]
+
+
+class EnvelopeWithoutTraceId(Bug):
+    name = "envelope-without-trace-id"
+    runbook = "Agent Failures and Recovery > Diagnosis > Check agent result for error envelope"
+    defect = (
+        "the envelope of a step timeout or of a failed result records no trace id: only an "
+        "exception raised by the agent gets the run's"
+    )
+    actions = _EXECUTOR
+
+    def patches(self) -> Iterable[Patch]:
+        from pytest_tapps.core import _executor
+
+        def untraced(original: Any) -> Any:
+            def envelope(*args: Any, **kwargs: Any) -> Any:
+                kwargs.pop("trace_id", None)
+                return original(*args, **kwargs)
+
+            return envelope
+
+        for name in ("timeout_envelope", "result_envelope"):
+            yield Patch(_executor, name, untraced(getattr(_executor, name)))
 
 
 #: The workflow, recovery, lock and logging bugs of the catalogue.
@@ -542,4 +580,6 @@ WORKFLOW_BUGS: tuple[type[Bug], ...] = (
     ForceCleanupRemovesLiveLock,
     DeadHolderNotStuck,
     LogsWithoutWorkflowId,
+    TraceIdNotLogged,
+    EnvelopeWithoutTraceId,
 )

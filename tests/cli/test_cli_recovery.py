@@ -484,3 +484,32 @@ def test_force_cleanup_with_no_lock_over_a_corrupt_state_warns(tmp_path: Path) -
     assert (report["removed_locks"], report["live_lock"]) == ([], None)
     assert report["state_problem"] == BROKEN_STATES["empty"][1]
     assert done.stderr == f"tapps: warning: {BROKEN_STATES['empty'][1]}\n"
+
+
+def test_run_and_resume_take_a_trace_id_for_their_records_and_envelopes(tmp_path: Path) -> None:
+    """``--trace-id``: every structured record of the run carries it, the failed attempts'
+    envelopes record it, and a resume under another id logs that one; an empty id is refused
+    (exit 2, nothing run)."""
+    _project(tmp_path, fail="timeout")
+    env = {"TAPPS_AGENTS_STRUCTURED_LOGGING": "true"}
+    run = ["workflow", "run", "workflow.yaml", "--runner", "steps:run_step", "-v"]
+    refused = run_cli(*run, "--trace-id", " ", cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert "a trace id must not be empty" in refused.stderr
+    assert not (tmp_path / "ran.log").exists()
+
+    done = run_cli(*run, "--trace-id", "trace-456", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert records
+    assert {record.get("trace_id") for record in records} == {"trace-456"}
+    saved = StateStore(Layout(tmp_path)).load("workflow-123")
+    errors = [e.error for e in saved.step_executions if e.error is not None]
+    assert [error.trace_id for error in errors] == ["trace-456", "trace-456"]
+
+    (tmp_path / "fail-critical-step").unlink()
+    resume = ["workflow", "resume", "--workflow-id", "workflow-123", "--runner", "steps:run_step"]
+    done = run_cli(*resume, "-v", "--trace-id", "trace-789", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert {record.get("trace_id") for record in records} == {"trace-789"}

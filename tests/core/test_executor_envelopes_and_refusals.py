@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_tapps.core import (
+    Category,
     Layout,
     ResumeRefused,
     StepContext,
@@ -322,3 +325,137 @@ def test_a_step_runner_s_own_records_carry_its_step(
         **IDS,
         "files": 3,
     }
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        pytest.param(
+            {"category": "bogus", "message": "m"},
+            {
+                "category": "execution",
+                "code": "execution_error",
+                "details": {"agent_category": "bogus"},
+            },
+            id="unknown-category",
+        ),
+        pytest.param(
+            {"category": ["x"], "message": "m"},
+            {"category": "execution", "details": {"agent_category": ["x"]}},
+            id="unhashable-category",
+        ),
+        pytest.param(
+            {"category": None, "message": "m"},
+            {"category": "execution", "details": {}},
+            id="null-category-is-the-default",
+        ),
+        pytest.param(
+            {"code": 7, "trace_id": 5, "message": "m"},
+            {"code": "7", "trace_id": "5"},
+            id="ids-not-text",
+        ),
+        pytest.param(
+            {"details": ["a", 1], "message": "m"},
+            {"details": {"agent_details": ["a", 1]}},
+            id="details-not-a-mapping",
+        ),
+        pytest.param(
+            {"details": {1: "x"}, "code": "", "message": "m"},
+            {"details": {"1": "x"}, "code": "execution_error"},
+            id="details-keys-and-empty-code",
+        ),
+    ],
+)
+def test_a_malformed_agent_envelope_fails_the_attempt_not_the_executor(
+    tmp_path: Path, error: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """An agent's error the runbook's envelope cannot hold as written is kept as far as it
+    can be (its words in details), and the workflow ends failed with that step failed: the
+    executor does not raise and leave the state running."""
+    got = result_envelope({"success": False, "error": error}, workflow_id="w", step=STEP)
+    assert got is not None
+    dumped = got.model_dump(mode="json")
+    assert {key: dumped[key] for key in expected} == expected
+
+    layout = Layout(tmp_path)
+    state = WorkflowExecutor(
+        layout, lambda step, context: {"success": False, "error": error}, clock=VirtualClock(0)
+    ).run(definition("build"))
+    assert state.status is WorkflowStatus.FAILED
+    (execution,) = state.step_executions
+    assert execution.status is StepStatus.FAILED
+    assert execution.error is not None
+    assert execution.error.model_dump(mode="json")["category"] == expected.get(
+        "category", "execution"
+    )
+
+
+def test_the_run_trace_id_is_on_every_envelope_it_records(tmp_path: Path) -> None:
+    """``WorkflowExecutor(trace_id=...)``: an exception, a failed result with a plain message,
+    one with an envelope that names no trace id and a step timeout all record the run's trace
+    id; an agent's own trace id (in its error, or beside it) wins."""
+    results: dict[str, Any] = {
+        "raises": RuntimeError("boom"),
+        "plain": {"success": False, "error": "no luck"},
+        "envelope": {"success": False, "error": {"category": "validation", "message": "bad"}},
+        "own": {"success": False, "error": {"message": "x", "trace_id": "agent-trace"}},
+        "beside": {"success": False, "error": "y", "trace_id": "beside-trace"},
+    }
+    clock = VirtualClock(0)
+
+    def runner(step: StepDefinition, context: StepContext) -> Any:
+        if step.id == "slow":
+            clock.sleep(10)
+            return None
+        outcome = results[step.id]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    found = {}
+    for step_id in [*results, "slow"]:
+        steps = [{"id": step_id, "agent": "a", "timeout": 5}]
+        run = WorkflowDefinition.parse({"id": f"wf-{step_id}", "steps": steps})
+        executor = WorkflowExecutor(Layout(tmp_path), runner, clock=clock, trace_id="trace-456")
+        state = executor.run(run)
+        envelope = state.step_executions[-1].error
+        assert envelope is not None, step_id
+        found[step_id] = envelope.trace_id
+    assert found == {
+        "raises": "trace-456",
+        "plain": "trace-456",
+        "envelope": "trace-456",
+        "own": "agent-trace",
+        "beside": "beside-trace",
+        "slow": "trace-456",
+    }
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_ERROR_KEYS = st.sampled_from(["code", "category", "recoverable", "message", "details", "trace_id"])
+
+
+@given(
+    error=_JSON | st.dictionaries(_ERROR_KEYS, _JSON | st.sampled_from(["timeout", "validation"])),
+    beside=_JSON,
+)
+def test_any_failed_result_an_agent_returns_becomes_an_envelope(error: Any, beside: Any) -> None:
+    """Whatever JSON an agent puts in a ``success: false`` result, the attempt gets an envelope
+    with the attempt's correlation ids and a text trace id (the agent's, else the run's): the
+    executor never raises on it."""
+    result = {"success": False, "error": error, "trace_id": beside}
+    got = result_envelope(result, workflow_id="workflow-123", step=STEP, trace_id="run-trace")
+    assert got is not None
+    assert (got.workflow_id, got.step_id, got.agent) == tuple(IDS.values())
+    assert isinstance(got.trace_id, str)
+    assert got.trace_id
+    assert got.code
+    written = error.get("category") if isinstance(error, dict) else None
+    if isinstance(written, str) and written in {c.value for c in Category}:
+        assert got.category.value == written

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -365,13 +366,18 @@ def test_a_plan_is_rendered_only_when_its_output_is_read(
     from pytest_tapps.cli import _cleanup
 
     calls: list[str] = []
-    for name in ("plan_printed", "report_printed"):
+
+    def counted(name: str) -> Any:
         real = getattr(_cleanup, name)
-        monkeypatch.setattr(
-            _cleanup,
-            name,
-            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
-        )
+
+        def printed(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return printed
+
+    for name in ("plan_printed", "report_printed"):
+        monkeypatch.setattr(_cleanup, name, counted(name))
     text = """\
         given:
           files:

@@ -205,6 +205,14 @@ WORKFLOW: dict[str, tuple[str, str]] = {
         "every record of a workflow run carries workflow_id, and step records name their step "
         "and agent",
     ),
+    "trace-id-not-logged": (
+        "logging/trace-id.tapps.yaml",
+        "a run given a trace id logs it on every record, beside the workflow, step and agent",
+    ),
+    "envelope-without-trace-id": (
+        "logging/trace-id.tapps.yaml",
+        "a step timeout's envelope carries the run's trace id",
+    ),
 }
 
 
