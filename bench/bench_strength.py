@@ -1,13 +1,15 @@
 """Benchmark: the catalogue of runbook bugs against the bundled suite (``tapps scenario
 strength``), the wall time a CI job waits for.
 
-    python bench/bench_strength.py [--runs 3] [--processes 2] [--suite scenarios/]
+    python bench/bench_strength.py [--runs 3] [--processes 2] [--suite scenarios/] [--basetemp DIR]
 
 Runs ``tapps scenario strength --json -n PROCESSES`` (the shipped catalogue, the bundled suite
 unless --suite is given) --runs times in a subprocess and prints the median wall time with
 what the runs measured. A run that fails (an invalid suite, no scenario passing on the
 reference core, a crash) stops the benchmark with its output and exit status 1, and no figure
-is printed. Target: well under two minutes on 2 cores.
+is printed. ``--basetemp DIR`` makes the runs' projects under DIR (the command's default is a
+memory filesystem when there is one with room: ``--basetemp /tmp`` shows what a disk costs).
+Target: well under two minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from _command import CommandFailed
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def strength(suite: Path, processes: int) -> tuple[float, dict[str, object]]:
+def strength(suite: Path, processes: int, basetemp: Path | None) -> tuple[float, dict[str, object]]:
     """Wall time and JSON report of one ``tapps scenario strength`` run."""
     command = [
         sys.executable,
@@ -37,6 +39,7 @@ def strength(suite: Path, processes: int) -> tuple[float, dict[str, object]]:
         "--json",
         "-n",
         str(processes),
+        *(["--basetemp", str(basetemp)] if basetemp else []),
     ]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -51,15 +54,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--suite", type=Path, default=ROOT / "scenarios")
+    parser.add_argument("--basetemp", type=Path, help="where the runs' projects are made")
     args = parser.parse_args()
     times: list[float] = []
     report: dict[str, object] = {}
     for _ in range(args.runs):
-        elapsed, report = strength(args.suite, args.processes)
+        elapsed, report = strength(args.suite, args.processes, args.basetemp)
         times.append(elapsed)
+    where = f" --basetemp {args.basetemp}" if args.basetemp else ""
     print(
-        f"tapps scenario strength -n {args.processes}: median {statistics.median(times):.1f}s "
-        f"of {args.runs} runs ({', '.join(f'{t:.1f}s' for t in times)}); "
+        f"tapps scenario strength -n {args.processes}{where}: "
+        f"median {statistics.median(times):.1f}s of {args.runs} runs "
+        f"({', '.join(f'{t:.1f}s' for t in times)}); "
         f"{report['caught']} of {report['total']} bugs caught by {report['scenarios']} "
         f"scenarios"
     )

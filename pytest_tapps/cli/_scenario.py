@@ -143,6 +143,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="PERCENT",
         help="exit 1 when fewer than PERCENT%% of the bugs are caught (0 to 100)",
     )
+    strength.add_argument(
+        "--basetemp",
+        type=_folder,
+        metavar="DIR",
+        help="make each run's project in a folder of its own under DIR, removed after it "
+        "(default: $TMPDIR when set, else /dev/shm when it has 1 GiB free, else the system's "
+        "temporary folder)",
+    )
     strength.add_argument("--json", action="store_true", help="print JSON")
     strength.set_defaults(handler=cmd_strength, changes=False, logs=False)
     _register_capture(actions, common)
@@ -458,6 +466,13 @@ def _percent(text: str) -> float:
     return value
 
 
+def _folder(text: str) -> Path:
+    if not Path(text).is_dir():
+        message = f"{text!r}: no such folder; give an existing one"
+        raise argparse.ArgumentTypeError(message)
+    return Path(text)
+
+
 def cmd_strength(args: argparse.Namespace) -> int:
     from pytest_tapps.core._errors import ConfigurationError
     from pytest_tapps.scenario._load import bundled_path
@@ -471,7 +486,7 @@ def cmd_strength(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     paths = args.paths or [bundled_path()]
     try:
-        strength = measure(paths, bugs, processes=args.processes)
+        strength = measure(paths, bugs, processes=args.processes, basetemp=args.basetemp)
     except SuiteError as exc:
         for problem in exc.problems:
             print(problem)

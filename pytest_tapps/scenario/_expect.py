@@ -8,7 +8,7 @@ with what was expected, what was found, and which picture explains it (``timelin
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from pytest_tapps.scenario._model import COUNTER
 
 if TYPE_CHECKING:
     from pytest_tapps.core import WorkflowState
-    from pytest_tapps.scenario._model import StepExpectation, WorkflowExpectation
+    from pytest_tapps.scenario._model import FileSpec, StepExpectation, WorkflowExpectation
     from pytest_tapps.scenario._run import Result
 
 Loc = tuple[str | int, ...]
@@ -274,25 +274,35 @@ def _plan(result: Result) -> Iterator[Mismatch]:
     data = (done.outcome.data or {}) if done else {}
     items: dict[str, str] = data.get("items", {})
     dry = bool(done and getattr(done.value, "dry_run", False))
+    # A plan that lists only what it removed or skipped (a real run) says what the rest is.
+    unlisted = data.get("unlisted") or ("keep" if done and not dry else None)
+    given: Collection[str] = ()
+    if unlisted is not None and any(COUNTER in path for path in then.plan):
+        given = _given_paths(result.scenario.given.files)
     for path, wanted in then.plan.items():
         if COUNTER in path:
-            yield from _numbered(path, wanted, items)
+            yield from _numbered(path, wanted, items, unlisted, given)
             continue
-        actual = items.get(os.path.normpath(path))
-        if actual is None:  # a plan that lists only deletions says what the rest is
-            actual = data.get("unlisted") or ("keep" if done and not dry else "not in the plan")
+        actual = items.get(os.path.normpath(path)) or unlisted or "not in the plan"
         if not _same_decision(wanted, actual):
             yield Mismatch(("then", "plan", path), wanted, actual, "plan")
 
 
-def _numbered(path: str, wanted: str, items: Mapping[str, str]) -> Iterator[Mismatch]:
-    """``then.plan``'s ``{n}`` path: every item whose path has a number there has the label,
-    and there is at least one."""
+def _numbered(
+    path: str, wanted: str, items: Mapping[str, str], unlisted: str | None, given: Collection[str]
+) -> Iterator[Mismatch]:
+    """``then.plan``'s ``{n}`` path: every path with a number there has the label, and there is
+    at least one. The paths are the plan's and, when the plan says what it leaves out (a real
+    run keeps what it does not list), the ``given`` ones too (see :func:`_given_paths`)."""
     import re
 
     head, _, tail = os.path.normpath(path).partition(COUNTER)
     pattern = re.compile(re.escape(head) + "[0-9]+" + re.escape(tail), re.DOTALL)
     found = {key: label for key, label in items.items() if pattern.fullmatch(key)}
+    if unlisted is not None:
+        found.update(
+            (key, unlisted) for key in given if key not in found and pattern.fullmatch(key)
+        )
     if not found:
         yield Mismatch(("then", "plan", path), wanted, "no path of the plan matches", "plan")
         return
@@ -301,6 +311,18 @@ def _numbered(path: str, wanted: str, items: Mapping[str, str]) -> Iterator[Mism
         key, label = min(wrong.items())
         actual = f"{label} for {len(wrong)} of {len(found)}, e.g. {key}"
         yield Mismatch(("then", "plan", path), wanted, actual, "plan")
+
+
+def _given_paths(files: Iterable[FileSpec]) -> set[str]:
+    """Every given file's path and the folders it is in, below the project."""
+    paths: set[str] = set()
+    for spec in files:
+        for name, _age in spec.expand():
+            key = os.path.normpath(name)
+            while key and key not in paths:
+                paths.add(key)
+                key = os.path.dirname(key)  # noqa: PTH120 (str paths, by the thousand)
+    return paths
 
 
 def _same_decision(wanted: str, actual: str) -> bool:

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    JsonValue,
     Tag,
     WithJsonSchema,
     field_validator,
@@ -543,6 +544,30 @@ class FailedResultFault(Strict):
     step: str = Field(min_length=1)
     attempts: Attempts = "all"
     error: ResultErrorSpec | str | None = None
+    raw_error: JsonValue = Field(
+        default=None,
+        description=(
+            "instead of error: the error exactly as written, any JSON, checked by nothing (what "
+            "an agent may return that the runbook's envelope cannot hold: a category it does "
+            "not name, a number as code, a list as details)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_error(self) -> FailedResultFault:
+        if {"error", "raw_error"} <= self.model_fields_set:
+            message = "give error (an envelope, checked) or raw_error (any JSON), not both"
+            raise ValueError(message)
+        return self
+
+    def returned_error(self) -> Any:
+        """The ``error`` the agent returns: as written (``raw_error``), else the keys of
+        ``error`` that were written, else None (no ``error`` key)."""
+        if "raw_error" in self.model_fields_set:
+            return self.raw_error
+        if isinstance(self.error, ResultErrorSpec):
+            return self.error.model_dump(mode="json", exclude_none=True)
+        return self.error
 
 
 class FlakyFault(Strict):
@@ -885,9 +910,10 @@ Expected = Annotated[
 
 class ErrorExpectation(StepErrorSpec):
     """Parts of a recorded error envelope, with its details and correlation IDs (the
-    runbook's "review error envelopes: ... correlation IDs"); ``details`` is compared whole."""
+    runbook's "review error envelopes: ... correlation IDs"); ``details`` is compared whole,
+    its values any JSON (an agent's details the executor kept as written)."""
 
-    details: dict[str, str | int | float | bool] | None = None
+    details: dict[str, JsonValue] | None = None
     workflow_id: str | None = None
     step_id: str | None = None
     agent: str | None = None

@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from pytest_tapps.scenario._run import Result
 
 _MAX_RECORDS = 20
+#: At most this many lines of a plan, a tree change or one action's output: the rest is counted,
+#: not printed (a scenario of 20,000 numbered files would otherwise print every one).
+_MAX_LINES = 100
+
+
+def _capped(lines: list[str], limit: int = _MAX_LINES) -> list[str]:
+    """``lines``, or their first ``limit`` and a line counting the rest."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"... {len(lines) - limit} more ({len(lines)} in all)"]
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -38,16 +48,15 @@ def _plan(result: Result) -> str:
         return "cleanup plan: (no cleanup ran)"
     items = (done.outcome.data or {}).get("items", {})
     width = max((len(label) for label in items.values()), default=0)
-    rows = [f"    {label:<{width}}  {path}" for path, label in sorted(items.items())]
+    rows = _capped([f"{label:<{width}}  {path}" for path, label in sorted(items.items())])
     kind = "dry run" if getattr(done.value, "dry_run", False) else "removed or skipped"
-    return f"cleanup plan ({kind}):\n" + ("\n".join(rows) if rows else "    (empty)")
+    return f"cleanup plan ({kind}):\n" + _indent("\n".join(rows) or "(empty)")
 
 
 def _logs(result: Result) -> str:
     records = result.records
-    lines = [json.dumps(r, default=str) for r in records[:_MAX_RECORDS]]
-    more = f"\n    ... {len(records) - _MAX_RECORDS} more" if len(records) > _MAX_RECORDS else ""
-    return f"log records ({len(records)}):\n" + _indent("\n".join(lines) or "(none)") + more
+    lines = _capped([json.dumps(r, default=str) for r in records], _MAX_RECORDS)
+    return f"log records ({len(records)}):\n" + _indent("\n".join(lines) or "(none)")
 
 
 def _output(result: Result) -> str:
@@ -57,8 +66,13 @@ def _output(result: Result) -> str:
             continue
         lines.append(f"  when.{done.index} {done.name} -> exit {done.outcome.exit_code}")
         if done.outcome.output:
-            lines.append(_indent(done.outcome.output.rstrip(), "      | "))
+            shown = _capped(done.outcome.output.rstrip().splitlines())
+            lines.append(_indent("\n".join(shown), "      | "))
     return "actions:\n" + ("\n".join(lines) or "  (none)")
+
+
+def _tree_change(result: Result) -> str:
+    return "\n".join(_capped(diff_snapshots(result.before, result.after).splitlines()))
 
 
 def field_path(loc: tuple[str | int, ...]) -> str:
@@ -94,7 +108,7 @@ def render_failure(result: Result, mismatches: list[Mismatch]) -> str:
             pictures.append(mismatch.picture)
     draw = {
         "timeline": lambda: _timelines(result),
-        "tree": lambda: "tree change:\n" + _indent(diff_snapshots(result.before, result.after)),
+        "tree": lambda: "tree change:\n" + _indent(_tree_change(result)),
         "plan": lambda: _plan(result),
         "logs": lambda: _logs(result),
         "output": lambda: _output(result),

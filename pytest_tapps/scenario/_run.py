@@ -248,7 +248,9 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
                 message=spec.message,
             )
         elif name == "failed_result":
-            faults.add(FailedResult(spec.step, attempts, data.get("error")))
+            data.pop("raw_error", None)
+            data["error"] = spec.returned_error()  # as the harness's FailedResult takes it
+            faults.add(FailedResult(spec.step, attempts, data["error"]))
         elif name == "flaky":
             faults.flaky(spec.step, spec.failures, spec.category.value)
         elif name == "hang":

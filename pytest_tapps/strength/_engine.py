@@ -202,17 +202,24 @@ def measure(
     *,
     processes: int = 1,
     seed: int = 0,
+    basetemp: Path | str | None = None,
 ) -> Strength:
     """Run the scenarios under ``paths`` on the reference core and against each bug of
     ``bugs`` (see the module's documentation for what counts as caught). ``seed`` is the
-    run's seed; each scenario gets its own from it and its key, as under pytest."""
+    run's seed; each scenario gets its own from it and its key, as under pytest. Each run's
+    project is made in a folder of its own under ``basetemp`` (default:
+    :func:`scratch_folder`), removed after it."""
     started = time.monotonic()
     chosen = bugs_of(bugs)
     cases = load_suite(Path(p) for p in paths)
     if processes < 1:
         message = f"processes={processes!r}: give 1 or more"
         raise ValueError(message)
-    runs = _run_all(cases, chosen, processes=processes, seed=seed)
+    where = scratch_folder() if basetemp is None else os.fspath(basetemp)
+    if where is not None and not os.path.isdir(where):  # noqa: PTH112
+        message = f"basetemp {where!r}: no such folder; give an existing one"
+        raise ValueError(message)
+    runs = _run_all(cases, chosen, processes=processes, seed=seed, scratch=where)
     caught_by: dict[str, list[str]] = {bug.name: [] for bug in chosen}
     for run in runs:
         for name in run.caught:
@@ -235,20 +242,48 @@ def measure(
     )
 
 
+#: A memory filesystem holds the measure's projects when it has at least this much room.
+MEMORY_ROOM = 1 << 30
+#: Where Linux keeps a memory filesystem every user may write to.
+MEMORY_FOLDER = "/dev/shm"  # noqa: S108 -- only ever a parent of mkdtemp folders (0700)
+
+
+def scratch_folder() -> str | None:
+    """Where a measure makes its projects by default: the system's temporary folder when
+    ``TMPDIR`` names one (None: :mod:`tempfile` reads it); else ``/dev/shm``, a memory
+    filesystem, when it is a folder this process may write to with at least 1 GiB free (a
+    measure writes and deletes a project tree per scenario and bug: thousands of trees, some
+    of 20,000 files, which a disk makes several times slower); else None, the system's
+    temporary folder."""
+    if os.environ.get("TMPDIR"):
+        return None
+    try:
+        room = os.statvfs(MEMORY_FOLDER)
+    except (OSError, AttributeError):  # no such folder; no statvfs (Windows)
+        return None
+    if room.f_bavail * room.f_frsize < MEMORY_ROOM:
+        return None
+    if not os.access(MEMORY_FOLDER, os.W_OK | os.X_OK):
+        return None
+    return MEMORY_FOLDER
+
+
 # What the forked workers read: set before the pool forks, inherited by the children.
-_JOB: tuple[list[_Case], list[Bug], int] | None = None
+_JOB: tuple[list[_Case], list[Bug], int, str | None] | None = None
 
 
-def _run_all(cases: list[_Case], bugs: list[Bug], *, processes: int, seed: int) -> list[_Run]:
+def _run_all(
+    cases: list[_Case], bugs: list[Bug], *, processes: int, seed: int, scratch: str | None
+) -> list[_Run]:
     """Each case measured, in the order of ``cases``."""
     global _JOB  # noqa: PLW0603 -- handed to the forked workers through their memory
     if processes == 1 or len(cases) < 2:
-        return [_measure_case(case, bugs, seed) for case in cases]
+        return [_measure_case(case, bugs, seed, scratch) for case in cases]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    _JOB = (cases, bugs, seed)
+    _JOB = (cases, bugs, seed, scratch)
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(min(processes, len(cases)), mp_context=context) as pool:
@@ -265,11 +300,11 @@ def _run_all(cases: list[_Case], bugs: list[Bug], *, processes: int, seed: int) 
 
 def _measure_index(index: int) -> _Run:
     assert _JOB is not None  # noqa: S101 -- set before the pool forks
-    cases, bugs, seed = _JOB
-    return _measure_case(cases[index], bugs, seed)
+    cases, bugs, seed, scratch = _JOB
+    return _measure_case(cases[index], bugs, seed, scratch)
 
 
-def _measure_case(case: _Case, bugs: list[Bug], seed: int) -> _Run:
+def _measure_case(case: _Case, bugs: list[Bug], seed: int, scratch: str | None) -> _Run:
     """``case`` on the core, then against each bug one of its actions reaches."""
     from pytest_tapps._outcomes import seed_for
     from pytest_tapps.harness import HarnessError
@@ -279,7 +314,7 @@ def _measure_case(case: _Case, bugs: list[Bug], seed: int) -> _Run:
 
     own_seed = seed_for(seed, case.key)
     try:
-        _run_once(case, CoreTarget(), own_seed)
+        _run_once(case, CoreTarget(), own_seed, scratch)
     except ScenarioSkip as exc:
         return _Run(case.key, "skipped", _first_line(exc), ())
     except Unsupported as exc:
@@ -296,7 +331,7 @@ def _measure_case(case: _Case, bugs: list[Bug], seed: int) -> _Run:
         if not any(bug.affects(action) for action in actions):
             continue  # the bug is the core throughout this scenario
         try:
-            _run_once(case, bug, own_seed)
+            _run_once(case, bug, own_seed, scratch)
         except (Unsupported, ScenarioSkip, HarnessError):
             continue
         except (Exception, SystemExit):  # ScenarioFailure, or the bug crashed
@@ -304,11 +339,14 @@ def _measure_case(case: _Case, bugs: list[Bug], seed: int) -> _Run:
     return _Run(case.key, "passed", "", tuple(caught))
 
 
-def _run_once(case: _Case, target: Any, seed: int) -> None:
-    """One run of ``case`` on ``target`` in a temporary folder of its own, removed after."""
+def _run_once(case: _Case, target: Any, seed: int, scratch: str | None) -> None:
+    """One run of ``case`` on ``target`` in a temporary folder of its own (under ``scratch``,
+    or the system's temporary folder), removed after."""
     from pytest_tapps.scenario._run import run_scenario
 
-    with tempfile.TemporaryDirectory(prefix="tapps-strength-", ignore_cleanup_errors=True) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix="tapps-strength-", dir=scratch, ignore_cleanup_errors=True
+    ) as tmp:
         run_scenario(
             case.loaded, case.scenario, target=target, root=Path(tmp) / "project", seed=seed
         )

@@ -195,6 +195,10 @@ def test_the_default_suite_is_the_bundled_one(here: Path) -> None:
             ["suite", "-n", "0"],
             "argument -n/--processes: '0': give a number of processes (1 or more) or auto\n",
         ),
+        (
+            ["suite", "--basetemp", "no-such-folder"],
+            "argument --basetemp: 'no-such-folder': no such folder; give an existing one\n",
+        ),
     ],
 )
 def test_bad_input_is_one_message_and_exit_2(

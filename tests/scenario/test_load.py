@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pytest_tapps.scenario._load import (
     parse,
     scenario_paths,
 )
-from pytest_tapps.scenario._model import ACTIONS, FAULTS
+from pytest_tapps.scenario._model import ACTIONS, FAULTS, FailedResultFault
 from tests.scenario.helpers import EXAMPLE, WriteYaml, exactly, problems_of
 
 RUNBOOK = "Retry/Timeout Handling > Automatic Retries > Stop after max_attempts"
@@ -1009,3 +1010,37 @@ def test_scenario_paths_finds_only_scenario_files(tmp_path: Path) -> None:
 def test_loaded_name_falls_back_to_its_line() -> None:
     """A scenario without a name is named by its line in messages."""
     assert Loaded({}, Path("f"), 7).name == "scenario at line 7"
+
+
+def test_a_failed_result_takes_error_or_raw_error_not_both(write: WriteYaml) -> None:
+    """``raw_error`` is any JSON, as an agent may write it; with ``error`` too it is refused at
+    the fault's line, saying which to keep."""
+    path = write(
+        minimal("faults:\n  - failed_result: {step: s, error: boom, raw_error: {code: 5}}\n")
+    )
+    assert problems_of(path) == [
+        f"{path}:4: faults.0.failed_result: give error (an envelope, checked) or raw_error "
+        "(any JSON), not both\n    - failed_result: {step: s, error: boom, raw_error: {code: 5}}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "returned"),
+    [
+        (
+            {"raw_error": {"category": "Timeout", "code": 504, "details": ["a"]}},
+            {"category": "Timeout", "code": 504, "details": ["a"]},
+        ),
+        ({"raw_error": [1, 2]}, [1, 2]),
+        ({"raw_error": 7}, 7),
+        ({"error": {"code": "c", "category": "timeout"}}, {"code": "c", "category": "timeout"}),
+        ({"error": "refused"}, "refused"),
+        ({"attempts": 1}, None),
+    ],
+)
+def test_a_failed_result_returns_its_error_as_written(
+    written: dict[str, Any], returned: object
+) -> None:
+    """What the agent returns: ``raw_error`` untouched, ``error``'s written keys, or nothing."""
+    fault = FailedResultFault.model_validate_json(json.dumps({"step": "s", **written}))
+    assert fault.returned_error() == returned

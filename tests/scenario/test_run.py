@@ -607,3 +607,66 @@ def test_a_numbered_plan_path_holds_for_every_numbered_file(tmp_path: Path) -> N
     passing = NUMBERED.replace("age: 6d", "age: 8d")
     result = run_text(tmp_path / "c", passing % "delete")
     assert len(result.performed[0].outcome.data["items"]) == 4
+
+
+REAL_RUN = """\
+name: numbered logs and folders, a real run
+runbook: Data Retention Policies > Logs > Debug logs
+given:
+  files:
+    - {path: ".tapps-agents/logs/debug/run-{n}.log", count: 3, age: 1d, age_to: 7d}
+    - {path: ".tapps-agents/logs/debug/old-{n}.log", count: 2, age: 8d}
+    - {path: ".tapps-agents/logs/debug/job-{n}/trace.log", count: 2, age: 1d}
+when:
+  - cleanup: {}
+then:
+  plan:
+    .tapps-agents/logs/debug/run-{n}.log: %s
+    .tapps-agents/logs/debug/job-{n}: %s
+    .tapps-agents/logs/debug/old-{n}.log: "delete: older than 7d"
+"""
+
+
+def test_after_a_real_run_a_numbered_path_the_plan_does_not_list_is_kept(tmp_path: Path) -> None:
+    """A real run lists only what it removed or skipped: the given numbered files it kept, and
+    the numbered folders they are in, count as ``keep``, each of them, as a single path does."""
+    result = run_text(tmp_path / "a", REAL_RUN % ("keep", "keep"))
+    assert set(result.performed[0].outcome.data["items"]) == {
+        ".tapps-agents/logs/debug/old-1.log",
+        ".tapps-agents/logs/debug/old-2.log",
+    }
+    with pytest.raises(ScenarioFailure) as failed:
+        run_text(tmp_path / "b", REAL_RUN % ("delete", "delete"))
+    text = str(failed.value)
+    assert "keep for 3 of 3, e.g. .tapps-agents/logs/debug/run-1.log" in text
+    assert "keep for 2 of 2, e.g. .tapps-agents/logs/debug/job-1" in text
+
+
+def test_a_dry_run_does_not_count_unlisted_numbered_files_as_kept(tmp_path: Path) -> None:
+    """A dry run lists every decision: a numbered path none of its rows names is not there,
+    whatever was given (here the 7-day boundary file is listed, so the label is checked)."""
+    text = REAL_RUN.replace("cleanup: {}", "cleanup: {dry_run: true}")
+    text = text.replace("job-{n}: %s", "nothing-{n}: %s")
+    with pytest.raises(ScenarioFailure) as failed:
+        run_text(tmp_path, text % ("keep", "keep"))
+    assert "nothing-{n}" in str(failed.value)
+    assert "no path of the plan matches" in str(failed.value)
+
+
+def test_a_failure_picture_of_a_large_plan_is_cut_with_a_count(tmp_path: Path) -> None:
+    """A plan of 300 rows and an output of as many lines are shown up to 100 lines each, then
+    counted, so a scenario of thousands of files does not print them all."""
+    text = NUMBERED.replace("count: 4", "count: 300").replace("age: 6d", "age: 8d")
+    with pytest.raises(ScenarioFailure) as failed:
+        run_text(tmp_path, text % "keep")
+    picture = str(failed.value).splitlines()
+    plan = picture.index("cleanup plan (dry run):")
+    rows = picture[plan + 1 : plan + 102]
+    assert all(row.startswith("    delete: older than 7d  .tapps-agents/") for row in rows[:100])
+    assert rows[100] == "    ... 200 more (300 in all)"
+    output = picture.index("  when.0 cleanup -> exit 0")
+    shown = picture[output + 1 :]
+    assert len(shown) == 101
+    assert all(line.startswith("      | ") for line in shown)
+    assert shown[-1].startswith("      | ... ")
+    assert shown[-1].endswith(" in all)")

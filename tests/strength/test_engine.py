@@ -11,8 +11,8 @@ import pytest
 
 from pytest_tapps.harness import HarnessError
 from pytest_tapps.scenario import Session
-from pytest_tapps.strength import Bug, Strength, SuiteError, measure
-from pytest_tapps.strength._engine import bugs_of
+from pytest_tapps.strength import Bug, Strength, SuiteError, _engine, measure
+from pytest_tapps.strength._engine import bugs_of, scratch_folder
 from tests.strength.sample import (
     BUGS,
     CannotClean,
@@ -96,14 +96,62 @@ def test_two_processes_find_what_one_finds(tmp_path: Path, measured: Strength) -
     assert parallel.skipped == measured.skipped
 
 
-def test_every_run_leaves_no_folder_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The temporary folders of the core's and the bugs' runs are all removed."""
+def test_every_run_is_made_under_basetemp_and_leaves_no_folder_behind(tmp_path: Path) -> None:
+    """Each run of the core and of the bugs has a project of its own under ``basetemp``; all
+    of them are removed after."""
+    seen: list[Path] = []
+
+    class Records(Bug):
+        name = "records-its-project"
+        actions = frozenset({"cleanup"})
+
+        def start(self, session: Session) -> None:
+            seen.append(session.root)
+            super().start(session)
+
     suite = write_suite(tmp_path / "suite", ["dry.tapps.yaml", "real.tapps.yaml"])
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    measure([suite], [*BUGS, Records], basetemp=scratch)
+    assert len(seen) == 2
+    assert {path.parent.parent for path in seen} == {scratch}
+    assert len({path.parent for path in seen}) == 2
+    assert list(scratch.iterdir()) == []
+
+
+def test_without_basetemp_runs_go_to_the_system_temporary_folder_when_tmpdir_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMPDIR is the user's say: honoured, and every folder removed."""
+    suite = write_suite(tmp_path / "suite", ["dry.tapps.yaml", "real.tapps.yaml"])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert scratch_folder() is None
     measure([suite], BUGS)
     assert list(scratch.iterdir()) == []
+
+
+def test_the_default_scratch_is_a_memory_folder_only_with_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no TMPDIR, the memory folder when it has the room, else the system's default."""
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(_engine, "MEMORY_FOLDER", str(tmp_path))
+    monkeypatch.setattr(_engine, "MEMORY_ROOM", 1)
+    assert scratch_folder() == str(tmp_path)
+    monkeypatch.setattr(_engine, "MEMORY_ROOM", 1 << 62)  # more room than any disk has
+    assert scratch_folder() is None
+    monkeypatch.setattr(_engine, "MEMORY_ROOM", 1)
+    monkeypatch.setattr(_engine, "MEMORY_FOLDER", str(tmp_path / "missing"))
+    assert scratch_folder() is None
+
+
+def test_a_basetemp_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path / "suite", ["dry.tapps.yaml"])
+    with pytest.raises(ValueError, match="no such folder; give an existing one"):
+        measure([suite], BUGS, basetemp=tmp_path / "missing")
 
 
 def test_a_harness_error_on_a_bug_catches_nothing(tmp_path: Path) -> None:
