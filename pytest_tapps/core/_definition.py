@@ -186,24 +186,88 @@ class WorkflowDefinition(BaseModel):
 
     @classmethod
     def from_yaml_file(cls, path: Path) -> WorkflowDefinition:
-        """Read a definition from a YAML file (YAML 1.2, duplicate keys refused)."""
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-
-        from pytest_tapps.core._yamlutil import YamlFileError, bounded_load
+        """Read a definition from a YAML file (YAML 1.2, duplicate keys refused). Every problem
+        is reported at once in one :class:`ConfigurationError`, a line each: ``FILE:LINE:
+        field: message`` with the line as written (each bad field of a ``retry:`` block at its
+        own line)."""
+        from pytest_tapps.core._yamlutil import YamlFileError, load_yaml, plain
 
         try:
-            text = path.read_text(encoding="utf-8")
-            data = bounded_load(path, text, YAML(typ="safe", pure=True).load)
-        except OSError as exc:
-            message = f"{path}: cannot read the workflow definition ({exc.strerror})"
-            raise ConfigurationError(message) from None
-        except UnicodeDecodeError as exc:
-            message = f"{path}: not UTF-8 text (bad byte at offset {exc.start})"
-            raise ConfigurationError(message) from None
-        except YAMLError as exc:
-            message = f"{path}: not valid YAML: {exc}".replace("\n", " ")
-            raise ConfigurationError(message) from None
-        except YamlFileError as exc:  # nested too deep
+            document = load_yaml(path)
+        except YamlFileError as exc:
             raise ConfigurationError(str(exc)) from None
-        return cls.parse(data, source=str(path))
+        data = plain(document.data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = [
+                problem
+                for error in exc.errors(include_url=False)
+                for problem in _file_problems(document, data, error)
+            ]
+            problems.sort(key=lambda problem: problem.line or 0)  # in the file's order
+            raise ConfigurationError("\n".join(map(str, problems))) from None
+
+
+_WORKFLOW_KEYS = ("id", "steps", "timeout")
+_STEP_KEYS = ("id", "agent", "action", "retry", "timeout", "metadata")
+
+
+def _file_problems(document: Any, data: Any, error: Any) -> list[Any]:
+    """The problems of a definition file one validation error stands for, at their lines."""
+    from pytest_tapps.core._policy import retry_problems
+    from pytest_tapps.core._yamlutil import did_you_mean, value_at
+
+    loc: list[str | int] = list(error["loc"])
+    if loc[:1] == ["workflow_id"] and isinstance(data, dict) and "workflow_id" not in data:
+        loc[0] = "id"  # the file's own name for it
+    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
+    if loc:
+        message = message.removeprefix(f"{loc[-1]}: ")  # the field is named once, before it
+    step = len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int)
+    if not loc and not isinstance(data, dict):
+        message = "a workflow definition is a mapping: id:, steps: (a list) and timeout:"
+    elif not loc and (second := _second_use(data.get("steps"))) is not None:
+        loc = ["steps", second, "id"]  # the workflow's own check: a step id used twice
+    elif not loc and message.startswith("workflow id"):
+        loc = ["workflow_id" if "workflow_id" in data else "id"]
+    elif kind == "too_short" and loc == ["steps"]:
+        message = "no steps: list at least one (steps: [{id: build, agent: a, action: b}])"
+    elif kind == "missing":
+        return [_missing(document, loc, step=step)]
+    elif kind == "extra_forbidden":
+        known = _STEP_KEYS if len(loc) == 3 and step else _WORKFLOW_KEYS
+        message = (
+            f"unknown key{did_you_mean(str(loc[-1]), known)}; "
+            f"{'a step' if step else 'a workflow'} has {', '.join(known)}"
+        )
+    elif loc[-1:] == ["retry"] and step:
+        block = value_at(data, loc)
+        if isinstance(block, dict) and retry_problems(block):
+            return [document.problem([*loc, name], why) for name, why in retry_problems(block)]
+    return [document.problem(loc, message)]
+
+
+def _second_use(steps: Any) -> int | None:
+    """The index of the first step whose id an earlier step has, if any."""
+    seen: set[Any] = set()
+    for index, step in enumerate(steps if isinstance(steps, list) else ()):
+        key = step.get("id") if isinstance(step, dict) else None
+        if key in seen:
+            return index
+        seen.add(key)
+    return None
+
+
+def _missing(document: Any, loc: list[str | int], *, step: bool) -> Any:
+    """A key that is not there, at the line of the mapping that lacks it (the file's, none)."""
+    from pytest_tapps.core._yamlutil import Problem
+
+    *where, what = loc
+    message = {
+        "id": f"missing: give the {'step' if step else 'workflow'} an id",
+        "steps": "missing: list the steps (steps: [{id: build, agent: a, action: b}])",
+    }.get(str(what), "missing")
+    if where:
+        return document.problem(where, f"{what}: {message}")
+    return Problem(document.path, None, "", f"{what}: {message}")

@@ -7,7 +7,7 @@ errors) is imported only when a YAML file is actually read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -148,6 +148,32 @@ def load_yaml(
     except YAMLError as exc:
         raise YamlFileError([Problem(path, None, "", f"invalid YAML: {exc}")]) from None
     return YamlDocument(path, data, text)
+
+
+def plain(node: Any) -> Any:
+    """Plain Python data from what the round-trip loader gives (its mappings, lists and scalar
+    subclasses): ``dict`` with text keys, ``list``, ``str``, ``int``, ``float``, ``bool``."""
+    if isinstance(node, Mapping):
+        return {str(key): plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain(item) for item in node]
+    if isinstance(node, bool):
+        return bool(node)
+    for kind in (int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def value_at(data: Any, loc: Sequence[Any]) -> Any:
+    """The value at ``loc`` (keys and indexes) in ``data``, or ``None`` when there is none."""
+    node = data
+    for key in loc:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
 
 
 def bounded_load(path: Path, text: str, load: Callable[[str], Any]) -> Any:

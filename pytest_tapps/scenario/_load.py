@@ -25,6 +25,7 @@ from pytest_tapps.core._yamlutil import (
     YamlFileError,
     closest,
     did_you_mean,
+    value_at,
 )
 
 if TYPE_CHECKING:
@@ -543,7 +544,7 @@ def _schema_problems(
         if loc in seen_locs or _reported(item, loc, flagged):
             continue  # union members each explain one value; the first says enough
         seen_locs.add(loc)
-        value = _value_at(item.data, loc)
+        value = value_at(item.data, loc)
         if loc[:2] == ("given", "workflows") and loc[-1:] == ("retry",) and isinstance(value, dict):
             found.extend(
                 ((*loc, name), why)
@@ -623,17 +624,6 @@ def _retry_problems(block: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield name, _quoted(block[name])
         else:
             yield name, why
-
-
-def _value_at(data: Any, loc: Loc) -> Any:
-    """The value at ``loc`` in ``data``, or ``None`` when there is none."""
-    node = data
-    for key in loc:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
 
 
 def _one_document(problem: Problem) -> Problem:

@@ -93,6 +93,44 @@ def test_run_then_resume_through_the_cli(tmp_path: Path) -> None:
     assert _ran(tmp_path) == ["plan", "critical-step", "critical-step", "critical-step", "review"]
 
 
+def test_a_bad_definition_file_is_refused_at_its_lines_and_nothing_runs(tmp_path: Path) -> None:
+    """``workflow run`` on a file with a misspelt key and a bad retry field: exit 2, every
+    problem as FILE:LINE: field: message with the line as written, no traceback, no step run
+    and no state written; ``resume --definition`` says the same."""
+    _project(tmp_path)
+    bad = WORKFLOW_YAML.replace("agent: reviewer", "agnet: reviewer").replace(
+        "max_attempts: 2", "max_attempts: 0"
+    )
+    (tmp_path / "workflow.yaml").write_text(bad)
+    done = run_cli("workflow", "run", "workflow.yaml", "--runner", "steps:run_step", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "tapps: error: workflow.yaml:9: steps.1.retry.max_attempts: must be >= 1 (it counts the "
+        "first attempt; 1 means no retry), got 0\n"
+        "    retry: {max_attempts: 0, backoff_strategy: fixed, initial_delay: 0, max_delay: 0}\n"
+        "workflow.yaml:12: steps.2.agnet: unknown key (did you mean 'agent'?); a step has id, "
+        "agent, action, retry, timeout, metadata\n"
+        "    agnet: reviewer\n"
+    )
+    assert not (tmp_path / "ran.log").exists()
+    assert not (tmp_path / ".tapps-agents" / "workflow-state").exists()
+    (tmp_path / ".tapps-agents").mkdir(exist_ok=True)
+    resumed = run_cli(
+        "workflow",
+        "resume",
+        "--workflow-id",
+        "workflow-123",
+        "--definition",
+        "workflow.yaml",
+        "--runner",
+        "steps:run_step",
+        cwd=tmp_path,
+    )
+    assert resumed.returncode == 2
+    assert resumed.stderr.startswith("tapps: error: workflow.yaml:9: steps.1.retry.max_attempts")
+
+
 def test_resume_of_a_hand_written_state_takes_definition_from_a_file(tmp_path: Path) -> None:
     """A state with no definition: resume refuses with the way out, the runner it was given
     filled in; that command, with FILE named, works."""

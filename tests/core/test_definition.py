@@ -111,8 +111,108 @@ def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
     """A key written twice is an error, not a silent 'last one wins'."""
     path = tmp_path / "wf.yaml"
     path.write_text("id: wf\nid: other\nsteps: [{id: a}]\n")
-    with pytest.raises(ConfigurationError, match=r"wf\.yaml: not valid YAML: .*duplicate key"):
+    with pytest.raises(ConfigurationError) as info:
         WorkflowDefinition.from_yaml_file(path)
+    assert str(info.value) == (
+        f'{path}:2: found duplicate key "id" with value "other" (original value: "wf"); each key '
+        "may appear once\n    id: other"
+    )
+
+
+BAD_FILE = """\
+id: wf-1
+steps:
+  - id: a
+    retry:
+      max_attempts: 0
+      backoff_strategy: exponental
+      initial_delay: 5s
+  - id: b
+    agnet: x
+    timeout: soon
+  - agent: z
+  - id: a
+timout: 5m
+"""
+
+
+def test_every_problem_of_a_definition_file_is_reported_at_its_line(tmp_path: Path) -> None:
+    """FILE:LINE: field: message and the line as written, for each problem at once, in the
+    file's order: each bad retry field on its own line, a misspelt key with the right one, a
+    step without an id at its item, a step id used twice at the second use."""
+    path = tmp_path / "wf.yaml"
+    path.write_text(BAD_FILE)
+    with pytest.raises(ConfigurationError) as info:
+        WorkflowDefinition.from_yaml_file(path)
+    lines = str(info.value).splitlines()
+    heads = [line for line in lines if not line.startswith("    ")]
+    assert heads == [
+        f"{path}:5: steps.0.retry.max_attempts: must be >= 1 (it counts the first attempt; 1 "
+        "means no retry), got 0",
+        f"{path}:6: steps.0.retry.backoff_strategy: 'exponental' is not one of 'exponential', "
+        "'linear', 'fixed'",
+        f"{path}:9: steps.1.agnet: unknown key (did you mean 'agent'?); a step has id, agent, "
+        "action, retry, timeout, metadata",
+        f"{path}:10: steps.1.timeout: 'soon' is not a duration; write a number of seconds or a "
+        "string with a unit such as '5s', '15m', '12h', '30d'",
+        f"{path}:11: steps.2: id: missing: give the step an id",
+        f"{path}:13: timout: unknown key (did you mean 'timeout'?); a workflow has id, steps, "
+        "timeout",
+    ]
+    assert lines[lines.index(heads[2]) + 1] == "    agnet: x"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id: wf\nsteps:\n  - id: a\n  - id: a\n", ":4: steps.1.id: step id 'a' appears twice"),
+        ("id: ../x\nsteps: [{id: a}]\n", ":1: id: workflow id '../x' must not contain '/'"),
+        ("workflow_id: ../x\nsteps: [{id: a}]\n", ":1: workflow_id: workflow id '../x'"),
+        ("id: wf\nsteps: []\n", ":2: steps: no steps: list at least one"),
+        ("steps: [{id: a}]\n", ": id: missing: give the workflow an id"),
+        ("id: wf\n", ": steps: missing: list the steps"),
+        ("- a\n", ": a workflow definition is a mapping: id:, steps: (a list) and timeout:"),
+        ("", ": a workflow definition is a mapping"),
+        ("id: wf\nsteps: [{id: a}\n", ":3: the '[' opened on line 2 is not closed"),
+        (
+            "id: wf\nsteps:\n  - id: a\n    timeout: 5m\n    metadata: {timeout: 6m}\n",
+            ":3: steps.0: timeout is set both on the step and in its metadata; keep one",
+        ),
+    ],
+)
+def test_a_bad_definition_file_is_one_message_with_its_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "wf.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigurationError) as info:
+        WorkflowDefinition.from_yaml_file(path)
+    assert str(info.value).startswith(f"{path}{message}")
+
+
+def test_a_definition_file_reads_as_plain_data(tmp_path: Path) -> None:
+    """What the file says, as plain values: the saved definition is what parse() makes."""
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        "id: wf\ntimeout: 1.5h\nsteps:\n  - id: a\n    retry: {max_attempts: 3, "
+        "initial_delay: 2.5}\n    metadata: {owner: qa, weight: 0.5, tags: [x]}\n"
+    )
+    read = WorkflowDefinition.from_yaml_file(path)
+    assert read == WorkflowDefinition.parse(
+        {
+            "id": "wf",
+            "timeout": "1.5h",
+            "steps": [
+                {
+                    "id": "a",
+                    "retry": {"max_attempts": 3, "initial_delay": 2.5},
+                    "metadata": {"owner": "qa", "weight": 0.5, "tags": ["x"]},
+                }
+            ],
+        }
+    )
+    assert type(read.steps[0].metadata["weight"]) is float
+    assert type(read.steps[0].metadata["tags"]) is list
 
 
 def test_unknown_step_names_the_known_ones() -> None:
