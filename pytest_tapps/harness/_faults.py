@@ -128,15 +128,21 @@ class Hang:
 @dataclass(frozen=True)
 class Slow:
     """The step's agent takes ``takes`` seconds, then goes on, on the given attempts: within its
-    timeout it succeeds late; past it, its timeout stops it."""
+    timeout it succeeds late; past it, its timeout stops it. With ``ignores_timeout`` it never
+    looks at its deadline (a synchronous agent nothing can interrupt): it returns after all of
+    ``takes``, and the executor finds the overrun only then."""
 
     step: str
     takes: float
     attempts: Attempts = "all"
+    ignores_timeout: bool = False
 
     def fire(self, step: StepDefinition, context: StepContext) -> None:
         if step.id == self.step and _hits(self.attempts, context.attempt):
-            context.sleep(self.takes)
+            if self.ignores_timeout:
+                context.clock.sleep(self.takes)
+            else:
+                context.sleep(self.takes)
 
 
 class ExecutorKilled(BaseException):
@@ -309,8 +315,10 @@ class Faults:
     def hang(self, step: str, attempts: Attempts = "all") -> StepFault:
         return self.add(Hang(step, attempts))
 
-    def slow(self, step: str, takes: float, attempts: Attempts = "all") -> StepFault:
-        return self.add(Slow(step, takes, attempts))
+    def slow(
+        self, step: str, takes: float, attempts: Attempts = "all", *, ignores_timeout: bool = False
+    ) -> StepFault:
+        return self.add(Slow(step, takes, attempts, ignores_timeout))
 
     def kill_executor(self, step: str, attempts: Attempts = (1,)) -> StepFault:
         return self.add(KillExecutor(step, attempts))

@@ -587,11 +587,18 @@ class HangFault(Strict):
 
 class SlowFault(Strict):
     """The step's agent takes ``takes`` (a duration), then succeeds: late within its timeout,
-    stopped by it past it."""
+    stopped by it past it (or, ``ignores_timeout``, back only after all of it)."""
 
     step: str = Field(min_length=1)
     takes: Duration
     attempts: Attempts = "all"
+    ignores_timeout: bool = Field(
+        default=False,
+        description=(
+            "the agent never looks at its deadline (a synchronous agent nothing interrupts): it "
+            "returns after all of takes, and an overrun is found only then"
+        ),
+    )
 
 
 class KillExecutorFault(Strict):

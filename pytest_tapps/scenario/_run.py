@@ -256,7 +256,7 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
         elif name == "hang":
             faults.hang(spec.step, attempts)
         elif name == "slow":
-            faults.slow(spec.step, spec.takes, attempts)
+            faults.slow(spec.step, spec.takes, attempts, ignores_timeout=spec.ignores_timeout)
         elif name == "kill_executor":
             faults.kill_executor(spec.step, attempts)
         else:

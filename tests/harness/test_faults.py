@@ -116,6 +116,33 @@ def test_a_slow_agent_finishes_within_its_timeout_and_is_stopped_past_it(
     assert clock.elapsed == 120 + 120 + 1
 
 
+@pytest.mark.parametrize("awaited", [False, True], ids=["called", "awaited"])
+def test_an_agent_that_ignores_its_timeout_returns_late_and_times_out_then(
+    tmp_path: Path, awaited: bool
+) -> None:
+    """slow with ignores_timeout runs all of its time past the deadline, then returns a
+    success: the executor records the overrun as a timeout of the step's limit (it could not
+    stop the agent), and the attempt took the agent's whole time."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.slow("late", 200, attempts=[1], ignores_timeout=True)
+        retry = {"max_attempts": 2, "backoff_strategy": "fixed", "initial_delay": 1}
+        state, clock = _run(
+            tmp_path,
+            faults,
+            {"id": "late", "timeout": 120, "retry": {**retry, "max_delay": 1}},
+            awaited=awaited,
+        )
+    late = state.executions_of("late")
+    assert [e.status for e in late] == [StepStatus.FAILED, StepStatus.COMPLETED]
+    assert late[0].error is not None
+    assert late[0].error.category is Category.TIMEOUT
+    assert late[0].error.recoverable
+    assert late[0].error.details == {"timeout_seconds": 120, "scope": "step"}
+    assert late[0].duration_seconds == 200
+    assert clock.elapsed == 200 + 1
+
+
 def test_an_awaited_runner_returns_a_coroutine_whose_hang_its_timeout_ends(tmp_path: Path) -> None:
     """awaited=True: the runner gives the executor a coroutine; a hang in it is an awaited
     sleep the step's timeout ends, with the same envelope a called runner's hang gets."""

@@ -321,7 +321,12 @@ def test_a_slow_agent_needs_how_long_it_takes_and_agents_are_sync_or_async() -> 
     """slow: takes is a required duration (units allowed); agents: only sync or async."""
     (fault,) = scenario(faults=[{"slow": {"step": "s", "takes": "2m"}}]).faults
     assert action_name(fault) == "slow"
-    assert action_value(fault).model_dump() == {"step": "s", "takes": 120.0, "attempts": "all"}
+    assert action_value(fault).model_dump() == {
+        "step": "s",
+        "takes": 120.0,
+        "attempts": "all",
+        "ignores_timeout": False,
+    }
     found = errors({"name": "c", "runbook": RUNBOOK, "faults": [{"slow": {"step": "s"}}]})
     assert [loc[-1] for loc, _ in found] == ["takes"]
     assert scenario().agents == "sync"
