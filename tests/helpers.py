@@ -102,20 +102,25 @@ live_lock = hold_lock
 
 _FLOCKER = """
 import fcntl, sys
-handles = [open(path, "a") for path in sys.argv[1:]]
+kind, paths = sys.argv[1], sys.argv[2:]
+handles = [open(path, "a") for path in paths]
 for handle in handles:
-    fcntl.flock(handle, fcntl.LOCK_EX)
+    if kind == "posix":
+        fcntl.lockf(handle, fcntl.LOCK_EX)
+    else:
+        fcntl.flock(handle, fcntl.LOCK_EX)
 print("locked", flush=True)
 sys.stdin.read()
 """
 
 
 @contextlib.contextmanager
-def flock_held(*paths: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on each of ``paths`` (opened to append: content and, on most
-    filesystems, mtime unchanged) held by one live child process for the block."""
+def flock_held(*paths: Path, kind: str = "flock") -> Iterator[None]:
+    """An exclusive lock on each of ``paths`` (opened to append: content and, on most
+    filesystems, mtime unchanged) held by one live child process for the block: a ``flock``,
+    or with ``kind="posix"`` a POSIX ``fcntl`` lock (SQLite's kind)."""
     locker = subprocess.Popen(
-        [sys.executable, "-c", _FLOCKER, *map(str, paths)],
+        [sys.executable, "-c", _FLOCKER, kind, *map(str, paths)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

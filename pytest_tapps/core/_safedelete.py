@@ -76,7 +76,9 @@ def is_locked(
     dir_fd: int | None = None,
 ) -> bool:
     """Whether a live process holds a lock on this file (``path`` relative to ``dir_fd`` when
-    given)."""
+    given): from ``locks`` (the locked inodes of /proc/locks), or, where that could not be read,
+    by probing the file for both kinds of lock a program takes, ``flock`` (a log's) and POSIX
+    ``fcntl`` (SQLite's, most databases'): neither probe sees the other kind."""
     if locks is not None:
         return (st.st_dev, st.st_ino) in locks
     import fcntl
@@ -87,7 +89,10 @@ def is_locked(
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
+        # A shared POSIX lock of our own, given back at once by the close below (a process's
+        # POSIX locks on a file go with any of its descriptors of it: this one is the only).
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process's lock
         return True
     finally:
         os.close(fd)

@@ -679,11 +679,15 @@ class Faults:
         except HarnessError as exc:
             raise FaultError(str(exc)) from None
 
-    def locked_file(self, relative: str) -> Path:
+    def locked_file(self, relative: str, *, kind: str = "flock") -> Path:
         """A file (under .tapps-agents/, made if missing) on which a live child process holds an
-        exclusive ``flock`` until the test ends, as a running program holds its log or
-        database: a cleanup must leave it (needs the real filesystem: the lock is in the
-        kernel's table, which a process on the fake filesystem cannot take)."""
+        exclusive lock until the test ends, as a running program holds its log (``flock``) or
+        database (``kind="posix"``: an ``fcntl`` lock, SQLite's): a cleanup must leave it
+        (needs the real filesystem: the lock is in the kernel's table, which a process on the
+        fake filesystem cannot take)."""
+        if kind not in ("flock", "posix"):
+            message = f"locked_file: kind {kind!r}: give 'flock' or 'posix'"
+            raise FaultError(message)
         if self.project.fake_fs:
             message = "locked_file needs the real filesystem (a child process holds the lock)"
             raise FaultError(message)
@@ -691,7 +695,7 @@ class Faults:
         if not path.exists():
             self.project.file(relative)
         child = subprocess.Popen(
-            [sys.executable, "-c", _HOLD_FLOCK, str(path)],
+            [sys.executable, "-c", _HOLD_FLOCK, str(path), kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -752,8 +756,11 @@ class Faults:
 #: A child that takes an exclusive flock on argv[1], says so, and holds it until stdin closes.
 _HOLD_FLOCK = (
     "import fcntl, sys\n"
-    "f = open(sys.argv[1], 'rb')\n"
-    "fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "f = open(sys.argv[1], 'ab')\n"  # a POSIX write lock needs a descriptor open to write
+    "if sys.argv[2] == 'posix':\n"
+    "    fcntl.lockf(f, fcntl.LOCK_EX)\n"
+    "else:\n"
+    "    fcntl.flock(f, fcntl.LOCK_EX)\n"
     "print('locked', flush=True)\n"
     "sys.stdin.read()\n"
 )

@@ -635,11 +635,15 @@ class StuckWorktreeFault(Strict):
 
 
 class LockedFileFault(Strict):
-    """A file another process holds a lock on (an exclusive ``flock``) for the rest of the
-    scenario, as a running program holds its log: a cleanup leaves it however old. Made if
-    missing; needs ``fs: real``."""
+    """A file another process holds a lock on (an exclusive ``flock``, or a POSIX ``fcntl``
+    lock) for the rest of the scenario, as a running program holds its log or database: a
+    cleanup leaves it however old. Made if missing; needs ``fs: real``."""
 
     path: Path_
+    kind: Literal["flock", "posix"] = Field(
+        default="flock",
+        description="flock (a log's lock) or posix (an fcntl lock: SQLite's, most databases')",
+    )
 
 
 class ClockSkewFault(Strict):

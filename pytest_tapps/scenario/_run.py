@@ -219,7 +219,7 @@ def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
     elif name == "stuck_worktree":
         faults.stuck_worktree(spec.name, spec.kind)
     elif name == "locked_file":
-        faults.locked_file(os.path.relpath(proj.root / spec.path, tapps))
+        faults.locked_file(os.path.relpath(proj.root / spec.path, tapps), kind=spec.kind)
     elif name == "clock_skew":
         faults.clock_skew(os.path.relpath(proj.root / spec.path, tapps), ahead=spec.ahead)
     elif name == "permission_denied":

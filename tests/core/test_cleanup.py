@@ -293,14 +293,16 @@ def test_a_file_locked_by_a_live_process_is_skipped(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("kind", ["flock", "posix"])
 @pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("proc_locks", ["read", "unreadable"])
 def test_a_locked_file_among_many_survives_the_one_pass_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proc_locks: str, processes: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proc_locks: str, processes: int, kind: str
 ) -> None:
     """In a folder cleaned by the per-file fast path (and split over processes), an expired
-    file a live process has locked is skipped and the rest removed, whether the locks come from
-    /proc/locks or, where it cannot be read, from probing each file with flock."""
+    file a live process has locked, with flock or a POSIX lock, is skipped and the rest
+    removed, whether the locks come from /proc/locks or, where it cannot be read, from probing
+    each file."""
     from pytest_tapps.core import _onepass, _proclocks
 
     if proc_locks == "unreadable":
@@ -312,7 +314,7 @@ def test_a_locked_file_among_many_survives_the_one_pass_run(
     # locked file in this process's share, one in a forked worker's.
     listed = [debug / entry.name for entry in os.scandir(debug)]
     busy = listed[:2]
-    with flock_held(*busy):
+    with flock_held(*busy, kind=kind):
         for path in busy:
             os.utime(path, (NOW - 30 * DAY, NOW - 30 * DAY))
         report = run_cleanup(Layout(tmp_path), clock=clock(), processes=processes)

@@ -428,3 +428,27 @@ def test_a_lock_is_written_with_the_times_it_is_given(tmp_path: Path) -> None:
             assert (live.holder_alive, live.stale) == (True, True)  # alive but hung
         finally:
             faults.close()
+
+
+@pytest.mark.parametrize("kind", ["flock", "posix"])
+def test_a_locked_file_is_held_by_a_live_process_with_the_kind_of_lock_asked(
+    tmp_path: Path, kind: str
+) -> None:
+    """locked_file: another process holds the lock (of the kind asked) until close(): the
+    kernel's table lists the file, a probe of either kind finds it, and it is free after."""
+    from pytest_tapps.core._proclocks import locked_inodes
+    from pytest_tapps.core._safedelete import is_locked
+
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        path = faults.locked_file("logs/application/db.sqlite", kind=kind)
+        st = path.stat()
+        assert (st.st_dev, st.st_ino) in (locked_inodes() or set())
+        assert is_locked(path, st, None)
+        faults.close()
+        assert not is_locked(path, st, None)
+
+
+def test_a_locked_file_of_an_unknown_kind_is_a_fault_error(tmp_path: Path) -> None:
+    with project(tmp_path) as built, pytest.raises(FaultError, match="give 'flock' or 'posix'"):
+        Faults(built).locked_file("logs/application/app.log", kind="fcntl")
