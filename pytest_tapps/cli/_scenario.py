@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -469,6 +470,9 @@ def _percent(text: str) -> float:
 def _folder(text: str) -> Path:
     if not Path(text).is_dir():
         message = f"{text!r}: no such folder; give an existing one"
+        raise argparse.ArgumentTypeError(message)
+    if not os.access(text, os.W_OK | os.X_OK):
+        message = f"{text!r}: this user may not make folders in it; give one it may write to"
         raise argparse.ArgumentTypeError(message)
     return Path(text)
 

@@ -227,10 +227,10 @@ def _file_problems(document: Any, data: Any, error: Any) -> list[Any]:
     step = len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int)
     if not loc and not isinstance(data, dict):
         message = "a workflow definition is a mapping: id:, steps: (a list) and timeout:"
-    elif not loc and (second := _second_use(data.get("steps"))) is not None:
-        loc = ["steps", second, "id"]  # the workflow's own check: a step id used twice
     elif not loc and message.startswith("workflow id"):
         loc = ["workflow_id" if "workflow_id" in data else "id"]
+    elif not loc and (second := _second_use(data.get("steps"))) is not None:
+        loc = ["steps", second, "id"]  # the workflow's own check: a step id used twice
     elif kind == "too_short" and loc == ["steps"]:
         message = "no steps: list at least one (steps: [{id: build, agent: a, action: b}])"
     elif kind == "missing":

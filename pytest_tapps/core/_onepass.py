@@ -64,7 +64,7 @@ def _lock_check(
     locks: set[tuple[int, int]] | None,
 ) -> tuple[Collection[tuple[int, int]], bool]:
     """For the per-file loops: the locked inodes to look a file up in, and whether each regular
-    file must be probed with ``flock`` instead (/proc/locks could not be read: ``locks`` None)."""
+    file must be probed instead (:func:`is_locked`; /proc/locks unreadable: ``locks`` None)."""
     return (frozenset(), True) if locks is None else (locks, False)
 
 

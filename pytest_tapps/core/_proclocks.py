@@ -20,7 +20,7 @@ from types import ModuleType  # loaded with threading: costs nothing at start
 def locked_inodes() -> set[tuple[int, int]] | None:
     """``(st_dev, st_ino)`` of every file with a lock held by any process (``/proc/locks``).
 
-    ``None`` where ``/proc/locks`` cannot be read (then callers probe with ``flock``).
+    ``None`` where ``/proc/locks`` cannot be read (then callers probe each file: ``is_locked``).
     """
     try:
         # open(), not pathlib: this module loads before the rest of ``tapps cleanup``; UTF-8,

@@ -76,11 +76,15 @@ def is_locked(
     dir_fd: int | None = None,
 ) -> bool:
     """Whether a live process holds a lock on this file (``path`` relative to ``dir_fd`` when
-    given): from ``locks`` (the locked inodes of /proc/locks), or, where that could not be read,
-    by probing the file for both kinds of lock a program takes, ``flock`` (a log's) and POSIX
-    ``fcntl`` (SQLite's, most databases'): neither probe sees the other kind."""
+    given): from ``locks`` (the locked inodes of /proc/locks: any lock), or, where that could
+    not be read, by probing the file for an exclusive lock of both kinds a program takes,
+    ``flock`` (a log's) and POSIX ``fcntl`` (a database's writer's): neither probe sees the
+    other kind. The probes take shared locks, so a shared lock of another process is seen only
+    through /proc/locks; a file that cannot be opened, or whose filesystem cannot lock (NFS
+    without its lock daemon), reads as not locked."""
     if locks is not None:
         return (st.st_dev, st.st_ino) in locks
+    import errno
     import fcntl
 
     try:
@@ -92,8 +96,8 @@ def is_locked(
         # A shared POSIX lock of our own, given back at once by the close below (a process's
         # POSIX locks on a file go with any of its descriptors of it: this one is the only).
         fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process's lock
-        return True
+    except OSError as exc:  # EAGAIN or EACCES: another process's lock; else no way to tell
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
     finally:
         os.close(fd)
     return False
@@ -475,7 +479,7 @@ class Walked:
         folders: list[tuple[str, Listing | None]] = []
         walked: list[int] = []
         device, locks = self._device, self._locks
-        probe = locks is None  # /proc/locks unreadable: each regular file is probed (flock)
+        probe = locks is None  # /proc/locks unreadable: each regular file is probed (is_locked)
         held = locks or None  # the locked inodes, when any lock is held on the system
         is_dir, is_reg = stat.S_ISDIR, stat.S_ISREG
         newest, size = self.newest_mtime, self.size

@@ -157,8 +157,8 @@ def plain(node: Any) -> Any:
         return {str(key): plain(value) for key, value in node.items()}
     if isinstance(node, list):
         return [plain(item) for item in node]
-    if isinstance(node, bool):
-        return bool(node)
+    if isinstance(node, bool) or type(node).__name__ == "ScalarBoolean":
+        return bool(node)  # an anchored true (&t true) loads as ScalarBoolean, an int
     for kind in (int, float, str):
         if isinstance(node, kind):
             return kind(node)

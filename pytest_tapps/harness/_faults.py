@@ -84,18 +84,19 @@ class StepFailure:
 @dataclass(frozen=True)
 class FailedResult:
     """The step's agent returns ``{"success": False, "error": error}`` on the given attempts,
-    without raising (``error`` ``None``: the result has no ``error`` key)."""
+    without raising (``error`` ``None``: the result has no ``error`` key): an envelope, a
+    message, or any JSON an agent may write there (a list, a number)."""
 
     step: str
     attempts: Attempts = "all"
-    error: Mapping[str, Any] | str | None = None
+    error: Any = None
 
     def fire(self, step: StepDefinition, context: StepContext) -> dict[str, Any] | None:
         if step.id != self.step or not _hits(self.attempts, context.attempt):
             return None
         if self.error is None:
             return {"success": False}
-        error = self.error if isinstance(self.error, str) else dict(self.error)
+        error = dict(self.error) if isinstance(self.error, Mapping) else self.error
         return {"success": False, "error": error}
 
 

@@ -278,7 +278,8 @@ def _plan(result: Result) -> Iterator[Mismatch]:
     unlisted = data.get("unlisted") or ("keep" if done and not dry else None)
     given: Collection[str] = ()
     if unlisted is not None and any(COUNTER in path for path in then.plan):
-        given = _given_paths(result.scenario.given.files)
+        # Only those still there: a file removed with its folder is no "keep" of the run's.
+        given = _given_paths(result.scenario.given.files) & result.after.keys()
     for path, wanted in then.plan.items():
         if COUNTER in path:
             yield from _numbered(path, wanted, items, unlisted, given)
@@ -293,7 +294,7 @@ def _numbered(
 ) -> Iterator[Mismatch]:
     """``then.plan``'s ``{n}`` path: every path with a number there has the label, and there is
     at least one. The paths are the plan's and, when the plan says what it leaves out (a real
-    run keeps what it does not list), the ``given`` ones too (see :func:`_given_paths`)."""
+    run keeps what it does not list), the ``given`` ones still there (:func:`_given_paths`)."""
     import re
 
     head, _, tail = os.path.normpath(path).partition(COUNTER)

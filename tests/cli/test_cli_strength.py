@@ -227,3 +227,20 @@ def test_an_invalid_scenario_file_is_listed_and_exit_2(here: Path) -> None:
     assert done.stderr == (
         "tapps: error: fix the scenario files above first (`tapps scenario validate`)\n"
     )
+
+
+def test_a_basetemp_this_user_may_not_write_to_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--basetemp must be a folder the measure can make its projects in (as root every folder
+    is, so the permission is answered by a stand-in): else every scenario would fail on the
+    core, and the run end in 'no scenario passed'."""
+    import argparse
+    import os
+
+    from pytest_tapps.cli._scenario import _folder
+
+    assert _folder(str(tmp_path)) == tmp_path
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(argparse.ArgumentTypeError, match="may not make folders in it"):
+        _folder(str(tmp_path))

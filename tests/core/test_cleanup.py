@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -1391,3 +1392,27 @@ def test_a_folder_another_cleanup_empties_meanwhile_is_vanished(
     empty_when_opened(monkeypatch, run, run.parent / _tomb("run-1", os.getpid() + 1))
     report = run_cleanup(Layout(tmp_path), clock=VirtualClock(now))
     assert ([i.path for i in report.vanished], report.skipped) == ([run], [])
+
+
+@pytest.mark.parametrize(
+    ("code", "locked"),
+    [(errno.EAGAIN, True), (errno.EACCES, True), (errno.ENOLCK, False), (errno.EINVAL, False)],
+)
+def test_a_lock_probe_that_cannot_lock_reads_as_not_locked_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, locked: bool
+) -> None:
+    """Where /proc/locks cannot be read, a POSIX probe refused for another process's lock
+    (EAGAIN, EACCES) means locked; one the filesystem cannot do (NFS without its lock daemon:
+    ENOLCK; EINVAL) means nothing can be told: not locked, as an unopenable file is, and no
+    traceback."""
+    import fcntl
+
+    from pytest_tapps.core._safedelete import is_locked
+
+    path = aged_file(tmp_path / "f.log", age=DAY, now=NOW)
+
+    def refused(fd: int, operation: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "lockf", refused)
+    assert is_locked(path, path.stat(), None) is locked

@@ -220,3 +220,29 @@ def test_unknown_step_names_the_known_ones() -> None:
     definition = WorkflowDefinition.parse({"id": "wf", "steps": [{"id": "a"}, {"id": "b"}]})
     with pytest.raises(KeyError, match=r"no step 'c' in workflow 'wf'; its steps are \['a', 'b'\]"):
         definition.step("c")
+
+
+def test_an_anchored_true_is_a_boolean_and_refused_as_a_timeout(tmp_path: Path) -> None:
+    """``&t true`` loads as ruamel's int-like ScalarBoolean: it is still a boolean, refused
+    where a number is wanted, as a plain ``true`` is."""
+    path = tmp_path / "wf.yaml"
+    path.write_text("id: wf\nsteps:\n  - id: a\n    timeout: &t true\n  - id: b\n    timeout: *t\n")
+    with pytest.raises(ConfigurationError) as anchored:
+        WorkflowDefinition.from_yaml_file(path)
+    path.write_text("id: wf\nsteps:\n  - id: a\n    timeout: true\n  - id: b\n    timeout: true\n")
+    with pytest.raises(ConfigurationError) as written:
+        WorkflowDefinition.from_yaml_file(path)
+    assert str(anchored.value).count("steps.") == 2
+    assert [line.split(": ", 1)[1] for line in str(anchored.value).splitlines()[::2]] == [
+        line.split(": ", 1)[1] for line in str(written.value).splitlines()[::2]
+    ]
+
+
+def test_an_unsafe_workflow_id_is_reported_at_the_id_even_with_a_step_id_used_twice(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wf.yaml"
+    path.write_text("id: a/b\nsteps:\n  - id: s\n  - id: s\n")
+    with pytest.raises(ConfigurationError) as info:
+        WorkflowDefinition.from_yaml_file(path)
+    assert str(info.value).startswith(f"{path}:1: id: workflow id 'a/b' must not contain '/'")

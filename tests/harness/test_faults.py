@@ -24,6 +24,7 @@ from pytest_tapps.core import (
     pid_alive,
 )
 from pytest_tapps.harness import FaultError, Faults, TappsClock, project, virtual_time
+from pytest_tapps.harness._faults import FailedResult
 
 CRITICAL = {
     "id": "critical-step",
@@ -452,3 +453,17 @@ def test_a_locked_file_is_held_by_a_live_process_with_the_kind_of_lock_asked(
 def test_a_locked_file_of_an_unknown_kind_is_a_fault_error(tmp_path: Path) -> None:
     with project(tmp_path) as built, pytest.raises(FaultError, match="give 'flock' or 'posix'"):
         Faults(built).locked_file("logs/application/app.log", kind="fcntl")
+
+
+@pytest.mark.parametrize("error", [["gateway", "down"], 504, True, "refused"])
+def test_a_failed_result_returns_any_error_an_agent_may_write(tmp_path: Path, error: Any) -> None:
+    """The error is handed back as written, whatever JSON it is (raw_error): a list, a number
+    and a flag as well as a message; the executor makes an envelope of each."""
+    with project(tmp_path) as built:
+        faults = Faults(built)
+        faults.add(FailedResult("s", "all", error))
+        state, _clock = _run(built.root, faults, {"id": "s"})
+    (only,) = state.executions_of("s")
+    assert only.status is StepStatus.FAILED
+    assert only.error is not None
+    assert only.error.message == str(error)

@@ -640,6 +640,17 @@ def test_after_a_real_run_a_numbered_path_the_plan_does_not_list_is_kept(tmp_pat
     text = str(failed.value)
     assert "keep for 3 of 3, e.g. .tapps-agents/logs/debug/run-1.log" in text
     assert "keep for 2 of 2, e.g. .tapps-agents/logs/debug/job-1" in text
+    # A given file the run removed with its folder is no keep, listed or not.
+    gone = REAL_RUN.replace(
+        'job-{n}/trace.log", count: 2, age: 1d', 'job-{n}/trace.log", count: 2, age: 8d'
+    )
+    gone = gone.replace(
+        ".tapps-agents/logs/debug/job-{n}: %s", ".tapps-agents/logs/debug/job-{n}/trace.log: %s"
+    )
+    with pytest.raises(ScenarioFailure) as failed:
+        run_text(tmp_path / "c", gone % ("keep", "keep"))
+    assert "then.plan['.tapps-agents/logs/debug/job-{n}/trace.log']" in str(failed.value)
+    assert "no path of the plan matches" in str(failed.value)
 
 
 def test_a_dry_run_does_not_count_unlisted_numbered_files_as_kept(tmp_path: Path) -> None:
