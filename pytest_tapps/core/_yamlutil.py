@@ -131,8 +131,9 @@ def load_yaml(
         raise YamlFileError(
             [Problem(path, None, "", f"cannot read the file ({exc.strerror})")]
         ) from None
-    except UnicodeDecodeError:
-        raise YamlFileError([Problem(path, None, "", "not UTF-8 text")]) from None
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        raise YamlFileError([Problem(path, None, "", message)]) from None
     try:
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = preserve_quotes
@@ -152,17 +153,36 @@ def load_yaml(
 
 def plain(node: Any) -> Any:
     """Plain Python data from what the round-trip loader gives (its mappings, lists and scalar
-    subclasses): ``dict`` with text keys, ``list``, ``str``, ``int``, ``float``, ``bool``."""
+    subclasses): ``dict`` with text keys, ``list``, and :func:`plain_scalar`'s values."""
     if isinstance(node, Mapping):
         return {str(key): plain(value) for key, value in node.items()}
     if isinstance(node, list):
         return [plain(item) for item in node]
-    if isinstance(node, bool) or type(node).__name__ == "ScalarBoolean":
-        return bool(node)  # an anchored true (&t true) loads as ScalarBoolean, an int
-    for kind in (int, float, str):
-        if isinstance(node, kind):
-            return kind(node)
-    return node
+    return plain_scalar(node)
+
+
+def plain_scalar(node: Any) -> Any:
+    """A scalar of the round-trip loader as a JSON value: ``bool`` (an anchored ``&t true``
+    loads as ruamel's ``ScalarBoolean``, an ``int``), ``int``, ``float``, text (timestamps in
+    ISO form, a tagged value's text), or ``None``."""
+    from datetime import date, datetime
+
+    from ruamel.yaml.comments import TaggedScalar
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
+    if isinstance(node, bool | ScalarBoolean):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, datetime):
+        return node.isoformat().replace("+00:00", "Z")
+    if isinstance(node, date):
+        return node.isoformat()
+    if isinstance(node, TaggedScalar):
+        return str(node.value)
+    return None if node is None else str(node)
 
 
 def value_at(data: Any, loc: Sequence[Any]) -> Any:

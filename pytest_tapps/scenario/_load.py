@@ -25,6 +25,7 @@ from pytest_tapps.core._yamlutil import (
     YamlFileError,
     closest,
     did_you_mean,
+    plain_scalar,
     value_at,
 )
 
@@ -248,10 +249,6 @@ def _plain(
 ) -> Any:
     """Plain Python data from ruamel nodes (JSON types only), recording each value's origin
     under ``loc`` (keys as strings; ``doc_loc`` keeps them as written, for line lookups)."""
-    from datetime import date, datetime
-
-    from ruamel.yaml.comments import TaggedScalar
-
     where: tuple[Any, ...] = loc if doc_loc is None else doc_loc
     if isinstance(node, Mapping):
         result: dict[str, Any] = {}
@@ -270,21 +267,7 @@ def _plain(
             origins[(*loc, index)] = Origin(doc.path, line, doc.source_line(line), written)
             items.append(_plain(value, doc, (*loc, index), origins, written))
         return items
-    if isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, datetime):
-        return node.isoformat().replace("+00:00", "Z")
-    if isinstance(node, date):
-        return node.isoformat()
-    if isinstance(node, TaggedScalar):
-        return str(node.value)
-    if node is None or isinstance(node, str):
-        return None if node is None else str(node)
-    return str(node)  # a tagged value strict_problems has reported; kept JSON-safe
+    return plain_scalar(node)  # a tagged value strict_problems has reported: its text
 
 
 def _moved(origins: Mapping[Loc, Origin], old: Loc, new: Loc) -> dict[Loc, Origin]:

@@ -20,7 +20,7 @@ from pytest_tapps.scenario._load import (
     parse,
     scenario_paths,
 )
-from pytest_tapps.scenario._model import ACTIONS, FAULTS, FailedResultFault
+from pytest_tapps.scenario._model import ACTIONS, FAULTS, FailedResultFault, action_value
 from tests.scenario.helpers import EXAMPLE, WriteYaml, exactly, problems_of
 
 RUNBOOK = "Retry/Timeout Handling > Automatic Retries > Stop after max_attempts"
@@ -937,8 +937,19 @@ def test_a_file_that_is_not_utf8_is_one_problem(tmp_path: Path) -> None:
     """Bytes that are not UTF-8 are reported, not a traceback."""
     path = tmp_path / "bad.tapps.yaml"
     path.write_bytes(b"name: \xff\n")
-    with pytest.raises(ScenarioFileError, match=exactly(f"{path}: not UTF-8 text")):
+    message = f"{path}: not UTF-8 text (bad byte at offset 6); save the file as UTF-8"
+    with pytest.raises(ScenarioFileError, match=exactly(message)):
         load_file(path)
+
+
+def test_an_anchored_boolean_is_a_boolean_in_a_scenario_file(write: WriteYaml) -> None:
+    """``&dry true`` / ``*dry`` load as ruamel's int-like ScalarBoolean: still booleans, so
+    ``dry_run: *dry`` is a dry run, not the number 1 refused as one."""
+    path = write(
+        minimal("when:\n  - cleanup: {dry_run: &dry true}\n  - cleanup: {dry_run: *dry}\n")
+    )
+    (loaded,) = load_file(path)
+    assert [action_value(a).dry_run for a in parse(loaded.data).when] == [True, True]
 
 
 # -- merge ---------------------------------------------------------------------------------------
