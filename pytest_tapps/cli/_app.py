@@ -181,8 +181,8 @@ def future_now_refusal(args: argparse.Namespace) -> str | None:
     clock = getattr(args, "clock", SYSTEM_CLOCK)  # commands without --now (scenario)
     if clock is SYSTEM_CLOCK or not getattr(args, "changes", True):
         return None
-    if getattr(args, "dry_run", False):
-        return None
+    if getattr(args, "dry_run", False) or getattr(args, "policy", False):
+        return None  # --policy only reads the config
     now = clock.time()
     if now <= SYSTEM_CLOCK.time() + FUTURE_NOW_TOLERANCE_SECONDS:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from pytest_tapps.cli._app import EXIT_OK, EXIT_PROBLEMS, add_stuck_after, layout_of
@@ -27,7 +28,7 @@ from pytest_tapps.core._cleanup import (
     run_cleanup,
 )
 from pytest_tapps.core._durations import format_duration
-from pytest_tapps.core._retention import BY_NAME, CATEGORIES
+from pytest_tapps.core._retention import BY_NAME, CATEGORIES, RetentionRow, retention_table
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -52,6 +53,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="only these categories (see docs/retention.md)",
     )
     add_stuck_after(cleanup)
+    cleanup.add_argument(
+        "--policy",
+        action="store_true",
+        help=(
+            "print each category's retention age in this project and what sets it (the "
+            "default, from the runbook's table, or a line of config.yaml); change nothing"
+        ),
+    )
     cleanup.add_argument("--json", action="store_true", help="print JSON")
     # logs=False: the cleanup logs nothing, so it starts without the logging module
     cleanup.set_defaults(handler=cmd_cleanup, changes=True, logs=False)
@@ -182,8 +191,54 @@ def report_printed(report: CleanupReport, *, as_json: bool) -> Printed:
     return Printed(code, text([*report_lines(report), summary]))
 
 
+def _shown_path(path: Path, root: Path) -> str:
+    """``path`` from the project root when it lies inside, else as it is."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def policy_printed(rows: list[RetentionRow], root: Path, *, as_json: bool) -> Printed:
+    """What ``tapps cleanup --policy`` prints: each category's age here and what sets it."""
+    if as_json:
+        categories = [
+            {
+                "name": row.category.name,
+                "label": row.category.label,
+                "section": row.category.section,
+                "default_age_seconds": row.category.default,
+                "default_age": row.category.describe_default(),
+                "age_seconds": row.age,
+                "age": row.describe_age(),
+                "overridable": row.category.overridable,
+                "source": None if row.source is None else str(row.source),
+                "line": row.line,
+            }
+            for row in rows
+        ]
+        return Printed(EXIT_OK, json_text({"categories": categories}))
+    table = []
+    for row in rows:
+        if row.source is not None:
+            set_by = _shown_path(row.source, root) + ("" if row.line is None else f":{row.line}")
+        else:  # the runbook's table (and PRODUCT.md's rows for orphan and active worktrees)
+            set_by = "default" if row.category.overridable else "default (fixed)"
+        table.append(
+            (
+                row.category.name,
+                row.category.section,
+                row.category.describe_default(),
+                row.describe_age(),
+                set_by,
+            )
+        )
+    headers = ("category", "section", "default", "here", "set by")
+    return Printed(EXIT_OK, text([format_table(headers, table)]))
+
+
 def cmd_cleanup(args: argparse.Namespace) -> int:
     layout = layout_of(args)
+    if args.policy:
+        rows = [r for r in retention_table(layout) if not args.only or r.category.name in args.only]
+        return emit(policy_printed(rows, layout.project_root, as_json=args.json))
     if args.dry_run:
         plan = plan_cleanup(layout, clock=args.clock, only=args.only, stuck_after=args.stuck_after)
         return emit(plan_printed(plan, as_json=args.json))

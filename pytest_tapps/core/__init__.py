@@ -121,7 +121,9 @@ if TYPE_CHECKING:
         CATEGORIES,
         RetentionCategory,
         RetentionPolicy,
+        RetentionRow,
         load_retention,
+        retention_table,
     )
     from pytest_tapps.core._safedelete import Removal, remove_path
     from pytest_tapps.core._state import (
@@ -193,6 +195,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ResumeRefused": ("pytest_tapps.core._executor", "ResumeRefused"),
     "RetentionCategory": ("pytest_tapps.core._retention", "RetentionCategory"),
     "RetentionPolicy": ("pytest_tapps.core._retention", "RetentionPolicy"),
+    "RetentionRow": ("pytest_tapps.core._retention", "RetentionRow"),
     "RetryPolicy": ("pytest_tapps.core._policy", "RetryPolicy"),
     "STRUCTURED_LOGGING_ENV": ("pytest_tapps.core._logging", "STRUCTURED_LOGGING_ENV"),
     "SYSTEM_CLOCK": ("pytest_tapps.core._clock", "SYSTEM_CLOCK"),
@@ -257,6 +260,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "remove_path": ("pytest_tapps.core._safedelete", "remove_path"),
     "remove_worktree": ("pytest_tapps.core._worktrees", "remove"),
     "reset": ("pytest_tapps.core._recovery", "reset"),
+    "retention_table": ("pytest_tapps.core._retention", "retention_table"),
     "retry_step": ("pytest_tapps.core._recovery", "retry_step"),
     "safe_name": ("pytest_tapps.core._layout", "safe_name"),
     "skip_step": ("pytest_tapps.core._recovery", "skip_step"),
@@ -334,6 +338,7 @@ __all__ = [
     "ResumeRefused",
     "RetentionCategory",
     "RetentionPolicy",
+    "RetentionRow",
     "RetryPolicy",
     "StateFileError",
     "StateStore",
@@ -395,6 +400,7 @@ __all__ = [
     "remove_path",
     "remove_worktree",
     "reset",
+    "retention_table",
     "retry_step",
     "run_cleanup",
     "safe_name",

@@ -3,9 +3,11 @@
 :class:`Rules` holds what every decision of one pass shares (the tree, the policy, the time,
 the locks) and decides:
 
-- by age (:meth:`Rules.age_decision`): expired strictly after the category's age (exactly the
-  age is kept; an age of zero, "at once", expires at once), ``never expires`` for no age, and a
-  ``future timestamp`` is skipped, never deleted;
+- by age (:meth:`Rules.age_decision`), by the policy's one rule
+  (:meth:`~pytest_tapps.core.RetentionPolicy.expired`, which users' tests take as their oracle):
+  expired strictly after the category's age (exactly the age is kept; an age of zero, "at
+  once", expires at once), ``never expires`` for no age, and a ``future timestamp`` is skipped,
+  never deleted;
 - a direct child of a category's folder from its ``lstat`` (:meth:`Rules.decide`): a file by
   its mtime; a folder as one unit by the newest file inside it (editing a deep file keeps the
   whole folder alive), skipped when expired but holding a locked file or a mount point, or when
@@ -240,7 +242,7 @@ class Rules:
             return Decision.SKIP, "future timestamp", 0.0
         if limit is None:
             return Decision.KEEP, "never expires", age
-        if age > limit or limit == 0:
+        if self.policy.expired(category.name, age):
             if category.name == "completed_worktrees":
                 return Decision.DELETE, "workflow completed", age
             reason = self._expired.get(limit)

@@ -46,7 +46,13 @@ class RetentionCategory(NamedTuple):
         return found
 
     def describe_default(self) -> str:
-        return "never" if self.default is None else format_duration(self.default)
+        """The runbook's age for this category as written: ``30d``, ``never``."""
+        return describe_age(self.default)
+
+
+def describe_age(seconds: float | None) -> str:
+    """A retention age as written in ``config.yaml``: ``30d``, ``0s``, ``never`` for ``None``."""
+    return "never" if seconds is None else format_duration(seconds)
 
 
 def _c(
@@ -118,9 +124,13 @@ class RetentionPolicy(NamedTuple):
         return self.ages[category]
 
     def expired(self, category: str, age_seconds: float) -> bool:
-        """Strictly older than the category's age (exactly the age is kept)."""
+        """Whether an item ``age_seconds`` old has expired, as the cleanup decides: strictly
+        older than the category's age (exactly the age is kept); an age of zero ("at once":
+        completed worktrees) expires anything not in the future; ``None`` never expires."""
         limit = self.ages[category]
-        return limit is not None and age_seconds > limit
+        if limit is None or age_seconds < 0:
+            return False
+        return age_seconds > limit or limit == 0
 
 
 def parse_retention(
@@ -203,12 +213,17 @@ def load_retention(layout: Layout) -> RetentionPolicy:
 
     Raises :class:`YamlFileError` listing every problem with its line.
     """
+    return _load(layout)[0]
+
+
+def _load(layout: Layout) -> tuple[RetentionPolicy, dict[str, int | None]]:
+    """The policy, and the line of ``config.yaml`` that sets each overridden category."""
     path = layout.config_file
     if not path.is_file():
-        return RetentionPolicy.defaults()
+        return RetentionPolicy.defaults(), {}
     document = load_yaml(path)
     if not isinstance(document.data, Mapping) or "retention" not in document.data:
-        return RetentionPolicy.defaults()
+        return RetentionPolicy.defaults(), {}
     overrides, problems = parse_retention(
         document.data["retention"],
         problem=document.problem,
@@ -217,4 +232,37 @@ def load_retention(layout: Layout) -> RetentionPolicy:
         raise YamlFileError(problems)
     ages: dict[str, float | None] = dict(RetentionPolicy.defaults().ages)
     ages.update(overrides)
-    return RetentionPolicy(ages, source=path)
+    lines = {name: document.line_of(["retention", name]) for name in overrides}
+    return RetentionPolicy(ages, source=path), lines
+
+
+class RetentionRow(NamedTuple):
+    """One category of a project's retention policy: its age here, and what set it."""
+
+    category: RetentionCategory
+    #: The age the cleanup uses in this project (``None``: never expires).
+    age: float | None
+    #: The ``config.yaml`` that sets this category's age, ``None`` for the runbook's default.
+    source: Path | None = None
+    #: The line of ``source`` that sets it.
+    line: int | None = None
+
+    def describe_age(self) -> str:
+        """The age here as written: ``3d``, ``never``."""
+        return describe_age(self.age)
+
+
+def retention_table(layout: Layout) -> list[RetentionRow]:
+    """Every category, in the runbook's order, with the age the cleanup uses in this project
+    and where that age comes from: the runbook's table, or a line of ``config.yaml``
+    (``tapps cleanup --policy`` prints this). Raises :class:`YamlFileError` as
+    :func:`load_retention` does."""
+    policy, lines = _load(layout)
+    rows = []
+    for category in CATEGORIES:
+        age = policy.age(category.name)
+        if category.name in lines:
+            rows.append(RetentionRow(category, age, policy.source, lines[category.name]))
+        else:
+            rows.append(RetentionRow(category, age))
+    return rows

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tapps.cli._app import build_parser, run
-from pytest_tapps.core import Layout, VirtualClock
+from pytest_tapps.core import CATEGORIES, Layout, VirtualClock
 from pytest_tapps.core._cache import write_entry
 from pytest_tapps.harness import Faults, project
 from tests.helpers import DAY, aged_file, dead_pid, run_cli, snapshot
@@ -348,3 +348,74 @@ def test_cache_commands(tmp_path: Path) -> None:
         run_cli("cache", "invalidate", "--all", cwd=tmp_path).stdout.splitlines()[-1]
         == "removed 2 Context7 entries"
     )
+
+
+def _config(root: Path, text: str) -> None:
+    config = Layout(root).config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+
+
+def test_policy_shows_every_category_with_what_sets_its_age(tmp_path: Path) -> None:
+    """--policy lists the runbook's categories in order, each with its default, its age here
+    and the config line that overrides it (or the default, fixed where no config may change
+    it); --only narrows the rows, and nothing in the tree changes."""
+    _config(tmp_path, "project: demo\nretention:\n  debug_logs: 36h\n  quality_reports: never\n")
+    _tree(tmp_path)
+    before = snapshot(tmp_path)
+    done = run_cli("cleanup", "--policy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(None, 4) for line in done.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == [c.name for c in CATEGORIES]
+    by_name = {row[0]: row[1:] for row in rows}
+    assert by_name["debug_logs"] == ["Logs", "7d", "1.5d", ".tapps-agents/config.yaml:3"]
+    assert by_name["quality_reports"] == [
+        "Artifacts",
+        "90d",
+        "never",
+        ".tapps-agents/config.yaml:4",
+    ]
+    assert by_name["workflow_artifacts"] == ["Artifacts", "30d", "30d", "default"]
+    assert by_name["context7_cache"] == ["Cache", "never", "never", "default (fixed)"]
+    assert snapshot(tmp_path) == before
+    only = run_cli("cleanup", "--policy", "--only", "debug_logs", cwd=tmp_path)
+    assert [line.split()[0] for line in only.stdout.splitlines()] == ["CATEGORY", "debug_logs"]
+
+
+def test_policy_json_names_the_config_file_and_line(tmp_path: Path) -> None:
+    """--policy --json: each category's default and age in seconds and as written, whether a
+    config may override it, and the file and line that do."""
+    _config(tmp_path, "retention:\n  failed_worktrees: 2d\n")
+    done = run_cli("cleanup", "--policy", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)["categories"]}
+    assert rows["failed_worktrees"] == {
+        "name": "failed_worktrees",
+        "label": "Failed worktrees",
+        "section": "Worktrees",
+        "default_age_seconds": 7 * DAY,
+        "default_age": "7d",
+        "age_seconds": 2 * DAY,
+        "age": "2d",
+        "overridable": True,
+        "source": ".tapps-agents/config.yaml",  # as the command names it (run in the root)
+        "line": 2,
+    }
+    assert rows["stuck_worktrees"]["overridable"] is False
+    assert rows["stuck_worktrees"]["age_seconds"] is None
+    assert rows["completed_worktrees"]["age"] == "0s"
+    assert {row["source"] for name, row in rows.items() if name != "failed_worktrees"} == {None}
+
+
+def test_policy_refuses_a_bad_config_with_its_line_and_takes_a_future_now(tmp_path: Path) -> None:
+    """A config the cleanup would refuse is refused here too, with its line and no
+    traceback; --policy changes nothing, so a --now in the future is allowed."""
+    _config(tmp_path, "retention:\n  debug_logs: 3\n")
+    bad = run_cli("cleanup", "--policy", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "config.yaml:2: retention.debug_logs: write the age with a unit" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    _config(tmp_path, "retention:\n  debug_logs: 3d\n")
+    future = run_cli("cleanup", "--policy", "--now", "+30d", cwd=tmp_path)
+    assert future.returncode == 0, future.stderr
+    assert "debug_logs " in future.stdout

@@ -737,6 +737,7 @@ def test_a_completed_worktree_goes_at_once(offset: float) -> None:
         (item,) = plan_cleanup(Layout(root), clock=clock(), only=only).items
         due = real_age >= 0
         assert item.label == ("delete: workflow completed" if due else "skip: future timestamp")
+        assert RetentionPolicy.defaults().expired("completed_worktrees", real_age) == due
         report = run_cleanup(Layout(root), clock=clock(), only=only)
         assert [i.path.name for i in report.removed] == (["wt"] if due else [])
 
@@ -760,6 +761,8 @@ def test_plan_and_one_pass_share_the_boundary(limit: float, ages: list[float]) -
             real_age = NOW - item.path.stat().st_mtime
             expired = real_age >= 0 and (real_age > limit or limit == 0)
             assert (item.decision is Decision.DELETE) == expired, (real_age, item.label)
+            # the policy's own rule, the oracle users' tests take, says the same
+            assert policy.expired("debug_logs", real_age) == expired, real_age
         report = run_cleanup(layout, clock=clock(), policy=policy)
         assert {i.path for i in report.removed} == {
             i.path for i in plan.by_decision(Decision.DELETE)

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from pytest_tapps.core import Layout
-from pytest_tapps.core._retention import BY_NAME, CATEGORIES, DAY, RetentionPolicy, load_retention
+from pytest_tapps.core._retention import (
+    BY_NAME,
+    CATEGORIES,
+    DAY,
+    RetentionPolicy,
+    load_retention,
+    retention_table,
+)
 from pytest_tapps.core._yamlutil import YamlFileError
 
 #: The runbook's "Data Retention Policies" table, row by row (None: never / manual).
@@ -54,6 +61,15 @@ def test_exactly_the_age_is_kept() -> None:
     assert not policy.expired("workflow_artifacts", 30 * DAY)
     assert policy.expired("workflow_artifacts", 30 * DAY + 1)
     assert not policy.expired("context7_cache", 10**9)
+
+
+def test_an_age_of_zero_expires_at_once_but_not_in_the_future() -> None:
+    """Completed worktrees go "at once": age 0 has expired, as the cleanup deletes it; a time
+    in the future (clock skew) has not, whatever the category."""
+    policy = RetentionPolicy.defaults()
+    assert policy.expired("completed_worktrees", 0.0)
+    assert not policy.expired("completed_worktrees", -1e-6)
+    assert not policy.expired("debug_logs", -30 * DAY)
 
 
 def _config(tmp_path: Path, text: str) -> Layout:
@@ -241,3 +257,31 @@ def test_a_category_s_default_is_shown_as_an_age_or_never() -> None:
     """The default age shown for a category: its runbook age with a unit, or ``never``."""
     assert BY_NAME["debug_logs"].describe_default() == "7d"
     assert BY_NAME["context7_cache"].describe_default() == "never"
+
+
+def test_the_table_names_the_line_of_each_override_and_nothing_else(tmp_path: Path) -> None:
+    """retention_table: every category in the runbook's order with the age the cleanup uses;
+    an overridden one carries config.yaml and its line, every other one neither, also when
+    the override repeats the default or the section is empty."""
+    layout = _config(
+        tmp_path,
+        """
+        project: demo
+        retention:
+          # shorter debug logs
+          debug_logs: 2d
+          workflow_artifacts: 30d
+        """,
+    )
+    rows = retention_table(layout)
+    assert [row.category for row in rows] == list(CATEGORIES)
+    by_name = {row.category.name: row for row in rows}
+    assert by_name["debug_logs"][1:] == (2 * DAY, layout.config_file, 5)
+    assert by_name["workflow_artifacts"][1:] == (30 * DAY, layout.config_file, 6)
+    assert by_name["quality_reports"][1:] == (90 * DAY, None, None)
+    assert by_name["context7_cache"].describe_age() == "never"
+    assert by_name["debug_logs"].describe_age() == "2d"
+    _config(tmp_path, "retention: {}\n")
+    assert all(row.source is None for row in retention_table(layout))
+    layout.config_file.unlink()
+    assert [row.age for row in retention_table(layout)] == [c.default for c in CATEGORIES]
