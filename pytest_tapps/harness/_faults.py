@@ -85,19 +85,24 @@ class StepFailure:
 class FailedResult:
     """The step's agent returns ``{"success": False, "error": error}`` on the given attempts,
     without raising (``error`` ``None``: the result has no ``error`` key): an envelope, a
-    message, or any JSON an agent may write there (a list, a number)."""
+    message, or any JSON an agent may write there (a list, a number); with ``trace_id``, the
+    result carries the agent's own trace id beside ``error``."""
 
     step: str
     attempts: Attempts = "all"
     error: Any = None
+    #: The agent's own trace id, beside ``error`` in its result (not inside the envelope).
+    trace_id: str | None = None
 
     def fire(self, step: StepDefinition, context: StepContext) -> dict[str, Any] | None:
         if step.id != self.step or not _hits(self.attempts, context.attempt):
             return None
-        if self.error is None:
-            return {"success": False}
-        error = dict(self.error) if isinstance(self.error, Mapping) else self.error
-        return {"success": False, "error": error}
+        result: dict[str, Any] = {"success": False}
+        if self.error is not None:
+            result["error"] = dict(self.error) if isinstance(self.error, Mapping) else self.error
+        if self.trace_id is not None:
+            result["trace_id"] = self.trace_id
+        return result
 
 
 @dataclass(frozen=True)

@@ -552,6 +552,11 @@ class FailedResultFault(Strict):
             "not name, a number as code, a list as details)"
         ),
     )
+    trace_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the agent's own trace id, written beside error in its result",
+    )
 
     @model_validator(mode="after")
     def _one_error(self) -> FailedResultFault:

@@ -250,7 +250,7 @@ def _step_faults(faults: Faults, scenario: Scenario) -> list[dict[str, Any]]:
         elif name == "failed_result":
             data.pop("raw_error", None)
             data["error"] = spec.returned_error()  # as the harness's FailedResult takes it
-            faults.add(FailedResult(spec.step, attempts, data["error"]))
+            faults.add(FailedResult(spec.step, attempts, data["error"], spec.trace_id))
         elif name == "flaky":
             faults.flaky(spec.step, spec.failures, spec.category.value)
         elif name == "hang":

@@ -18,9 +18,11 @@ On the core, a scenario that fails (or raises, or hits a harness error) is left 
 first line of its evidence; one the core cannot perform is counted as unsupported, one that
 cannot run on this machine (``requires: git``...) as skipped.
 
-Scenarios run in parallel over ``processes`` forked workers, each running whole scenarios (on
-the core, then on the bugs it reaches) and sending back plain data. Every run has its own
-temporary folder, removed after it. The engine imports no pytest.
+Runs are spread over ``processes`` forked workers, which send back plain data: first every
+scenario on the core, then every (scenario, bug) run those that passed call for, those of the
+scenarios slowest on the core first (one long scenario's runs then share the workers instead of
+ending the measure on one). Every run has its own temporary folder, removed after it. The
+engine imports no pytest.
 """
 
 from __future__ import annotations
@@ -275,46 +277,91 @@ _JOB: tuple[list[_Case], list[Bug], int, str | None] | None = None
 def _run_all(
     cases: list[_Case], bugs: list[Bug], *, processes: int, seed: int, scratch: str | None
 ) -> list[_Run]:
-    """Each case measured, in the order of ``cases``."""
+    """Each case measured, in the order of ``cases``: first every case on the core, then
+    every (case, bug) run those that passed call for, the cases that took longest on the core
+    first, so that one long scenario's runs spread over the processes instead of ending the
+    measure on one of them."""
     global _JOB  # noqa: PLW0603 -- handed to the forked workers through their memory
-    if processes == 1 or len(cases) < 2:
-        return [_measure_case(case, bugs, seed, scratch) for case in cases]
+    _JOB = (cases, bugs, seed, scratch)
+    try:
+        if processes == 1 or len(cases) < 2:
+            cored = [_core_index(index) for index in range(len(cases))]
+            pairs = _bug_runs(cases, bugs, cored)
+            caught = [_bug_index(pair) for pair in pairs]
+        else:
+            cored, pairs, caught = _in_pool(cases, bugs, processes)
+    finally:
+        _JOB = None
+    hit_bugs: dict[int, list[int]] = {}
+    for (index, bug_index), hit in zip(pairs, caught, strict=True):
+        if hit:
+            hit_bugs.setdefault(index, []).append(bug_index)
+    return [
+        run._replace(caught=tuple(bugs[b].name for b in sorted(hit_bugs.get(index, []))))
+        for index, (run, _) in enumerate(cored)
+    ]
+
+
+def _in_pool(
+    cases: list[_Case], bugs: list[Bug], processes: int
+) -> tuple[list[tuple[_Run, float]], list[tuple[int, int]], list[bool]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    _JOB = (cases, bugs, seed, scratch)
     context = multiprocessing.get_context("fork")
     try:
         with ProcessPoolExecutor(min(processes, len(cases)), mp_context=context) as pool:
-            return list(pool.map(_measure_index, range(len(cases))))
+            cored = list(pool.map(_core_index, range(len(cases))))
+            pairs = _bug_runs(cases, bugs, cored)
+            return cored, pairs, list(pool.map(_bug_index, pairs))
     except BrokenProcessPool:
         message = (
             "a worker process died while measuring (a bug that ends the process?); "
             "run with processes=1 to see which scenario"
         )
         raise RuntimeError(message) from None
-    finally:
-        _JOB = None
 
 
-def _measure_index(index: int) -> _Run:
+def _bug_runs(
+    cases: list[_Case], bugs: list[Bug], cored: list[tuple[_Run, float]]
+) -> list[tuple[int, int]]:
+    """The (case, bug) runs to make: each bug one of a passing case's actions reaches, the
+    cases slowest on the core first."""
+    from pytest_tapps.scenario._model import action_name
+
+    pairs = []
+    for index, (run, _) in enumerate(cored):
+        if run.status != "passed":
+            continue
+        actions = {action_name(item) for item in cases[index].scenario.when}
+        pairs += [(index, b) for b, bug in enumerate(bugs) if any(bug.affects(a) for a in actions)]
+    pairs.sort(key=lambda pair: -cored[pair[0]][1])  # stable: file order among equals
+    return pairs
+
+
+def _core_index(index: int) -> tuple[_Run, float]:
+    assert _JOB is not None  # noqa: S101 -- set before the pool forks
+    cases, _, seed, scratch = _JOB
+    started = time.monotonic()
+    run = _measure_core(cases[index], seed, scratch)
+    return run, time.monotonic() - started
+
+
+def _bug_index(pair: tuple[int, int]) -> bool:
     assert _JOB is not None  # noqa: S101 -- set before the pool forks
     cases, bugs, seed, scratch = _JOB
-    return _measure_case(cases[index], bugs, seed, scratch)
+    return _caught(cases[pair[0]], bugs[pair[1]], seed, scratch)
 
 
-def _measure_case(case: _Case, bugs: list[Bug], seed: int, scratch: str | None) -> _Run:
-    """``case`` on the core, then against each bug one of its actions reaches."""
-    from pytest_tapps._outcomes import seed_for
+def _measure_core(case: _Case, seed: int, scratch: str | None) -> _Run:
+    """``case`` on the core: passed, or left out (failed, unsupported, skipped) and why."""
     from pytest_tapps.harness import HarnessError
-    from pytest_tapps.scenario._model import action_name
     from pytest_tapps.scenario._run import ScenarioFailure, ScenarioSkip
     from pytest_tapps.scenario._targets import CoreTarget, Unsupported
 
-    own_seed = seed_for(seed, case.key)
     try:
-        _run_once(case, CoreTarget(), own_seed, scratch)
+        _run_once(case, CoreTarget(), _seed_of(case, seed), scratch)
     except ScenarioSkip as exc:
         return _Run(case.key, "skipped", _first_line(exc), ())
     except Unsupported as exc:
@@ -325,18 +372,28 @@ def _measure_case(case: _Case, bugs: list[Bug], seed: int, scratch: str | None) 
         return _Run(case.key, "failed", _evidence(exc), ())
     except (Exception, SystemExit) as exc:
         return _Run(case.key, "failed", f"{type(exc).__name__}: {_first_line(exc)}", ())
-    actions = {action_name(item) for item in case.scenario.when}
-    caught: list[str] = []
-    for bug in bugs:
-        if not any(bug.affects(action) for action in actions):
-            continue  # the bug is the core throughout this scenario
-        try:
-            _run_once(case, bug, own_seed, scratch)
-        except (Unsupported, ScenarioSkip, HarnessError):
-            continue
-        except (Exception, SystemExit):  # ScenarioFailure, or the bug crashed
-            caught.append(bug.name)
-    return _Run(case.key, "passed", "", tuple(caught))
+    return _Run(case.key, "passed", "", ())
+
+
+def _caught(case: _Case, bug: Bug, seed: int, scratch: str | None) -> bool:
+    """Whether ``case``, which passes on the core, does not pass on ``bug``."""
+    from pytest_tapps.harness import HarnessError
+    from pytest_tapps.scenario._run import ScenarioSkip
+    from pytest_tapps.scenario._targets import Unsupported
+
+    try:
+        _run_once(case, bug, _seed_of(case, seed), scratch)
+    except (Unsupported, ScenarioSkip, HarnessError):
+        return False
+    except (Exception, SystemExit):  # ScenarioFailure, or the bug crashed
+        return True
+    return False
+
+
+def _seed_of(case: _Case, seed: int) -> int:
+    from pytest_tapps._outcomes import seed_for
+
+    return seed_for(seed, case.key)
 
 
 def _run_once(case: _Case, target: Any, seed: int, scratch: str | None) -> None:
