@@ -40,6 +40,11 @@ class FaultError(HarnessError):
     """A fault could not be injected (a harness problem, not a failure of the system under test)."""
 
 
+class FaultUnavailable(FaultError):
+    """A fault this machine cannot stage (a kernel feature or a permission it lacks); a
+    scenario that uses it is skipped, with this message as the reason."""
+
+
 Attempts = Literal["all"] | int | Iterable[int]
 
 
@@ -737,6 +742,33 @@ class Faults:
         self._undo.append(lambda: _restore_mode(path, mode))
         return path
 
+    def undeletable(self, relative: str) -> Path:
+        """The files directly in a folder (under .tapps-agents/) cannot be removed, as in a
+        folder another user made read-only: a cleanup that reaches them fails on each, must
+        say so and go on. The folder may still be moved; it must hold files only.
+
+        On the fake filesystem and for a non-root user the folder is made read-only (r-x). As
+        root on the real filesystem, which modes do not stop, each file is made immutable
+        (``chattr +i``; Linux, on a filesystem with the flag, with CAP_LINUX_IMMUTABLE): else
+        :class:`FaultUnavailable`. Undone at close, wherever the files were moved meanwhile."""
+        folder = self.project.layout.tapps_dir / relative
+        if not folder.is_dir() or folder.is_symlink():
+            message = f"undeletable: {relative} is not a folder under .tapps-agents/"
+            raise FaultError(message)
+        files = sorted(folder.iterdir())
+        if any(entry.is_symlink() or not entry.is_file() for entry in files):
+            message = f"undeletable: {relative} must hold files only (a folder or link is in it)"
+            raise FaultError(message)
+        if self.project.fake_fs:  # emulates a normal user; gone with the fake filesystem
+            folder.chmod(0o555)  # r-x: nothing added or removed
+            return folder
+        if os.geteuid() != 0:
+            self._undo.append(_held_mode(folder, 0o555))
+            return folder
+        for file in files:
+            self._undo.append(_immutable(file))
+        return folder
+
     def disk_full(self, free_bytes: int = 0) -> None:
         """Writes beyond ``free_bytes`` more fail with ENOSPC (needs fs='fake')."""
         filesystem = self.project.filesystem
@@ -770,6 +802,59 @@ _HOLD_FLOCK = (
     "print('locked', flush=True)\n"
     "sys.stdin.read()\n"
 )
+
+
+def _held_mode(folder: Path, mode: int) -> Callable[[], None]:
+    """Give ``folder`` ``mode``; the undo gives its mode back through a descriptor held
+    meanwhile, so it finds the folder wherever a cleanup moved it (a tombstone)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    before = os.fstat(fd).st_mode
+    os.fchmod(fd, mode)
+
+    def undo() -> None:
+        try:
+            os.fchmod(fd, stat.S_IMODE(before))
+        finally:
+            os.close(fd)
+
+    return undo
+
+
+#: Linux's ``FS_IOC_GETFLAGS``/``FS_IOC_SETFLAGS`` ioctls and ``FS_IMMUTABLE_FL`` (``chattr +i``).
+_GETFLAGS, _SETFLAGS, _IMMUTABLE = 0x80086601, 0x40086602, 0x10
+
+
+def _set_immutable(fd: int, *, on: bool) -> None:
+    import fcntl
+    import struct
+
+    (flags,) = struct.unpack("i", fcntl.ioctl(fd, _GETFLAGS, b"\0" * 4))
+    flags = flags | _IMMUTABLE if on else flags & ~_IMMUTABLE
+    fcntl.ioctl(fd, _SETFLAGS, struct.pack("i", flags))
+
+
+def _immutable(file: Path) -> Callable[[], None]:
+    """Make ``file`` immutable; the undo clears the flag through a descriptor held meanwhile
+    (the file may have been moved), and closes it."""
+    fd = os.open(file, os.O_RDONLY)
+    try:
+        _set_immutable(fd, on=True)
+    except OSError as exc:
+        os.close(fd)
+        message = (
+            f"undeletable: cannot make {file.name} immutable as root here ({exc.strerror}: "
+            "the filesystem lacks the flag or this process lacks CAP_LINUX_IMMUTABLE); run as "
+            "a non-root user, or with fs: fake"
+        )
+        raise FaultUnavailable(message) from None
+
+    def undo() -> None:
+        try:
+            _set_immutable(fd, on=False)
+        finally:
+            os.close(fd)
+
+    return undo
 
 
 def _restore_mode(path: Path, mode: int) -> None:

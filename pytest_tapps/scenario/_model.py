@@ -671,6 +671,14 @@ class PermissionDeniedFault(Strict):
     )
 
 
+class UndeletableFault(Strict):
+    """A folder whose files cannot be removed (another user's read-only folder; as root, each
+    file immutable): a cleanup that reaches them fails on each and must say so and go on.
+    The folder must hold files only."""
+
+    path: Path_
+
+
 class DiskFullFault(Strict):
     """The disk has only ``free_bytes`` left (fake filesystem only)."""
 
@@ -709,6 +717,7 @@ FAULTS: dict[str, Any] = {
     "locked_file": LockedFileFault,
     "clock_skew": ClockSkewFault,
     "permission_denied": PermissionDeniedFault,
+    "undeletable": UndeletableFault,
     "disk_full": DiskFullFault,
 }
 

@@ -20,6 +20,7 @@ from pytest_tapps.harness import (
     ExecutorKilled,
     FailedResult,
     Faults,
+    FaultUnavailable,
     HarnessError,
     NotInLayout,
     TappsProject,
@@ -226,6 +227,11 @@ def _tree_fault(faults: Faults, name: str, spec: Any) -> None:
         faults.permission_denied(
             os.path.relpath(proj.root / spec.path, tapps), listable=spec.listable
         )
+    elif name == "undeletable":
+        try:
+            faults.undeletable(os.path.relpath(proj.root / spec.path, tapps))
+        except FaultUnavailable as exc:  # this machine cannot stage it: not the scenario's fault
+            raise ScenarioSkip(str(exc)) from None
     elif name == "disk_full":
         faults.disk_full(spec.free_bytes)
 

@@ -23,7 +23,14 @@ from pytest_tapps.core import (
     inspect_lock,
     pid_alive,
 )
-from pytest_tapps.harness import FaultError, Faults, TappsClock, project, virtual_time
+from pytest_tapps.harness import (
+    FaultError,
+    Faults,
+    FaultUnavailable,
+    TappsClock,
+    project,
+    virtual_time,
+)
 from pytest_tapps.harness._faults import FailedResult
 
 CRITICAL = {
@@ -467,3 +474,61 @@ def test_a_failed_result_returns_any_error_an_agent_may_write(tmp_path: Path, er
     assert only.status is StepStatus.FAILED
     assert only.error is not None
     assert only.error.message == str(error)
+
+
+def _moved_aside_then_closed(built: Any) -> tuple[Path, Faults]:
+    built.file("artifacts/workflows/run-1/a.txt")
+    built.file("artifacts/workflows/run-1/b.txt")
+    faults = Faults(built)
+    folder = faults.undeletable("artifacts/workflows/run-1")
+    return folder, faults
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root the files are made immutable")
+def test_undeletable_files_resist_root_until_close_wherever_they_were_moved(tmp_path: Path) -> None:
+    """As root on the real filesystem each file is made immutable: removing it fails with
+    EPERM, though its folder can be moved aside; close() clears the flag on the moved files,
+    so they (and the test's temporary folder) can be removed again."""
+    with project(tmp_path) as built:
+        folder, faults = _moved_aside_then_closed(built)
+        try:
+            with pytest.raises(PermissionError):
+                (folder / "a.txt").unlink()
+            moved = folder.rename(folder.with_name(".tapps-deleting-0000-run-1"))
+            with pytest.raises(PermissionError):
+                (moved / "b.txt").unlink()
+        except FaultUnavailable as exc:  # pragma: no cover - a filesystem without chattr
+            pytest.skip(str(exc))
+        finally:
+            faults.close()
+        (moved / "a.txt").unlink()
+        (moved / "b.txt").unlink()
+        moved.rmdir()
+
+
+def test_undeletable_on_the_fake_filesystem_is_a_read_only_folder() -> None:
+    """On the fake filesystem (a normal user) the folder is made read-only: nothing in it can
+    be removed or added, and it can still be read."""
+    with project(fs="fake") as built:
+        folder, faults = _moved_aside_then_closed(built)
+        with pytest.raises(PermissionError):
+            (folder / "a.txt").unlink()
+        with pytest.raises(PermissionError):
+            (folder / "c.txt").write_text("new")
+        assert (folder / "b.txt").read_text() == "x"
+        faults.close()
+
+
+def test_undeletable_needs_a_folder_of_files(tmp_path: Path) -> None:
+    """A path that is not a folder, or a folder holding a folder, is refused with what to fix,
+    before anything is changed."""
+    with project(tmp_path) as built:
+        built.file("artifacts/workflows/run-1/sub/a.txt")
+        built.file("logs/debug/d.log")
+        faults = Faults(built)
+        with pytest.raises(FaultError, match="must hold files only"):
+            faults.undeletable("artifacts/workflows/run-1")
+        with pytest.raises(FaultError, match=r"is not a folder under \.tapps-agents/"):
+            faults.undeletable("logs/debug/d.log")
+        faults.close()
+        (built.root / ".tapps-agents/artifacts/workflows/run-1/sub/a.txt").unlink()
