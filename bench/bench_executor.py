@@ -8,6 +8,8 @@ Cases, each run in a fresh project folder (made before the timer starts):
   always timing out): 915 simulated seconds.
 - ``20-steps``: 20 steps, each failing twice with a recoverable error before succeeding
   (exponential 1 s / 60 s): 60 attempts, 40 backoff waits.
+- ``1000-attempts``: one step failing recoverably 1,000 times (fixed 1 s backoff): the state is
+  saved whole after every attempt, so this measures saving a long state (``--long-runs``).
 
 Reported: median and spread of wall time, and the speed-up over real time (simulated seconds /
 wall seconds). Target: critical-step median under 20 ms, i.e. at least 45,000x real time.
@@ -64,6 +66,28 @@ TWENTY = WorkflowDefinition.parse(
     }
 )
 
+LONG = WorkflowDefinition.parse(
+    {
+        "id": "workflow-long",
+        "steps": [
+            {
+                "id": "fetch-docs",
+                "agent": "researcher",
+                "retry": {
+                    "max_attempts": 1000,
+                    "backoff_strategy": "fixed",
+                    "initial_delay": 1,
+                    "max_delay": 1,
+                },
+            }
+        ],
+    }
+)
+
+
+def down(step: StepDefinition, context: StepContext) -> None:
+    raise ConnectionResetError("service down")
+
 
 def hang(step: StepDefinition, context: StepContext) -> None:
     context.sleep(10**9)
@@ -114,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--dir", type=Path, default=None, help="where to make project folders")
+    parser.add_argument("--long-runs", type=int, default=5, help="runs of 1000-attempts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         base = Path(folder)
@@ -124,11 +149,12 @@ def main() -> None:
         print(f"folder: {base} ({args.runs} runs each)")
         header = ("median ms", "min ms", "max ms", "simulated s", "x real time")
         print(f"{'case':<15}" + "".join(f"{h:>13}" for h in header))
-        for name, definition, runner, expect in (
-            ("critical-step", CRITICAL, hang, WorkflowStatus.FAILED),
-            ("20-steps", TWENTY, flaky, WorkflowStatus.COMPLETED),
+        for name, definition, runner, expect, runs in (
+            ("critical-step", CRITICAL, hang, WorkflowStatus.FAILED, args.runs),
+            ("20-steps", TWENTY, flaky, WorkflowStatus.COMPLETED, args.runs),
+            ("1000-attempts", LONG, down, WorkflowStatus.FAILED, args.long_runs),
         ):
-            result = measure(definition, runner, args.runs, base, expect)
+            result = measure(definition, runner, runs, base, expect)
             print(
                 f"{name:<15}{result['median_ms']:>13.2f}{result['min_ms']:>13.2f}"
                 f"{result['max_ms']:>13.2f}{result['simulated_s']:>13.0f}{result['speedup']:>13,.0f}"

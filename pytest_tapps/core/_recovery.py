@@ -75,8 +75,12 @@ def _logger(workflow_id: str, clock: Clock, **context: str | None) -> WorkflowLo
 
 
 def _steps_in_order(state: WorkflowState) -> list[str]:
-    if state.definition is not None:
-        return [str(step["id"]) for step in state.definition.get("steps", [])]
+    """The workflow's step ids in order: from the definition its state recorded, when that
+    lists its steps by id; else in the order the executions first name them (a state written
+    by hand or by another writer may record a definition without a usable step list)."""
+    steps = state.definition.get("steps") if state.definition is not None else None
+    if isinstance(steps, list) and all(isinstance(s, dict) and "id" in s for s in steps):
+        return [str(step["id"]) for step in steps]
     return state.step_ids()
 
 

@@ -519,3 +519,35 @@ def test_resume_is_blocked_only_by_a_non_recoverable_first_unfinished_step(
     resume only when its newest attempt failed with a non-recoverable envelope."""
     blocker = resume_blocker(blocker_state(*executions))
     assert (blocker.step_id if blocker else None) == blocked_at
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"workflow_id": "wf-1"},
+        {"workflow_id": "wf-1", "steps": "plan, build"},
+        {"workflow_id": "wf-1", "steps": [{"agent": "builder"}]},
+        {"workflow_id": "wf-1", "steps": ["plan", "build"]},
+    ],
+    ids=["no steps", "steps a string", "a step without id", "steps as names"],
+)
+def test_a_recorded_definition_without_usable_steps_falls_back_to_the_executions(
+    tmp_path: Path, definition: dict[str, Any]
+) -> None:
+    """A state edited by hand may record a definition whose step list is missing or damaged:
+    the steps are then taken from the executions, so retry-step finds a step they name and
+    resume_blocker sees its non-recoverable failure, instead of a crash or 'no such step'."""
+    failed = envelope("validation", recoverable=False)
+    written = state(
+        "wf-1",
+        "failed",
+        execution("plan"),
+        execution("build", "failed", error=failed),
+        definition=definition,
+    )
+    path = write_current(tmp_path, written)
+    blocker = resume_blocker(StateStore(Layout(tmp_path)).read(path))
+    assert blocker is not None
+    assert blocker.step_id == "build"
+    edit = retry_step(Layout(tmp_path), "wf-1", "build", clock=VirtualClock())
+    assert edit.changes[0] == "step 'build': failed -> pending"
