@@ -44,7 +44,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
             "worktree is kept because a state that may own it cannot be read."
         ),
     )
-    cleanup.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    only_shows = cleanup.add_mutually_exclusive_group()
+    only_shows.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     cleanup.add_argument(
         "--only",
         nargs="+",
@@ -53,7 +54,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="only these categories (see docs/retention.md)",
     )
     add_stuck_after(cleanup)
-    cleanup.add_argument(
+    only_shows.add_argument(
         "--policy",
         action="store_true",
         help=(
@@ -209,7 +210,7 @@ def policy_printed(rows: list[RetentionRow], root: Path, *, as_json: bool) -> Pr
                 "age_seconds": row.age,
                 "age": row.describe_age(),
                 "overridable": row.category.overridable,
-                "source": None if row.source is None else str(row.source),
+                "source": None if row.source is None else _shown_path(row.source, root),
                 "line": row.line,
             }
             for row in rows

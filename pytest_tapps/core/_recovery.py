@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_tapps.core._clock import SYSTEM_CLOCK, Clock, utcnow
 from pytest_tapps.core._durations import (
@@ -79,9 +80,14 @@ def _steps_in_order(state: WorkflowState) -> list[str]:
     lists its steps by id; else in the order the executions first name them (a state written
     by hand or by another writer may record a definition without a usable step list)."""
     steps = state.definition.get("steps") if state.definition is not None else None
-    if isinstance(steps, list) and all(isinstance(s, dict) and "id" in s for s in steps):
-        return [str(step["id"]) for step in steps]
+    if isinstance(steps, list) and steps and all(_step_id(step) for step in steps):
+        return [step["id"] for step in steps]
     return state.step_ids()
+
+
+def _step_id(step: Any) -> bool:
+    """Whether a recorded definition's step names its id (a non-empty text)."""
+    return isinstance(step, dict) and isinstance(step.get("id"), str) and bool(step["id"])
 
 
 def _require_step(state: WorkflowState, step_id: str) -> None:

@@ -51,8 +51,11 @@ class RetentionCategory(NamedTuple):
 
 
 def describe_age(seconds: float | None) -> str:
-    """A retention age as written in ``config.yaml``: ``30d``, ``0s``, ``never`` for ``None``."""
-    return "never" if seconds is None else format_duration(seconds)
+    """A retention age for people: ``30d`` (as ``config.yaml`` writes it), ``never`` for
+    ``None``, ``at once`` for zero (completed worktrees; no config may give it)."""
+    if seconds is None:
+        return "never"
+    return "at once" if seconds == 0 else format_duration(seconds)
 
 
 def _c(
@@ -184,7 +187,7 @@ def _age(value: Any, info: Any) -> float | None:
     if isinstance(value, str) and value.strip().lower() == "never":
         return None
     if isinstance(value, bool) or not isinstance(value, str):
-        example = category.describe_default()
+        example = category.describe_default() if category.default else "7d"  # never "at once"
         message = f"write the age with a unit, e.g. '{example}' or 'never' (got {value!r})"
         raise ValueError(message)  # pydantic reports ValueErrors (a TypeError would escape it)
     try:

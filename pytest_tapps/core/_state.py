@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -40,10 +40,18 @@ TRIED_STATUSES = frozenset(
 #: remembering their text halves the save of a long state (a step tried 1,000 times).
 _cached_iso = functools.lru_cache(maxsize=16384)(to_iso)
 
+
+def _timestamp_text(moment: datetime) -> str:
+    """:func:`to_iso`, remembered for UTC times (what validation makes of every timestamp). Only
+    those: two times in another zone can be equal and hash alike yet read differently (a
+    repeated hour's ``fold``), and an unvalidated model may hold one."""
+    return _cached_iso(moment) if moment.tzinfo is UTC else to_iso(moment)
+
+
 Timestamp = Annotated[
     AwareDatetime,
     AfterValidator(lambda moment: moment.astimezone(UTC)),
-    PlainSerializer(_cached_iso, return_type=str),
+    PlainSerializer(_timestamp_text, return_type=str),
 ]
 
 

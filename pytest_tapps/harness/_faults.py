@@ -756,8 +756,11 @@ class Faults:
             message = f"undeletable: {relative} is not a folder under .tapps-agents/"
             raise FaultError(message)
         files = sorted(folder.iterdir())
-        if any(entry.is_symlink() or not entry.is_file() for entry in files):
-            message = f"undeletable: {relative} must hold files only (a folder or link is in it)"
+        if not files or any(entry.is_symlink() or not entry.is_file() for entry in files):
+            message = (
+                f"undeletable: {relative} must hold files, and files only (it is empty, or a "
+                "folder or link is in it)"
+            )
             raise FaultError(message)
         if self.project.fake_fs:  # emulates a normal user; gone with the fake filesystem
             folder.chmod(0o555)  # r-x: nothing added or removed
@@ -786,9 +789,17 @@ class Faults:
         filesystem.set_disk_usage(used + free_bytes, root)
 
     def close(self) -> None:
-        """Undo what must be undone and stop helper processes (the fixture calls this)."""
+        """Undo what must be undone and stop helper processes (the fixture calls this). Every
+        undo runs, even after one fails (an immutable file must not outlive the test); the
+        first failure is raised after."""
+        first: BaseException | None = None
         while self._undo:
-            self._undo.pop()()
+            try:
+                self._undo.pop()()
+            except Exception as exc:  # kept, raised once every undo ran
+                first = first or exc
+        if first is not None:
+            raise first
 
 
 #: A child that takes an exclusive flock on argv[1], says so, and holds it until stdin closes.
@@ -808,8 +819,12 @@ def _held_mode(folder: Path, mode: int) -> Callable[[], None]:
     """Give ``folder`` ``mode``; the undo gives its mode back through a descriptor held
     meanwhile, so it finds the folder wherever a cleanup moved it (a tombstone)."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    before = os.fstat(fd).st_mode
-    os.fchmod(fd, mode)
+    try:
+        before = os.fstat(fd).st_mode
+        os.fchmod(fd, mode)
+    except OSError:
+        os.close(fd)
+        raise
 
     def undo() -> None:
         try:

@@ -284,7 +284,7 @@ def _run_all(
     global _JOB  # noqa: PLW0603 -- handed to the forked workers through their memory
     _JOB = (cases, bugs, seed, scratch)
     try:
-        if processes == 1 or len(cases) < 2:
+        if processes == 1 or not cases:
             cored = [_core_index(index) for index in range(len(cases))]
             pairs = _bug_runs(cases, bugs, cored)
             caught = [_bug_index(pair) for pair in pairs]
@@ -311,7 +311,7 @@ def _in_pool(
 
     context = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(min(processes, len(cases)), mp_context=context) as pool:
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
             cored = list(pool.map(_core_index, range(len(cases))))
             pairs = _bug_runs(cases, bugs, cored)
             return cored, pairs, list(pool.map(_bug_index, pairs))

@@ -403,8 +403,13 @@ def test_policy_json_names_the_config_file_and_line(tmp_path: Path) -> None:
     }
     assert rows["stuck_worktrees"]["overridable"] is False
     assert rows["stuck_worktrees"]["age_seconds"] is None
-    assert rows["completed_worktrees"]["age"] == "0s"
+    assert rows["completed_worktrees"]["age"] == "at once"
+    assert rows["completed_worktrees"]["age_seconds"] == 0
     assert {row["source"] for name, row in rows.items() if name != "failed_worktrees"} == {None}
+    # from elsewhere, the file is still named from the project root, as the table names it
+    other = run_cli("cleanup", "--policy", "--json", "--project-root", str(tmp_path), cwd=Path("/"))
+    rows = {row["name"]: row for row in json.loads(other.stdout)["categories"]}
+    assert rows["failed_worktrees"]["source"] == ".tapps-agents/config.yaml"
 
 
 def test_policy_refuses_a_bad_config_with_its_line_and_takes_a_future_now(tmp_path: Path) -> None:
@@ -419,3 +424,6 @@ def test_policy_refuses_a_bad_config_with_its_line_and_takes_a_future_now(tmp_pa
     future = run_cli("cleanup", "--policy", "--now", "+30d", cwd=tmp_path)
     assert future.returncode == 0, future.stderr
     assert "debug_logs " in future.stdout
+    both = run_cli("cleanup", "--policy", "--dry-run", cwd=tmp_path)
+    assert both.returncode == 2
+    assert "--dry-run: not allowed with argument --policy" in both.stderr

@@ -528,8 +528,17 @@ def test_resume_is_blocked_only_by_a_non_recoverable_first_unfinished_step(
         {"workflow_id": "wf-1", "steps": "plan, build"},
         {"workflow_id": "wf-1", "steps": [{"agent": "builder"}]},
         {"workflow_id": "wf-1", "steps": ["plan", "build"]},
+        {"workflow_id": "wf-1", "steps": []},
+        {"workflow_id": "wf-1", "steps": [{"id": None}, {"id": ""}]},
     ],
-    ids=["no steps", "steps a string", "a step without id", "steps as names"],
+    ids=[
+        "no steps",
+        "steps a string",
+        "a step without id",
+        "steps as names",
+        "an empty step list",
+        "ids not text",
+    ],
 )
 def test_a_recorded_definition_without_usable_steps_falls_back_to_the_executions(
     tmp_path: Path, definition: dict[str, Any]

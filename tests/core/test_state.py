@@ -135,3 +135,21 @@ def test_attempt_zero_is_a_placeholder_not_a_try() -> None:
     )
     assert (parsed.attempts("t"), parsed.next_attempt("t")) == (0, 1)
     assert parsed.latest()["t"].attempt == 0
+
+
+def test_a_timestamp_is_written_for_its_instant_even_in_a_repeated_hour() -> None:
+    """Timestamp texts are remembered between saves: two times of a repeated hour (the same
+    wall time, fold 0 and 1, an hour apart) compare equal in their zone, yet each is written
+    as its own UTC instant, also in a model built without validation."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/New_York")
+    first = datetime(2024, 11, 3, 1, 30, tzinfo=zone, fold=0)
+    second = datetime(2024, 11, 3, 1, 30, tzinfo=zone, fold=1)
+    written = [
+        StepExecution.model_construct(
+            step_id="a", status=StepStatus.RUNNING, started_at=moment
+        ).model_dump(mode="json")["started_at"]
+        for moment in (first, second, first)
+    ]
+    assert written == ["2024-11-03T05:30:00Z", "2024-11-03T06:30:00Z", "2024-11-03T05:30:00Z"]

@@ -490,15 +490,16 @@ def test_undeletable_files_resist_root_until_close_wherever_they_were_moved(tmp_
     EPERM, though its folder can be moved aside; close() clears the flag on the moved files,
     so they (and the test's temporary folder) can be removed again."""
     with project(tmp_path) as built:
-        folder, faults = _moved_aside_then_closed(built)
+        try:
+            folder, faults = _moved_aside_then_closed(built)
+        except FaultUnavailable as exc:  # pragma: no cover - a filesystem without chattr
+            pytest.skip(str(exc))
         try:
             with pytest.raises(PermissionError):
                 (folder / "a.txt").unlink()
             moved = folder.rename(folder.with_name(".tapps-deleting-0000-run-1"))
             with pytest.raises(PermissionError):
                 (moved / "b.txt").unlink()
-        except FaultUnavailable as exc:  # pragma: no cover - a filesystem without chattr
-            pytest.skip(str(exc))
         finally:
             faults.close()
         (moved / "a.txt").unlink()
@@ -526,9 +527,33 @@ def test_undeletable_needs_a_folder_of_files(tmp_path: Path) -> None:
         built.file("artifacts/workflows/run-1/sub/a.txt")
         built.file("logs/debug/d.log")
         faults = Faults(built)
-        with pytest.raises(FaultError, match="must hold files only"):
+        with pytest.raises(FaultError, match="must hold files, and files only"):
             faults.undeletable("artifacts/workflows/run-1")
+        (built.root / ".tapps-agents/logs/empty").mkdir()
+        with pytest.raises(FaultError, match="it is empty"):
+            faults.undeletable("logs/empty")
         with pytest.raises(FaultError, match=r"is not a folder under \.tapps-agents/"):
             faults.undeletable("logs/debug/d.log")
         faults.close()
         (built.root / ".tapps-agents/artifacts/workflows/run-1/sub/a.txt").unlink()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root the files are made immutable")
+def test_close_runs_every_undo_even_after_one_fails(tmp_path: Path) -> None:
+    """An undo that fails does not stop the others: the immutable files are freed all the
+    same, and the failure is raised after."""
+    with project(tmp_path) as built:
+        try:
+            folder, faults = _moved_aside_then_closed(built)
+        except FaultUnavailable as exc:  # pragma: no cover - a filesystem without chattr
+            pytest.skip(str(exc))
+
+        def broken() -> None:
+            message = "an undo that fails"
+            raise OSError(message)
+
+        faults._undo.append(broken)
+        with pytest.raises(OSError, match="an undo that fails"):
+            faults.close()
+        (folder / "a.txt").unlink()
+        (folder / "b.txt").unlink()
