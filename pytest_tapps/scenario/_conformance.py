@@ -48,6 +48,9 @@ _MAX_EVIDENCE_LINES = 12
 _MAX_ACTION_LINES = 2
 _MAX_BLOCK_LINES = 8
 _MTIME = re.compile(r" mtime \d+(?:\.\d+)?")
+#: A file's content hash in a tree picture: the package's own files may hold the run's folder
+#: or the real time (its history states, a git worktree's .git file), so a rerun would differ.
+_HASH = re.compile(r" sha256:[0-9a-f]+")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def evidence_of_failure(text: str) -> str:
             kept.append("    " + line.strip())
     if not kept:
         kept = [line for line in lines if line.strip()][:_MAX_EVIDENCE_LINES]
-    # a created file's mtime is the machine's real time: left out, so a rerun reads the same
-    changed = [_MTIME.sub("", line) for line in _block(lines, "tree change:")]
+    # a created file's mtime is the machine's real time, and its content may hold the run's
+    # folder: both left out (its kind and size stay), so a rerun reads the same
+    changed = [_HASH.sub("", _MTIME.sub("", line)) for line in _block(lines, "tree change:")]
     evidence = kept + changed + _failed_actions(lines)
     return _PROJECT.sub("<project>", "\n".join(evidence))
 

@@ -35,9 +35,10 @@ actions:
 
 
 def test_the_evidence_is_the_mismatches_the_tree_change_and_the_failed_actions() -> None:
-    """File paths cut to names, source lines left out, mtimes dropped (a created file's is the
-    real time), the project folder written as <project>, only actions that failed, each with
-    its last two lines."""
+    """File paths cut to names, source lines left out, mtimes and content hashes dropped (a
+    created file's time is the real time, and its content may hold the run's folder), the
+    project folder written as <project>, only actions that failed, each with its last two
+    lines."""
     assert evidence_of_failure(PICTURE).splitlines() == [
         "usage.tapps.yaml:21: then.unchanged",
         "    expected: the tree unchanged",
@@ -46,8 +47,8 @@ def test_the_evidence_is_the_mismatches_the_tree_change_and_the_failed_actions()
         "    expected: 0",
         "    actual:   1",
         "tree change:",
-        "    - .tapps-agents/analytics/history/old.jsonl  (file 1 B sha256:2d711642b726)",
-        "    + .tapps-agents/kb/index.yaml  (file 9 B sha256:475bc3ec0693)",
+        "    - .tapps-agents/analytics/history/old.jsonl  (file 1 B)",
+        "    + .tapps-agents/kb/index.yaml  (file 9 B)",
         "when.1 worktree_remove -> exit 1",
         "    line 2",
         "    ValueError: Invalid worktree name: '<project>/../x'",
